@@ -1,0 +1,78 @@
+/**
+ * IP and link-layer addresses between wire bytes and the strings users write.
+ * Parsing uses ipaddr.js; IPv4 formatting is hand-written because it sits on
+ * the hot path of every route dump.
+ */
+import ipaddr from 'ipaddr.js';
+
+export function formatIp(buf: Buffer, off: number, len: number): string | undefined {
+  if (len === 4) return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
+  if (len === 16) return ipaddr.fromByteArray(Array.from(buf.subarray(off, off + 16))).toString();
+  return undefined;
+}
+
+/** 4 or 16 bytes for a v4 or v6 address string; undefined when it is not one. */
+export function parseIp(text: string): Buffer | undefined {
+  if (typeof text !== 'string' || !ipaddr.isValid(text)) return undefined;
+  // ipaddr.js accepts shorthand like '10.1' or '0x0a.1.1.1'; demand the canonical four parts.
+  if (!text.includes(':') && !/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) return undefined;
+  if (text.includes('%')) return undefined;
+  return Buffer.from(ipaddr.parse(text).toByteArray());
+}
+
+export function ipFamilyOf(text: string): 4 | 6 | undefined {
+  const bytes = parseIp(text);
+  if (!bytes) return undefined;
+  return bytes.length === 4 ? 4 : 6;
+}
+
+/** Normalises an address string as the kernel will report it back ('::0001' -> '::1'). */
+export function normalizeIp(text: string): string | undefined {
+  const bytes = parseIp(text);
+  return bytes ? formatIp(bytes, 0, bytes.length) : undefined;
+}
+
+export interface Prefix {
+  address: string;
+  bytes: Buffer;
+  length: number;
+  family: 4 | 6;
+}
+
+/** '10.0.0.0/24' or a bare address (full-length prefix). */
+export function parsePrefix(text: string): Prefix | undefined {
+  if (typeof text !== 'string') return undefined;
+  const slash = text.indexOf('/');
+  const addr = slash < 0 ? text : text.slice(0, slash);
+  const bytes = parseIp(addr);
+  if (!bytes) return undefined;
+  const max = bytes.length * 8;
+  let length = max;
+  if (slash >= 0) {
+    const lenText = text.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(lenText)) return undefined;
+    length = Number(lenText);
+    if (length > max) return undefined;
+  }
+  return { address: formatIp(bytes, 0, bytes.length) as string, bytes, length, family: bytes.length === 4 ? 4 : 6 };
+}
+
+/** Hex pairs with colons, any length (Ethernet, InfiniBand, tunnel endpoints). */
+export function formatMac(buf: Buffer, off: number, len: number): string {
+  let out = '';
+  for (let i = 0; i < len; i++) {
+    const b = buf[off + i] as number;
+    out += (i ? ':' : '') + (b < 16 ? '0' : '') + b.toString(16);
+  }
+  return out;
+}
+
+export function parseMac(text: string): Buffer | undefined {
+  if (typeof text !== 'string' || !/^[0-9a-fA-F]{1,2}(:[0-9a-fA-F]{1,2})*$/.test(text)) return undefined;
+  return Buffer.from(text.split(':').map((h) => Number.parseInt(h, 16)));
+}
+
+/** A 6-byte unicast Ethernet address (no multicast bit). */
+export function isUnicastMac(bytes: Buffer): boolean {
+  return bytes.length === 6 && ((bytes[0] as number) & 1) === 0;
+}

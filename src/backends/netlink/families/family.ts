@@ -1,0 +1,60 @@
+/** What every rtnetlink object module (link, address, route, ...) provides. */
+import type { Body, Schema } from '../codec/attributes.js';
+import { NLM_F } from '../constants.js';
+
+export type Command = 'add' | 'set' | 'replace' | 'del' | 'get' | 'dump';
+export const COMMANDS: readonly Command[] = ['add', 'set', 'replace', 'del', 'get', 'dump'];
+
+/** Name and namespace resolution a builder may need; provided by the socket's owner. */
+export interface BuildContext {
+  /** ifindex of an interface name (numbers pass through) in the target namespace. */
+  index(nameOrIndex: string | number, field: string): Promise<number>;
+  /** An open fd on a named namespace; the caller closes it after sending. */
+  netnsFd(name: string): number;
+}
+
+/** A request ready to encode: message type, flags and body. */
+export interface Request {
+  type: number;
+  flags: number;
+  body: Body;
+  /** kernel-side filtered dump (NETLINK_GET_STRICT_CHK) */
+  strict?: boolean;
+}
+
+export interface Family<R extends object = Record<string, unknown>> {
+  /** 'link', 'address', ... */
+  readonly name: string;
+  readonly types: { new: number; del: number; get: number };
+  readonly body: Schema;
+  /** Spec -> request. Throws ValidationError before any kernel call. */
+  build(cmd: Command, spec: Record<string, unknown>, ctx: BuildContext): Promise<Request>;
+  /** Decoded body -> the plain record users see. */
+  toRecord(body: Body): R;
+  /** Client-side part of a dump filter, in record terms. */
+  filter?(spec: Record<string, unknown>, ctx: BuildContext): Promise<(record: R) => boolean>;
+}
+
+/** Request flags per command, as iproute2 sends them. */
+export const NEW_FLAGS = {
+  add: NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL,
+  replace: NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.REPLACE,
+  /** `ip route change`, `ip addr change`, `ip neigh change` */
+  change: NLM_F.REQUEST | NLM_F.ACK | NLM_F.REPLACE,
+  del: NLM_F.REQUEST | NLM_F.ACK,
+  get: NLM_F.REQUEST,
+  dump: NLM_F.REQUEST | NLM_F.DUMP,
+} as const;
+
+/** Compares a record with a normalised filter, field by field. */
+export function matchesAll(record: Record<string, unknown>, wanted: Record<string, unknown>): boolean {
+  for (const key in wanted) {
+    const want = wanted[key];
+    if (want === undefined) continue;
+    const got = record[key];
+    if (got === want) continue;
+    if (typeof want === 'object' && JSON.stringify(got) === JSON.stringify(want)) continue;
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,305 @@
+/**
+ * One NETLINK_ROUTE socket, in whichever namespace it was opened.
+ *
+ * rtnetlink executes requests inside sendmsg(), so replies are usually queued
+ * by the time send() returns: we drain them right away and only fall back to
+ * the process-wide poller when a reply is still to come. Dumps continue
+ * inside each recv(). Batches pack many requests into one send; only the last
+ * of each send asks for an ack, and the kernel reports any failure on its own,
+ * so a silent request is a successful one.
+ */
+import { NetlinkError, NetStateError, PrivilegeError, SystemError } from '../../errors.js';
+import { EAGAIN, EINTR, ENOBUFS, EPERM, errnoName } from '../errno.js';
+import { AF_NETLINK, check, lastErrno, MSG_DONTWAIT, MSG_TRUNC, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, SOL_SOCKET, sys } from '../libc.js';
+import { inNetns } from '../netns.js';
+import { poller } from '../poller.js';
+import { type Ack, decodeMessage, type Message, typeName } from './codec/message.js';
+import { Writer } from './codec/writer.js';
+import {
+  flagNames,
+  NETLINK_ADD_MEMBERSHIP,
+  NETLINK_CAP_ACK,
+  NETLINK_EXT_ACK,
+  NETLINK_GET_STRICT_CHK,
+  NETLINK_ROUTE,
+  NLM_F,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  RTNLGRP,
+  type RtnlGroup,
+  SOL_NETLINK,
+} from './constants.js';
+
+/** Thrown when a dump kept changing under us (NLM_F_DUMP_INTR) for every retry. */
+export class DumpInterruptedError extends NetStateError {
+  override name = 'DumpInterruptedError';
+  constructor(
+    readonly attempts: number,
+    /** What the last attempt returned: complete, but possibly inconsistent. */
+    readonly messages: Message[],
+  ) {
+    super(`dump was interrupted by concurrent changes on each of ${attempts} attempts (NLM_F_DUMP_INTR)`);
+  }
+}
+
+export interface SocketOptions {
+  netns?: string;
+  /** Receive buffer in bytes; forced past rmem_max when root. */
+  rcvbuf?: number;
+  sndbuf?: number;
+  /** Multicast groups to join (an event socket). */
+  groups?: readonly RtnlGroup[];
+}
+
+/** A request as the socket sees it: encoded by the caller into the writer. */
+export interface RequestMeta {
+  type: number;
+  flags: number;
+  /** Kept for error messages. */
+  spec?: unknown;
+}
+
+interface Pending {
+  dump: boolean;
+  lastSeq: number;
+  /** Family messages received for this request (replies, dump parts). */
+  messages: Message[];
+  /** Errors by seq (batches). */
+  errors: Map<number, Ack>;
+  interrupted: boolean;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+// One receive buffer for every socket: all processing happens on the main thread.
+const RX_SIZE = 1 << 20;
+const rx = Buffer.alloc(RX_SIZE);
+/** Datagrams handled per turn of the event loop before yielding. */
+const DRAIN_BUDGET = 256;
+const DEFAULT_RCVBUF = 8 << 20;
+const DEFAULT_SNDBUF = 4 << 20;
+
+function setInt(fd: number, level: number, name: number, value: number): boolean {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(value, 0);
+  return sys.setsockopt(fd, level, name, b, 4) === 0;
+}
+
+export class NetlinkSocket {
+  readonly fd: number;
+  readonly portId: number;
+  /** Whether the kernel accepted NETLINK_GET_STRICT_CHK (filtered dumps). */
+  readonly strict: boolean;
+  private seq: number;
+  private readonly pending = new Map<number, Pending>();
+  private closed = false;
+  private draining = false;
+  /** Multicast messages (seq 0 / pid 0) and overruns go here. */
+  onEvents?: (messages: Message[]) => void;
+  onOverrun?: () => void;
+
+  constructor(readonly options: SocketOptions = {}) {
+    const fd = inNetns(options.netns, () => sys.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE));
+    if (fd < 0) {
+      const errno = lastErrno();
+      if (errno === EPERM) throw new PrivilegeError('opening a netlink socket was refused (EPERM); run as root');
+      check('socket', -1, 'AF_NETLINK');
+    }
+    this.fd = fd;
+    try {
+      setInt(fd, SOL_NETLINK, NETLINK_EXT_ACK, 1);
+      setInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
+      this.strict = setInt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1);
+      const rcv = options.rcvbuf ?? DEFAULT_RCVBUF;
+      if (!setInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, rcv)) setInt(fd, SOL_SOCKET, SO_RCVBUF, rcv);
+      const snd = options.sndbuf ?? DEFAULT_SNDBUF;
+      if (!setInt(fd, SOL_SOCKET, SO_SNDBUFFORCE, snd)) setInt(fd, SOL_SOCKET, SO_SNDBUF, snd);
+      const sa = Buffer.alloc(12);
+      sa.writeUInt16LE(AF_NETLINK, 0);
+      check('bind', sys.bind(fd, sa, 12), 'netlink socket');
+      const len = [12];
+      check('getsockname', sys.getsockname(fd, sa, len));
+      this.portId = sa.readUInt32LE(4);
+      for (const g of options.groups ?? []) {
+        if (!setInt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, RTNLGRP[g])) check('setsockopt', -1, `join ${g}`);
+      }
+    } catch (e) {
+      sys.close(fd);
+      throw e;
+    }
+    this.seq = (Date.now() & 0x3fffffff) + 1;
+    if (options.groups?.length) poller.watch(this.fd, () => this.drain());
+  }
+
+  /** Reserves `n` consecutive sequence numbers; returns the first. */
+  nextSeq(n = 1): number {
+    const first = this.seq;
+    this.seq = (this.seq + n) >>> 0 || 1;
+    if (this.seq < first) this.seq = 1; // wrapped: restart low, ranges stay consecutive
+    return first;
+  }
+
+  /**
+   * Sends already-encoded messages with sequence numbers first..last, and
+   * resolves once the reply to `last` is complete. Kernel errors for any seq
+   * in the range are returned in `errors`, never thrown.
+   */
+  exchange(bytes: Buffer, firstSeq: number, lastSeq: number, dump: boolean): Promise<{ messages: Message[]; errors: Map<number, Ack>; interrupted: boolean }> {
+    if (this.closed) return Promise.reject(new NetStateError('netlink socket is closed'));
+    return new Promise((resolve, reject) => {
+      const p: Pending = {
+        dump,
+        lastSeq,
+        messages: [],
+        errors: new Map(),
+        interrupted: false,
+        resolve: () => resolve({ messages: p.messages, errors: p.errors, interrupted: p.interrupted }),
+        reject,
+      };
+      for (let s = firstSeq; ; s = (s + 1) >>> 0) {
+        this.pending.set(s, p);
+        if (s === lastSeq) break;
+      }
+      const sent = sys.send(this.fd, bytes, bytes.length, 0);
+      if (sent < 0) {
+        const errno = lastErrno();
+        this.forget(firstSeq, lastSeq);
+        reject(new SystemError('send', errno, errnoName(errno), `${bytes.length} bytes to netlink`));
+        return;
+      }
+      this.drain();
+      if (this.pending.size > 0) this.watch();
+    });
+  }
+
+  private forget(first: number, last: number): void {
+    for (let s = first; ; s = (s + 1) >>> 0) {
+      this.pending.delete(s);
+      if (s === last) break;
+    }
+  }
+
+  private watch(): void {
+    if (!poller.isWatching(this.fd)) poller.watch(this.fd, () => this.drain());
+  }
+
+  private unwatchIfIdle(): void {
+    if (this.pending.size === 0 && !this.options.groups?.length && poller.isWatching(this.fd)) poller.unwatch(this.fd);
+  }
+
+  /** Reads whatever is queued, up to a budget; yields to the event loop past it. */
+  drain(): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    try {
+      for (let i = 0; i < DRAIN_BUDGET; i++) {
+        const n = Number(sys.recv(this.fd, rx, RX_SIZE, MSG_DONTWAIT | MSG_TRUNC));
+        if (n < 0) {
+          const errno = lastErrno();
+          if (errno === EAGAIN) break;
+          if (errno === EINTR) continue;
+          if (errno === ENOBUFS) {
+            this.overrun();
+            continue;
+          }
+          this.failAll(new SystemError('recv', errno, errnoName(errno), 'netlink socket'));
+          break;
+        }
+        if (n > RX_SIZE) {
+          this.failAll(new NetStateError(`a netlink datagram of ${n} bytes exceeded the ${RX_SIZE}-byte receive buffer`));
+          continue;
+        }
+        this.dispatch(n);
+        if (i === DRAIN_BUDGET - 1) setImmediate(() => this.drain());
+      }
+    } finally {
+      this.draining = false;
+    }
+    this.unwatchIfIdle();
+  }
+
+  /** Lost messages: events are resynced by the listener; pending requests cannot be trusted. */
+  private overrun(): void {
+    if (this.onOverrun) this.onOverrun();
+    if (this.pending.size) this.failAll(new NetStateError('netlink receive buffer overrun (ENOBUFS): replies were lost'));
+  }
+
+  private failAll(err: Error): void {
+    const seen = new Set<Pending>();
+    for (const p of this.pending.values()) seen.add(p);
+    this.pending.clear();
+    for (const p of seen) p.reject(err);
+  }
+
+  private dispatch(n: number): void {
+    let off = 0;
+    let events: Message[] | undefined;
+    while (off + 16 <= n) {
+      const len = rx.readUInt32LE(off);
+      if (len < 16 || off + len > n) break;
+      const seq = rx.readUInt32LE(off + 8);
+      const p = seq !== 0 ? this.pending.get(seq) : undefined;
+      if (p === undefined) {
+        // Multicast notification, or a late reply to something we gave up on.
+        if (this.onEvents && rx.readUInt32LE(off + 12) === 0) (events ??= []).push(decodeMessage(rx, off));
+      } else {
+        this.onReply(p, seq, off);
+      }
+      off += (len + 3) & ~3;
+    }
+    if (events) this.onEvents?.(events);
+  }
+
+  private onReply(p: Pending, seq: number, off: number): void {
+    const type = rx.readUInt16LE(off + 4);
+    const flags = rx.readUInt16LE(off + 6);
+    if (type === NLMSG_ERROR) {
+      const ack = decodeMessage(rx, off).ack as Ack;
+      if (ack.error !== 0) p.errors.set(seq, ack);
+      if (seq === p.lastSeq || (p.dump && ack.error !== 0)) this.finish(p);
+      return;
+    }
+    if (type === NLMSG_DONE) {
+      const ack = decodeMessage(rx, off).ack as Ack;
+      if (ack.error !== 0) p.errors.set(seq, ack);
+      if (flags & NLM_F.DUMP_INTR) p.interrupted = true;
+      this.finish(p);
+      return;
+    }
+    if (flags & NLM_F.DUMP_INTR) p.interrupted = true;
+    // Requests always carry NLM_F_ACK on their last message: the ack, not the reply, completes them.
+    p.messages.push(decodeMessage(rx, off));
+  }
+
+  private finish(p: Pending): void {
+    for (const [seq, q] of this.pending) if (q === p) this.pending.delete(seq);
+    p.resolve();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.failAll(new NetStateError('netlink socket closed'));
+    poller.unwatch(this.fd);
+    this.closed = true;
+    sys.close(this.fd);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+/** Builds the NetlinkError for a refused request. */
+export function refusal(ack: Ack, meta: RequestMeta, seq: number): NetlinkError {
+  const errno = -ack.error;
+  const isGet = (meta.type & 3) === 2;
+  return new NetlinkError(
+    errno,
+    errnoName(errno),
+    ack.extack?.msg,
+    { type: typeName(meta.type), flags: flagNames(meta.flags, isGet), seq, spec: meta.spec },
+    ack.extack?.offset,
+  );
+}
+
+export { Writer };

@@ -1,0 +1,100 @@
+/**
+ * One error family for the whole project: every error a user sees is a
+ * NetStateError, and its subclass says what went wrong and where.
+ */
+export class NetStateError extends Error {
+  override name = 'NetStateError';
+}
+
+/** Bad input, found before anything touched the kernel. */
+export class ValidationError extends NetStateError {
+  override name = 'ValidationError';
+  constructor(
+    message: string,
+    /** The field of the spec that was refused, when there is one. */
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The process lacks root / CAP_NET_ADMIN for what it asked. */
+export class PrivilegeError extends NetStateError {
+  override name = 'PrivilegeError';
+}
+
+/** A namespace that does not exist, cannot be entered, or has a bad name. */
+export class NamespaceError extends NetStateError {
+  override name = 'NamespaceError';
+}
+
+/** A link that does not exist or cannot be used as asked. */
+export class LinkError extends NetStateError {
+  override name = 'LinkError';
+}
+
+/** A system call outside netlink failed (socket, setns, mount, ...). */
+export class SystemError extends NetStateError {
+  override name = 'SystemError';
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+    readonly code: string,
+    detail?: string,
+  ) {
+    super(`${call} failed: ${code} (${errno})${detail ? `: ${detail}` : ''}`);
+  }
+}
+
+/** What a NetlinkError carries about the request that caused it. */
+export interface NetlinkRequestInfo {
+  /** e.g. 'RTM_NEWROUTE' */
+  type: string;
+  /** e.g. ['REQUEST', 'ACK', 'CREATE', 'EXCL'] */
+  flags: string[];
+  seq: number;
+  /** The spec the caller passed, when the request was built from one. */
+  spec?: unknown;
+}
+
+/** The kernel refused a netlink request. */
+export class NetlinkError extends NetStateError {
+  override name = 'NetlinkError';
+  constructor(
+    /** Positive errno, e.g. 17. */
+    readonly errno: number,
+    /** Symbolic errno, e.g. 'EEXIST'. */
+    readonly code: string,
+    /** The kernel's extended-ack sentence, when it gave one. */
+    readonly extack: string | undefined,
+    readonly request: NetlinkRequestInfo,
+    /** Byte offset of the offending attribute in the request (extended ack). */
+    readonly offset?: number,
+  ) {
+    const what = request.spec !== undefined ? ` ${safeJson(request.spec)}` : '';
+    super(
+      `${request.type} refused by the kernel: ${code} (${errno}: ${strerror(errno)})` +
+        `${extack ? ` — "${extack}"` : ''}; request${what}`,
+    );
+  }
+}
+
+/** A traffic-control operation that cannot be done as asked. */
+export class TcError extends NetStateError {
+  override name = 'TcError';
+}
+
+/** A wait that never saw what it waited for. */
+export class TimeoutError extends NetStateError {
+  override name = 'TimeoutError';
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+  } catch {
+    return String(value);
+  }
+}
+
+import { errnoDescription as strerror } from './backends/errno.js';
