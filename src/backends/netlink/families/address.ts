@@ -132,7 +132,6 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
     spec.prefixlen !== undefined ? checkInt(spec.prefixlen, 'prefixlen', 0, family === 4 ? 32 : 128) : prefix.length;
   // As `ip addr add`: IFA_LOCAL is the address, IFA_ADDRESS the peer (or the address itself).
   attrs.local = prefix.address;
-  attrs.address = spec.peer !== undefined ? checkPrefix(spec.peer, 'peer', family).address : prefix.address;
   if (spec.label !== undefined) {
     if (typeof spec.label !== 'string' || spec.label.length > 15) throw new ValidationError('label: at most 15 bytes', 'label');
     attrs.label = spec.label;
@@ -154,6 +153,8 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
     if (preferred > valid) throw new ValidationError('preferred_lft: may not exceed valid_lft', 'preferred_lft');
     attrs.cacheinfo = { ifa_preferred: preferred, ifa_valid: valid, cstamp: 0, tstamp: 0 };
   }
+  // IFA_ADDRESS last, as `ip addr add` writes it after everything it parsed.
+  attrs.address = spec.peer !== undefined ? checkPrefix(spec.peer, 'peer', family).address : prefix.address;
   const flags = cmd === 'add' ? NEW_FLAGS.add : cmd === 'replace' ? NEW_FLAGS.replace : cmd === 'set' ? NEW_FLAGS.change : NEW_FLAGS.del;
   return { type: cmd === 'del' ? RTM_DELADDR : RTM_NEWADDR, flags, body: { header, attrs } };
 }

@@ -360,7 +360,38 @@ async function linkAttrs(cmd: Command, spec: Record<string, unknown>, ctx: Build
     }
   }
   if (Object.keys(linkinfo).length) attrs.linkinfo = linkinfo;
-  return { header, attrs };
+  return { header, attrs: inIproute2Order(attrs) };
+}
+
+/** The order `ip link` writes attributes in, so our requests are byte-identical to its. */
+const ATTR_ORDER = [
+  'link',
+  'ifname',
+  'address',
+  'broadcast',
+  'mtu',
+  'txqlen',
+  'operstate',
+  'linkmode',
+  'master',
+  'ifalias',
+  'group',
+  'num_tx_queues',
+  'num_rx_queues',
+  'gso_max_size',
+  'gso_max_segs',
+  'promiscuity',
+  'carrier',
+  'proto_down',
+  'net_ns_fd',
+  'net_ns_pid',
+  'linkinfo',
+];
+
+function inIproute2Order(attrs: Attrs): Attrs {
+  const out: Attrs = {};
+  for (const key of ATTR_ORDER) if (attrs[key] !== undefined) out[key] = attrs[key];
+  return out;
 }
 
 async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildContext): Promise<Request> {
@@ -381,6 +412,12 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
   if (body.header.index === 0 && spec.ifname === undefined) {
     throw new ValidationError(`link ${cmd}: name the link with ifname or index`, 'ifname');
   }
+  if ((cmd === 'set' || cmd === 'del') && body.header.index === 0) {
+    // As `ip link set dev X` / `ip link del X`: address the link by index, resolved first,
+    // so an unknown name is a clear error before any change is attempted.
+    body.header.index = await ctx.index(spec.ifname as string, 'ifname');
+    if (spec.newname === undefined) body.attrs = omit(body.attrs, 'ifname');
+  }
   switch (cmd) {
     case 'set':
       return { type: RTM_NEWLINK, flags: NLM_F.REQUEST | NLM_F.ACK, body };
@@ -392,6 +429,11 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
       body.attrs.ext_mask = RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS;
       return { type: RTM_GETLINK, flags: NEW_FLAGS.get, body };
   }
+}
+
+function omit(attrs: Attrs, key: string): Attrs {
+  const { [key]: _dropped, ...rest } = attrs;
+  return rest;
 }
 
 async function filter(spec: Record<string, unknown>, ctx: BuildContext): Promise<(r: LinkRecord) => boolean> {

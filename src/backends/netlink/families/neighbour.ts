@@ -96,8 +96,8 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
   attrs.dst = checkIp(spec.dst, 'dst', family);
   family ??= (attrs.dst as string).includes(':') ? 6 : 4;
   header.family = family === 4 ? AF.INET : AF.INET6;
-  // `ip neigh add` defaults to a permanent entry.
-  header.state = cmd === 'del' ? 0 : spec.state !== undefined ? NEIGH_STATES.number(spec.state, 'state', U16) : 0x80;
+  // `ip neigh` defaults to a permanent entry (and sends that state with a delete too).
+  header.state = spec.state !== undefined ? NEIGH_STATES.number(spec.state, 'state', U16) : 0x80;
   let flags = spec.flags !== undefined ? checkInt(spec.flags, 'flags', 0, U8) : 0;
   if (spec.proxy) flags |= NEIGH_FLAGS.proxy as number;
   if (spec.router) flags |= NEIGH_FLAGS.router as number;

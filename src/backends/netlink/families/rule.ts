@@ -10,7 +10,7 @@ import { type Attrs, type Body, schema } from '../codec/attributes.js';
 import { struct } from '../codec/struct.js';
 import { AF, FAMILY_NAMES } from '../constants.js';
 import { type BuildContext, type Command, type Family, matchesAll, NEW_FLAGS, type Request } from './family.js';
-import { ROUTE_PROTOCOLS, RULE_ACTIONS } from './names.js';
+import { ROUTE_PROTOCOLS, RT_TABLE_MAIN, RULE_ACTIONS } from './names.js';
 import { tableNumber } from './route.js';
 import { checkFamily, checkIfname, checkInt, checkKnownKeys, checkPrefix, U8, U16, U32 } from './validate.js';
 
@@ -166,14 +166,14 @@ async function build(cmd: Command, spec: Record<string, unknown>, _ctx: BuildCon
   if (spec.tos !== undefined) header.tos = checkInt(spec.tos, 'tos', 0, U8);
   if (spec.flags !== undefined) header.flags = checkInt(spec.flags, 'flags', 0, U32);
   if (spec.invert) header.flags = (header.flags as number) | FIB_RULE_INVERT;
-  if (spec.iifname !== undefined) attrs.iifname = checkIfname(spec.iifname, 'iifname');
-  if (spec.oifname !== undefined) attrs.oifname = checkIfname(spec.oifname, 'oifname');
   if (spec.fwmark !== undefined) attrs.fwmark = checkInt(spec.fwmark, 'fwmark', 0, U32);
   if (spec.fwmask !== undefined) {
     if (spec.fwmark === undefined) throw new ValidationError('fwmask: only with fwmark', 'fwmask');
     attrs.fwmask = checkInt(spec.fwmask, 'fwmask', 0, U32);
   }
-  if (spec.flow !== undefined) attrs.flow = checkInt(spec.flow, 'flow', 0, U32);
+  if (spec.iifname !== undefined) attrs.iifname = checkIfname(spec.iifname, 'iifname');
+  if (spec.oifname !== undefined) attrs.oifname = checkIfname(spec.oifname, 'oifname');
+  if (spec.l3mdev !== undefined) attrs.l3mdev = checkInt(Number(spec.l3mdev), 'l3mdev', 0, 1);
   if (spec.uid_range !== undefined) attrs.uid_range = range(spec.uid_range, 'uid_range', U32);
   if (spec.ip_proto !== undefined) {
     const p = typeof spec.ip_proto === 'string' ? IP_PROTOS[spec.ip_proto] : spec.ip_proto;
@@ -181,27 +181,29 @@ async function build(cmd: Command, spec: Record<string, unknown>, _ctx: BuildCon
   }
   if (spec.sport_range !== undefined) attrs.sport_range = range(spec.sport_range, 'sport_range', U16);
   if (spec.dport_range !== undefined) attrs.dport_range = range(spec.dport_range, 'dport_range', U16);
-  if (spec.l3mdev !== undefined) attrs.l3mdev = checkInt(Number(spec.l3mdev), 'l3mdev', 0, 1);
+  if (spec.flow !== undefined) attrs.flow = checkInt(spec.flow, 'flow', 0, U32);
   if (spec.proto !== undefined) attrs.proto = ROUTE_PROTOCOLS.number(spec.proto, 'proto');
-  const priority = spec.priority ?? spec.pref;
-  if (priority !== undefined) attrs.priority = checkInt(priority, 'priority', 0, U32);
   if (spec.suppress_prefixlen !== undefined) attrs.suppress_prefixlen = checkInt(spec.suppress_prefixlen, 'suppress_prefixlen', 0, 128);
   if (spec.suppress_ifgroup !== undefined) attrs.suppress_ifgroup = checkInt(spec.suppress_ifgroup, 'suppress_ifgroup', 0, U32);
 
+  // As `ip rule`: a new rule looks up a table (main unless told) unless it is a goto or
+  // another action; a delete leaves the action open so it matches any.
+  if (cmd === 'add') header.action = 1;
   if (spec.goto !== undefined) {
     attrs.goto = checkInt(spec.goto, 'goto', 1, U32);
     header.action = 2;
   }
+  if (spec.action !== undefined) header.action = RULE_ACTIONS.number(spec.action, 'action');
   if (spec.table !== undefined) {
     const t = tableNumber(spec.table);
     if (t < 256) header.table = t;
     else attrs.table = t;
-    header.action = 1;
+  } else if (cmd === 'add' && header.action === 1 && !attrs.l3mdev) {
+    header.table = RT_TABLE_MAIN;
   }
-  if (spec.action !== undefined) header.action = RULE_ACTIONS.number(spec.action, 'action');
-  if (cmd === 'add' && header.action === 0 && !attrs.l3mdev) {
-    throw new ValidationError('rule add: give a table, goto or action (blackhole, unreachable, prohibit, nop)', 'table');
-  }
+  // FRA_PRIORITY last, as `ip rule` writes it when given in its usual place.
+  const priority = spec.priority ?? spec.pref;
+  if (priority !== undefined) attrs.priority = checkInt(priority, 'priority', 0, U32);
   return { type: cmd === 'del' ? RTM_DELRULE : RTM_NEWRULE, flags: cmd === 'add' ? NEW_FLAGS.add : NEW_FLAGS.del, body: { header, attrs } };
 }
 
