@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { NamespaceError, PrivilegeError } from '../errors.js';
-import { EEXIST, EINVAL, ENOENT, EPERM, errnoName } from './errno.js';
+import { EACCES, EEXIST, EINVAL, ENOENT, EPERM, errnoName } from './errno.js';
 import {
   CLONE_NEWNET,
   check,
@@ -62,6 +62,9 @@ function openNamespaceFd(path: string, name: string): number {
   if (fd < 0) {
     const errno = lastErrno();
     if (errno === ENOENT) throw new NamespaceError(`no network namespace named "${name}" (${path} does not exist)`);
+    if (errno === EACCES || errno === EPERM) {
+      throw new PrivilegeError(`entering namespace "${name}" needs root (CAP_SYS_ADMIN); run as root`);
+    }
     throw new NamespaceError(`cannot open namespace "${name}": ${errnoName(errno)}`);
   }
   return fd;

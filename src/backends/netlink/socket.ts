@@ -238,10 +238,11 @@ export class NetlinkSocket {
       const len = rx.readUInt32LE(off);
       if (len < 16 || off + len > n) break;
       const seq = rx.readUInt32LE(off + 8);
-      const p = seq !== 0 ? this.pending.get(seq) : undefined;
+      // A reply carries our port id; a notification carries the port id and seq of whoever
+      // caused it (another process, or 0 for the kernel itself).
+      const p = rx.readUInt32LE(off + 12) === this.portId ? this.pending.get(seq) : undefined;
       if (p === undefined) {
-        // Multicast notification, or a late reply to something we gave up on.
-        if (this.onEvents && rx.readUInt32LE(off + 12) === 0) (events ??= []).push(decodeMessage(rx, off));
+        if (this.onEvents) (events ??= []).push(decodeMessage(rx, off));
       } else {
         this.onReply(p, seq, off);
       }
