@@ -1,13 +1,28 @@
 /** netstate: everything public is exported from here. */
-export * from './errors.js';
-export { createNetns, inNetns, listNetns, netnsExists, removeNetns, validateNetnsName } from './backends/netns.js';
-export { Rtnl, type RtnlOptions, type BatchRequest, type BatchResult, type RtnlEvent, type Spec } from './backends/netlink/rtnl.js';
-export { DumpInterruptedError, NetlinkSocket } from './backends/netlink/socket.js';
+
+export {
+  decodeAll,
+  decodeMessage,
+  encodeMessage,
+  encodeToBuffer,
+  FAMILIES,
+  type Message,
+} from './backends/netlink/codec/message.js';
+export type { AddressRecord } from './backends/netlink/families/address.js';
 export type { Command } from './backends/netlink/families/family.js';
 export type { LinkRecord } from './backends/netlink/families/link.js';
-export type { AddressRecord } from './backends/netlink/families/address.js';
-export type { RouteRecord, NexthopRecord } from './backends/netlink/families/route.js';
-export type { RuleRecord } from './backends/netlink/families/rule.js';
 export type { NeighbourRecord } from './backends/netlink/families/neighbour.js';
 export type { QdiscRecord } from './backends/netlink/families/qdisc.js';
-export { decodeAll, decodeMessage, encodeMessage, encodeToBuffer, FAMILIES, type Message } from './backends/netlink/codec/message.js';
+export type { NexthopRecord, RouteRecord } from './backends/netlink/families/route.js';
+export type { RuleRecord } from './backends/netlink/families/rule.js';
+export {
+  type BatchRequest,
+  type BatchResult,
+  Rtnl,
+  type RtnlEvent,
+  type RtnlOptions,
+  type Spec,
+} from './backends/netlink/rtnl.js';
+export { DumpInterruptedError, NetlinkSocket } from './backends/netlink/socket.js';
+export { createNetns, inNetns, listNetns, netnsExists, removeNetns, validateNetnsName } from './backends/netns.js';
+export * from './errors.js';

@@ -7,16 +7,7 @@
  * watched: an idle process holds no pending call and can exit. Unwatching the
  * last fd wakes the waiting thread through an eventfd so it returns at once.
  */
-import {
-  check,
-  EFD_CLOEXEC,
-  EFD_NONBLOCK,
-  EPOLL_CLOEXEC,
-  EPOLL_CTL_ADD,
-  EPOLL_CTL_DEL,
-  EPOLLIN,
-  sys,
-} from './libc.js';
+import { check, EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLLIN, sys } from './libc.js';
 
 const EVENT_SIZE = 12; // struct epoll_event is packed on x86_64: u32 events, u64 data
 const MAX_EVENTS = 64;

@@ -41,7 +41,9 @@ export function viewFromIproute2(ns: string): KernelView {
     for (const r of ipJson(ns, `-${family}`, 'route', 'show', 'table', 'all')) {
       if (r.type === 'multicast' || (family === 6 && r.dst === 'ff00::/8')) continue;
       const hops = (r.nexthops as Record<string, unknown>[] | undefined)?.map((h) => `${h.gateway}*${h.weight}`).join(',') ?? '';
-      routes.push(`${family} ${table(r.table)} ${withLen(r.dst as string, family)} via=${r.gateway ?? ''} metric=${r.metric ?? ''} ${hops}`);
+      routes.push(
+        `${family} ${table(r.table)} ${withLen(r.dst as string, family)} via=${r.gateway ?? ''} metric=${r.metric ?? ''} ${hops}`,
+      );
     }
   }
   const rules: string[] = [];
@@ -51,7 +53,7 @@ export function viewFromIproute2(ns: string): KernelView {
       rules.push(`${family} ${r.priority} from=${src} table=${r.table ? table(r.table) : ''}`);
     }
   }
-  const neighbours = ipJson(ns, 'neigh', 'show').map((n) => `${n.dev} ${n.dst} ${n.lladdr ?? ''}`);
+  const neighbours = ipJson(ns, 'neigh', 'show', 'nud', 'all').map((n) => `${n.dev} ${n.dst} ${n.lladdr ?? ''}`);
   return {
     links: links.sort(),
     addresses: addresses.sort(),
@@ -91,4 +93,23 @@ export async function viewFromRtnl(nl: Rtnl): Promise<KernelView> {
     rules: rules.sort(),
     neighbours: neighbours.sort(),
   };
+}
+
+/**
+ * Asserts netstate's dumps equal `ip -j`'s. The kernel changes on its own
+ * (IPv6 MLD adds ff02:: neighbours after a link comes up), so the comparison
+ * is made against a stable snapshot: iproute2 is read before and after us,
+ * and the check retries until both reads agree.
+ */
+export async function expectSameAsIproute2(nl: Rtnl, ns: string): Promise<void> {
+  const { expect } = await import('vitest');
+  let ours: KernelView | undefined;
+  let theirs: KernelView | undefined;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const before = viewFromIproute2(ns);
+    ours = await viewFromRtnl(nl);
+    theirs = viewFromIproute2(ns);
+    if (JSON.stringify(before) === JSON.stringify(theirs)) break;
+  }
+  expect(ours).toEqual(theirs);
 }

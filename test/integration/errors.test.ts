@@ -1,7 +1,7 @@
 /** Bad input is refused before the kernel is touched, with a typed error; nothing changes. */
 import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LinkError, NamespaceError, PrivilegeError, Rtnl, ValidationError } from '../../src/index.js';
+import { LinkError, NamespaceError, Rtnl, ValidationError } from '../../src/index.js';
 import { viewFromIproute2 } from '../helpers/kernel-view.js';
 import { useNetns } from '../helpers/netns.js';
 
@@ -23,7 +23,11 @@ const bad: [string, () => Promise<unknown>, string][] = [
   ['bad MAC', () => nl.link('set', { ifname: 'v0', address: '02:00:00:00:00' }), 'not a MAC address'],
   ['bad CIDR', () => nl.addr('add', { ifname: 'v0', address: '10.0.0.300/24' }), 'not an address or a prefix'],
   ['prefix too long', () => nl.addr('add', { ifname: 'v0', address: '10.0.0.1/33' }), 'not an address or a prefix'],
-  ['gateway of the wrong family', () => nl.route('add', { dst: '10.0.0.0/8', gateway: '2001:db8::1' }), 'IPv6 but the route is IPv4'],
+  [
+    'gateway of the wrong family',
+    () => nl.route('add', { dst: '10.0.0.0/8', gateway: '2001:db8::1' }),
+    'IPv6 but the route is IPv4',
+  ],
   ['table out of range', () => nl.route('add', { dst: '10.0.0.0/8', oif: 'v0', table: -1 }), 'routing table'],
   ['unknown field (a typo)', () => nl.route('add', { dst: '10.0.0.0/8', gatway: '10.0.0.1' }), 'unknown field "gatway"'],
   ['unknown bridge option', () => nl.link('add', { ifname: 'br9', kind: 'bridge', data: { stp: 1 } }), 'not an option of bridge'],
@@ -35,7 +39,7 @@ const bad: [string, () => Promise<unknown>, string][] = [
 describe('validation', () => {
   it.each(bad)('%s → ValidationError, kernel untouched', async (_what, call, text) => {
     const before = viewFromIproute2(ns.name);
-    const err = await call().catch((e) => e);
+    const err = (await call().catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(ValidationError);
     expect(err.message).toContain(text);
     expect(viewFromIproute2(ns.name)).toEqual(before);

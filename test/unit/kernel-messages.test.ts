@@ -45,7 +45,9 @@ describe('kernel messages decode to records', () => {
 
   it('addresses: v4 with label and broadcast-free local, v6 with nodad', () => {
     const addrs = all('addresses');
-    expect(addrs).toContainEqual(expect.objectContaining({ family: 'inet', address: '10.0.0.1', local: '10.0.0.1', prefixlen: 24, label: 'v0' }));
+    expect(addrs).toContainEqual(
+      expect.objectContaining({ family: 'inet', address: '10.0.0.1', local: '10.0.0.1', prefixlen: 24, label: 'v0' }),
+    );
     const v6 = addrs.find((a) => a.address === '2001:db8::1');
     expect(v6).toMatchObject({ family: 'inet6', prefixlen: 64, scope: 'global' });
     expect((v6?.flags as number) & 0x02).toBe(0x02); // IFA_F_NODAD
@@ -55,7 +57,9 @@ describe('kernel messages decode to records', () => {
     const routes = all('routes');
     expect(routes).toContainEqual(expect.objectContaining({ dst: '10.1.0.0/16', table: 100, priority: 5, gateway: '10.0.0.3' }));
     expect(routes).toContainEqual(expect.objectContaining({ dst: 'default', table: 300, gateway: '10.0.0.2' }));
-    expect(routes).toContainEqual(expect.objectContaining({ dst: '10.3.0.0/16', proto: 'static', scope: 'link', metrics: { mtu: 1400 } }));
+    expect(routes).toContainEqual(
+      expect.objectContaining({ dst: '10.3.0.0/16', proto: 'static', scope: 'link', metrics: { mtu: 1400 } }),
+    );
     expect(routes).toContainEqual(expect.objectContaining({ dst: '10.7.0.0/16', prefsrc: '10.0.0.1' }));
     const mp = routes.find((r) => r.dst === '10.4.0.0/16');
     expect(mp?.multipath).toEqual([
@@ -67,7 +71,9 @@ describe('kernel messages decode to records', () => {
 
   it('ipv6 routes: default priority 1024', () => {
     const routes = all('ipv6 routes');
-    expect(routes).toContainEqual(expect.objectContaining({ family: 'inet6', dst: '2001:db8:1::/48', gateway: '2001:db8::2', priority: 1024 }));
+    expect(routes).toContainEqual(
+      expect.objectContaining({ family: 'inet6', dst: '2001:db8:1::/48', gateway: '2001:db8::2', priority: 1024 }),
+    );
   });
 
   it('rules: the full match set', () => {
@@ -76,7 +82,12 @@ describe('kernel messages decode to records', () => {
     expect(rules).toContainEqual(expect.objectContaining({ fwmark: 16, fwmask: 255, iifname: 'v0', table: 100, priority: 1002 }));
     expect(rules).toContainEqual(expect.objectContaining({ oifname: 'v0', action: 'blackhole', flags: 2, priority: 1003 }));
     expect(rules).toContainEqual(
-      expect.objectContaining({ uid_range: { start: 1000, end: 2000 }, ip_proto: 6, dport_range: { start: 80, end: 443 }, priority: 1004 }),
+      expect.objectContaining({
+        uid_range: { start: 1000, end: 2000 },
+        ip_proto: 6,
+        dport_range: { start: 80, end: 443 },
+        priority: 1004,
+      }),
     );
     expect(rules).toContainEqual(expect.objectContaining({ action: 'goto', goto: 1000, priority: 900 }));
     expect(rules.find((r) => r.priority === 1000)).toBeUndefined(); // deleted before the dump
@@ -91,7 +102,12 @@ describe('kernel messages decode to records', () => {
   it('qdiscs: htb root with its default class, ingress, clsact, pfifo limit', () => {
     const q = all('qdiscs');
     expect(q).toContainEqual(
-      expect.objectContaining({ kind: 'htb', handle: '1:', parent: 'root', options: expect.objectContaining({ init: expect.objectContaining({ defcls: 16 }) }) }),
+      expect.objectContaining({
+        kind: 'htb',
+        handle: '1:',
+        parent: 'root',
+        options: expect.objectContaining({ init: expect.objectContaining({ defcls: 16 }) }),
+      }),
     );
     expect(q).toContainEqual(expect.objectContaining({ kind: 'ingress', handle: 'ffff:', parent: 'ingress' }));
     expect(q).toContainEqual(expect.objectContaining({ kind: 'clsact', handle: 'ffff:' }));

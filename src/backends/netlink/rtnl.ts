@@ -177,10 +177,9 @@ export class Rtnl {
 
   private refused(err: NetlinkError): Error {
     if (err.errno === EPERM && sys.geteuid() !== 0) {
-      return Object.assign(
-        new PrivilegeError(`${err.request.type} needs CAP_NET_ADMIN, which this process lacks; run as root`),
-        { cause: err },
-      );
+      return Object.assign(new PrivilegeError(`${err.request.type} needs CAP_NET_ADMIN, which this process lacks; run as root`), {
+        cause: err,
+      });
     }
     return err;
   }
@@ -352,4 +351,3 @@ export class Rtnl {
     this.close();
   }
 }
-

@@ -10,7 +10,22 @@
  */
 import { NetlinkError, NetStateError, PrivilegeError, SystemError } from '../../errors.js';
 import { EAGAIN, EINTR, ENOBUFS, EPERM, errnoName } from '../errno.js';
-import { AF_NETLINK, check, lastErrno, MSG_DONTWAIT, MSG_TRUNC, SO_RCVBUF, SO_RCVBUFFORCE, SO_SNDBUF, SO_SNDBUFFORCE, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, SOL_SOCKET, sys } from '../libc.js';
+import {
+  AF_NETLINK,
+  check,
+  lastErrno,
+  MSG_DONTWAIT,
+  MSG_TRUNC,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_SNDBUF,
+  SO_SNDBUFFORCE,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_RAW,
+  SOL_SOCKET,
+  sys,
+} from '../libc.js';
 import { inNetns } from '../netns.js';
 import { poller } from '../poller.js';
 import { type Ack, decodeMessage, type Message, typeName } from './codec/message.js';
@@ -144,7 +159,12 @@ export class NetlinkSocket {
    * resolves once the reply to `last` is complete. Kernel errors for any seq
    * in the range are returned in `errors`, never thrown.
    */
-  exchange(bytes: Buffer, firstSeq: number, lastSeq: number, dump: boolean): Promise<{ messages: Message[]; errors: Map<number, Ack>; interrupted: boolean }> {
+  exchange(
+    bytes: Buffer,
+    firstSeq: number,
+    lastSeq: number,
+    dump: boolean,
+  ): Promise<{ messages: Message[]; errors: Map<number, Ack>; interrupted: boolean }> {
     if (this.closed) return Promise.reject(new NetStateError('netlink socket is closed'));
     return new Promise((resolve, reject) => {
       const p: Pending = {

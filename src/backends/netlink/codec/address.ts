@@ -11,13 +11,38 @@ export function formatIp(buf: Buffer, off: number, len: number): string | undefi
   return undefined;
 }
 
+/** Dotted-quad IPv4 without a library call: this runs for every route of a 100k batch. */
+function parseIpv4(text: string): Buffer | undefined {
+  const out = Buffer.allocUnsafe(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || part === 3) return undefined;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      value = value * 10 + (c - 48);
+      if (value > 255) return undefined;
+      digits++;
+    } else {
+      return undefined;
+    }
+  }
+  if (part !== 3 || digits === 0) return undefined;
+  out[3] = value;
+  return out;
+}
+
 /** 4 or 16 bytes for a v4 or v6 address string; undefined when it is not one. */
 export function parseIp(text: string): Buffer | undefined {
-  if (typeof text !== 'string' || !ipaddr.isValid(text)) return undefined;
-  // ipaddr.js accepts shorthand like '10.1' or '0x0a.1.1.1'; demand the canonical four parts.
-  if (!text.includes(':') && !/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) return undefined;
-  if (text.includes('%')) return undefined;
-  return Buffer.from(ipaddr.parse(text).toByteArray());
+  if (typeof text !== 'string') return undefined;
+  if (!text.includes(':')) return parseIpv4(text);
+  if (text.includes('%') || !ipaddr.IPv6.isValid(text)) return undefined;
+  return Buffer.from(ipaddr.IPv6.parse(text).toByteArray());
 }
 
 export function ipFamilyOf(text: string): 4 | 6 | undefined {

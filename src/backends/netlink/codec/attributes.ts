@@ -243,7 +243,8 @@ function encodeValue(spec: AttrSpec, value: unknown, w: Writer, siblings: Attrs)
       return;
     }
     case 'ip': {
-      const b = parseIp(value as string) ?? Buffer.from(value as string, 'hex');
+      // Builders may hand over the bytes they already parsed.
+      const b = Buffer.isBuffer(value) ? value : (parseIp(value as string) ?? Buffer.from(value as string, 'hex'));
       w.bytes(b);
       return;
     }

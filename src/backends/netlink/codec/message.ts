@@ -3,6 +3,8 @@
  * attributes), or an ack/error with its extended-ack attributes. The codec
  * never does I/O: bytes in, plain objects out, and back.
  */
+
+import { NLM_F, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN } from '../constants.js';
 import { address } from '../families/address.js';
 import type { Family } from '../families/family.js';
 import { link, RTM_SETLINK } from '../families/link.js';
@@ -10,7 +12,6 @@ import { neighbour } from '../families/neighbour.js';
 import { qdisc } from '../families/qdisc.js';
 import { route } from '../families/route.js';
 import { rule } from '../families/rule.js';
-import { NLM_F, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN } from '../constants.js';
 import { type Body, decodeAttrs, decodeSchema, encodeSchema, type Schema, schema } from './attributes.js';
 import { NLMSG_HDRLEN, readHeader, writeHeader } from './header.js';
 import { Writer } from './writer.js';

@@ -155,7 +155,8 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
   }
   // IFA_ADDRESS last, as `ip addr add` writes it after everything it parsed.
   attrs.address = spec.peer !== undefined ? checkPrefix(spec.peer, 'peer', family).address : prefix.address;
-  const flags = cmd === 'add' ? NEW_FLAGS.add : cmd === 'replace' ? NEW_FLAGS.replace : cmd === 'set' ? NEW_FLAGS.change : NEW_FLAGS.del;
+  const flags =
+    cmd === 'add' ? NEW_FLAGS.add : cmd === 'replace' ? NEW_FLAGS.replace : cmd === 'set' ? NEW_FLAGS.change : NEW_FLAGS.del;
   return { type: cmd === 'del' ? RTM_DELADDR : RTM_NEWADDR, flags, body: { header, attrs } };
 }
 

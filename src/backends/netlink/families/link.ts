@@ -7,14 +7,7 @@ import { type Attrs, type Body, type SchemaChoice, schema } from '../codec/attri
 import { struct } from '../codec/struct.js';
 import { AF, NLM_F } from '../constants.js';
 import { type BuildContext, type Command, type Family, matchesAll, NEW_FLAGS, type Request } from './family.js';
-import {
-  BOND_MODES,
-  bridgePortData,
-  DATA_SCHEMAS,
-  LINK_KINDS,
-  MACVLAN_MODES,
-  PORT_DATA_SCHEMAS,
-} from './link-kinds.js';
+import { BOND_MODES, bridgePortData, DATA_SCHEMAS, LINK_KINDS, MACVLAN_MODES, PORT_DATA_SCHEMAS } from './link-kinds.js';
 import { IFF_UP, OPERSTATES } from './names.js';
 import { checkIfname, checkInt, checkKnownKeys, checkMac, checkMtu, checkObject, U32 } from './validate.js';
 
@@ -125,7 +118,12 @@ export const linkBody = schema(
     [49, 'new_ifindex', 's32'],
     [50, 'min_mtu', 'u32'],
     [51, 'max_mtu', 'u32'],
-    [52, 'prop_list', 'nested', { schema: schema('IFLA_PROP', [[53, 'alt_ifname', 'asciiz', { array: true }]]), nestedFlag: true }],
+    [
+      52,
+      'prop_list',
+      'nested',
+      { schema: schema('IFLA_PROP', [[53, 'alt_ifname', 'asciiz', { array: true }]]), nestedFlag: true },
+    ],
     [53, 'alt_ifname', 'asciiz'],
     [54, 'perm_address', 'mac'],
     [55, 'proto_down_reason', 'binary'],
@@ -175,7 +173,14 @@ export interface LinkRecord {
 export function linkToRecord(body: Body): LinkRecord {
   const h = body.header;
   // The 32-bit stats and the ifmap duplicate stats64 or mean nothing on virtual links.
-  const { linkinfo, prop_list, operstate, stats: _stats, map: _map, ...attrs } = body.attrs as Attrs & {
+  const {
+    linkinfo,
+    prop_list,
+    operstate,
+    stats: _stats,
+    map: _map,
+    ...attrs
+  } = body.attrs as Attrs & {
     linkinfo?: Attrs;
     prop_list?: { alt_ifname?: string[] };
     operstate?: number;
@@ -250,13 +255,18 @@ function kindData(kind: string, data: unknown, field: string): Attrs {
   if (!sch) throw new ValidationError(`${field}: kind "${kind}" takes no data`, field);
   for (const [key, value] of Object.entries(obj)) {
     if (!sch.byName.has(key)) {
-      throw new ValidationError(`${field}.${key}: not an option of ${kind} (known: ${sch.names().join(', ')})`, `${field}.${key}`);
+      throw new ValidationError(
+        `${field}.${key}: not an option of ${kind} (known: ${sch.names().join(', ')})`,
+        `${field}.${key}`,
+      );
     }
     const names = DATA_ENUMS[kind]?.[key];
     if (names && typeof value === 'string') {
       const n = names[value];
       if (n === undefined) {
-        throw new ValidationError(`${field}.${key}: "${value}" is not a ${kind} ${key} (one of ${Object.keys(names).join(', ')})`);
+        throw new ValidationError(
+          `${field}.${key}: "${value}" is not a ${kind} ${key} (one of ${Object.keys(names).join(', ')})`,
+        );
       }
       obj[key] = n;
     }
@@ -324,7 +334,10 @@ async function linkAttrs(cmd: Command, spec: Record<string, unknown>, ctx: Build
   if (spec.kind !== undefined) {
     const kind = spec.kind as string;
     if (!(LINK_KINDS as readonly string[]).includes(kind)) {
-      throw new ValidationError(`${where}.kind: unknown link kind ${JSON.stringify(kind)} (known: ${LINK_KINDS.join(', ')})`, 'kind');
+      throw new ValidationError(
+        `${where}.kind: unknown link kind ${JSON.stringify(kind)} (known: ${LINK_KINDS.join(', ')})`,
+        'kind',
+      );
     }
     linkinfo.kind = kind;
     if (kind === 'veth') {
@@ -346,14 +359,19 @@ async function linkAttrs(cmd: Command, spec: Record<string, unknown>, ctx: Build
     const slaveKind = spec.slave_kind as string;
     const sch = PORT_DATA_SCHEMAS[slaveKind as keyof typeof PORT_DATA_SCHEMAS];
     if (!sch) {
-      throw new ValidationError(`${where}.slave_kind: expected one of ${Object.keys(PORT_DATA_SCHEMAS).join(', ')}`, 'slave_kind');
+      throw new ValidationError(
+        `${where}.slave_kind: expected one of ${Object.keys(PORT_DATA_SCHEMAS).join(', ')}`,
+        'slave_kind',
+      );
     }
     linkinfo.slave_kind = slaveKind;
     if (spec.slave_data !== undefined) {
       const data = checkObject(spec.slave_data, `${where}.slave_data`);
       for (const key of Object.keys(data)) {
         if (!sch.byName.has(key)) {
-          throw new ValidationError(`${where}.slave_data.${key}: not a ${slaveKind} port option (known: ${sch.names().join(', ')})`);
+          throw new ValidationError(
+            `${where}.slave_data.${key}: not a ${slaveKind} port option (known: ${sch.names().join(', ')})`,
+          );
         }
       }
       linkinfo.slave_data = data;

@@ -75,7 +75,21 @@ export function neighbourToRecord(body: Body): NeighbourRecord {
   };
 }
 
-const KEYS = new Set(['family', 'ifindex', 'index', 'ifname', 'dst', 'lladdr', 'state', 'flags', 'vlan', 'master', 'proxy', 'router', 'protocol']);
+const KEYS = new Set([
+  'family',
+  'ifindex',
+  'index',
+  'ifname',
+  'dst',
+  'lladdr',
+  'state',
+  'flags',
+  'vlan',
+  'master',
+  'proxy',
+  'router',
+  'protocol',
+]);
 
 async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildContext): Promise<Request> {
   checkKnownKeys(spec, KEYS, `neighbour ${cmd}`);
@@ -105,7 +119,8 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
   if (spec.lladdr !== undefined) attrs.lladdr = checkMac(spec.lladdr, 'lladdr');
   if (spec.vlan !== undefined) attrs.vlan = checkInt(spec.vlan, 'vlan', 0, 4095);
   if (spec.protocol !== undefined) attrs.protocol = ROUTE_PROTOCOLS.number(spec.protocol, 'protocol');
-  const flagsFor = cmd === 'add' ? NEW_FLAGS.add : cmd === 'replace' ? NEW_FLAGS.replace : cmd === 'set' ? NEW_FLAGS.change : NEW_FLAGS.del;
+  const flagsFor =
+    cmd === 'add' ? NEW_FLAGS.add : cmd === 'replace' ? NEW_FLAGS.replace : cmd === 'set' ? NEW_FLAGS.change : NEW_FLAGS.del;
   return { type: cmd === 'del' ? RTM_DELNEIGH : RTM_NEWNEIGH, flags: flagsFor, body: { header, attrs } };
 }
 
@@ -114,7 +129,8 @@ async function filter(spec: Record<string, unknown>, ctx: BuildContext): Promise
   for (const [key, value] of Object.entries(spec)) {
     if (key === 'ifname' || key === 'index') wanted.ifindex = await ctx.index(value as string, key);
     else if (key === 'family') wanted.family = checkFamily(value) === 4 ? 'inet' : 'inet6';
-    else if (key === 'master') continue; // filtered by the kernel
+    else if (key === 'master')
+      continue; // filtered by the kernel
     else wanted[key] = value;
   }
   return (r) => matchesAll(r, wanted);

@@ -32,7 +32,8 @@ export const TC_H_ROOT = 0xffffffff;
 export const TC_H_INGRESS = 0xfffffff1;
 export const TC_H_CLSACT = TC_H_INGRESS;
 
-const ratespec = (p: string) => `${p}_cell_log:u8 ${p}_linklayer:u8 ${p}_overhead:u16 ${p}_cell_align:s16 ${p}_mpu:u16 ${p}_rate:u32`;
+const ratespec = (p: string) =>
+  `${p}_cell_log:u8 ${p}_linklayer:u8 ${p}_overhead:u16 ${p}_cell_align:s16 ${p}_mpu:u16 ${p}_rate:u32`;
 
 const tbfQopt = struct('tc_tbf_qopt', `${ratespec('rate')} ${ratespec('peak')} limit:u32 buffer:u32 mtu:u32`);
 
@@ -56,12 +57,7 @@ const netemOptions = schema(
     [3, 'reorder', 'struct', { struct: struct('tc_netem_reorder', 'probability:u32 correlation:u32') }],
     [4, 'corrupt', 'struct', { struct: struct('tc_netem_corrupt', 'probability:u32 correlation:u32') }],
     [5, 'loss', 'binary'],
-    [
-      6,
-      'rate',
-      'struct',
-      { struct: struct('tc_netem_rate', 'rate:u32 packet_overhead:s32 cell_size:u32 cell_overhead:s32') },
-    ],
+    [6, 'rate', 'struct', { struct: struct('tc_netem_rate', 'rate:u32 packet_overhead:s32 cell_size:u32 cell_overhead:s32') }],
     [7, 'ecn', 'u32'],
     [8, 'rate64', 'u64'],
     [9, 'pad', 'binary'],
@@ -298,7 +294,10 @@ function fifoLimit(s: Record<string, unknown>, unit: 'packets' | 'bytes'): unkno
 function parseMinor(value: unknown): number {
   if (typeof value === 'number') return checkInt(value, 'default', 0, 0xffff);
   if (typeof value === 'string' && /^[0-9a-f]{1,4}$/i.test(value)) return Number.parseInt(value, 16);
-  throw new ValidationError(`default: ${JSON.stringify(value)} is not a class minor number like '10' (hex, as tc reads it)`, 'default');
+  throw new ValidationError(
+    `default: ${JSON.stringify(value)} is not a class minor number like '10' (hex, as tc reads it)`,
+    'default',
+  );
 }
 
 const BASE_KEYS = ['ifname', 'index', 'kind', 'handle', 'parent'];

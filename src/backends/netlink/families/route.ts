@@ -6,6 +6,7 @@
  * gateway is not part of it. Tables above 255 only fit in RTA_TABLE.
  */
 import { ValidationError } from '../../../errors.js';
+import type { Prefix } from '../codec/address.js';
 import { type Attrs, type Body, schema } from '../codec/attributes.js';
 import { struct } from '../codec/struct.js';
 import { AF, FAMILY_NAMES } from '../constants.js';
@@ -189,21 +190,29 @@ function familyNumber(f: 4 | 6): number {
   return f === 4 ? AF.INET : AF.INET6;
 }
 
+/** Addresses of a spec, parsed once: builds of 100k routes must not parse each several times. */
+type Parsed = Partial<Record<'dst' | 'src' | 'gateway' | 'prefsrc', Prefix>>;
+
 /** Picks the family from whatever address the spec has; refuses mixtures. */
-function inferFamily(spec: Record<string, unknown>): 4 | 6 | undefined {
+function inferFamily(spec: Record<string, unknown>, parsed: Parsed): 4 | 6 | undefined {
   let family = spec.family !== undefined ? checkFamily(spec.family) : undefined;
-  const probe = (value: unknown, field: string) => {
-    if (typeof value !== 'string' || value === 'default') return;
+  const probe = (value: unknown, field: string): Prefix | undefined => {
+    if (value === undefined || value === 'default') return undefined;
     const p = checkPrefix(value, field);
     if (family && p.family !== family) {
       throw new ValidationError(`${field}: ${value} is IPv${p.family} but the route is IPv${family}`, field);
     }
     family = p.family;
+    return p;
   };
-  probe(spec.dst, 'dst');
-  probe(spec.src, 'src');
-  probe(spec.gateway ?? spec.via, 'gateway');
-  probe(spec.prefsrc, 'prefsrc');
+  parsed.dst = probe(spec.dst, 'dst');
+  parsed.src = probe(spec.src, 'src');
+  parsed.gateway = probe(spec.gateway ?? spec.via, 'gateway');
+  parsed.prefsrc = probe(spec.prefsrc, 'prefsrc');
+  for (const field of ['gateway', 'prefsrc'] as const) {
+    const p = parsed[field];
+    if (p && p.length !== p.bytes.length * 8) throw new ValidationError(`${field}: an address, not a prefix`, field);
+  }
   if (Array.isArray(spec.multipath)) {
     spec.multipath.forEach((hop, i) => {
       probe((hop as Record<string, unknown>)?.gateway ?? (hop as Record<string, unknown>)?.via, `multipath[${i}].gateway`);
@@ -244,7 +253,10 @@ function checkMetrics(value: unknown): Attrs {
   const m = checkObject(value, 'metrics');
   for (const [key, v] of Object.entries(m)) {
     if (!metricsSchema.byName.has(key)) {
-      throw new ValidationError(`metrics.${key}: not a route metric (known: ${metricsSchema.names().join(', ')})`, `metrics.${key}`);
+      throw new ValidationError(
+        `metrics.${key}: not a route metric (known: ${metricsSchema.names().join(', ')})`,
+        `metrics.${key}`,
+      );
     }
     if (key !== 'cc_algo') checkInt(v, `metrics.${key}`, 0, U32);
   }
@@ -253,7 +265,8 @@ function checkMetrics(value: unknown): Attrs {
 
 async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildContext): Promise<Request> {
   checkKnownKeys(spec, KEYS, `route ${cmd}`);
-  const family = inferFamily(spec);
+  const parsed: Parsed = {};
+  const family = inferFamily(spec, parsed);
   const header: Record<string, number> = {
     family: family ? familyNumber(family) : AF.UNSPEC,
     dst_len: 0,
@@ -286,16 +299,15 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
   }
   const isDel = cmd === 'del';
   const isGet = cmd === 'get';
-  if (spec.dst === undefined && !isGet) throw new ValidationError(`route ${cmd}: 'dst' is required ('default' or a prefix)`, 'dst');
-  if (spec.dst !== undefined && spec.dst !== 'default') {
-    const p = checkPrefix(spec.dst, 'dst', family);
-    header.dst_len = p.length;
-    if (p.length > 0) attrs.dst = p.address;
+  if (spec.dst === undefined && !isGet)
+    throw new ValidationError(`route ${cmd}: 'dst' is required ('default' or a prefix)`, 'dst');
+  if (parsed.dst) {
+    header.dst_len = parsed.dst.length;
+    if (parsed.dst.length > 0) attrs.dst = parsed.dst.bytes;
   }
-  if (spec.src !== undefined) {
-    const p = checkPrefix(spec.src, 'src', family);
-    header.src_len = p.length;
-    attrs.src = p.address;
+  if (parsed.src) {
+    header.src_len = parsed.src.length;
+    attrs.src = parsed.src.bytes;
   }
   if (isGet) {
     // `ip route get`: a FIB lookup; answers with the route a packet would take.
@@ -318,11 +330,11 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
   if (spec.proto !== undefined) header.proto = ROUTE_PROTOCOLS.number(spec.proto, 'proto');
   if (spec.flags !== undefined) header.flags = checkInt(spec.flags, 'flags', 0, U32);
   const gw = spec.gateway ?? spec.via;
-  if (gw !== undefined) attrs.gateway = checkIp(gw, 'gateway', family);
+  if (parsed.gateway) attrs.gateway = parsed.gateway.bytes;
   if (table >= 256) attrs.table = table;
   const priority = spec.priority ?? spec.metric;
   if (priority !== undefined) attrs.priority = checkInt(priority, 'priority', 0, U32);
-  if (spec.prefsrc !== undefined) attrs.prefsrc = checkIp(spec.prefsrc, 'prefsrc', family);
+  if (parsed.prefsrc) attrs.prefsrc = parsed.prefsrc.bytes;
   if (spec.pref !== undefined) {
     const pref = typeof spec.pref === 'string' ? PREF[spec.pref] : spec.pref;
     if (family !== 6) throw new ValidationError('pref: router preference is IPv6 only', 'pref');
@@ -342,13 +354,16 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
   if (spec.scope !== undefined) header.scope = ROUTE_SCOPES.number(spec.scope, 'scope');
   else if (!isDel) {
     const type = header.type as number;
-    if (type === 2 || type === 10) header.scope = 254; // local, nat: host
-    else if (type === 3 || type === 4 || type === 5) header.scope = 253; // broadcast, anycast, multicast: link
+    if (type === 2 || type === 10)
+      header.scope = 254; // local, nat: host
+    else if (type === 3 || type === 4 || type === 5)
+      header.scope = 253; // broadcast, anycast, multicast: link
     else if ((type === 1 || type === 0) && gw === undefined && spec.multipath === undefined && spec.nh_id === undefined) {
       header.scope = 253; // a directly connected unicast route
     }
   }
-  const flags = cmd === 'add' ? NEW_FLAGS.add : cmd === 'replace' ? NEW_FLAGS.replace : cmd === 'set' ? NEW_FLAGS.change : NEW_FLAGS.del;
+  const flags =
+    cmd === 'add' ? NEW_FLAGS.add : cmd === 'replace' ? NEW_FLAGS.replace : cmd === 'set' ? NEW_FLAGS.change : NEW_FLAGS.del;
   return { type: isDel ? RTM_DELROUTE : RTM_NEWROUTE, flags, body: { header, attrs } };
 }
 

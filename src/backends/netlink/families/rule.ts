@@ -18,7 +18,10 @@ export const RTM_NEWRULE = 32;
 export const RTM_DELRULE = 33;
 export const RTM_GETRULE = 34;
 
-export const fibRuleHdr = struct('fib_rule_hdr', 'family:u8 dst_len:u8 src_len:u8 tos:u8 table:u8 res1:u8 res2:u8 action:u8 flags:u32');
+export const fibRuleHdr = struct(
+  'fib_rule_hdr',
+  'family:u8 dst_len:u8 src_len:u8 tos:u8 table:u8 res1:u8 res2:u8 action:u8 flags:u32',
+);
 const uidRange = struct('fib_rule_uid_range', 'start:u32 end:u32');
 const portRange = struct('fib_rule_port_range', 'start:u16 end:u16');
 
@@ -72,7 +75,12 @@ export interface RuleRecord {
 
 export function ruleToRecord(body: Body): RuleRecord {
   const h = body.header;
-  const { src, dst, table, proto, ...attrs } = body.attrs as Attrs & { src?: string; dst?: string; table?: number; proto?: number };
+  const { src, dst, table, proto, ...attrs } = body.attrs as Attrs & {
+    src?: string;
+    dst?: string;
+    table?: number;
+    proto?: number;
+  };
   const rec: RuleRecord = {
     family: FAMILY_NAMES[h.family as number] ?? String(h.family),
     table: table ?? (h.table as number),
@@ -183,7 +191,8 @@ async function build(cmd: Command, spec: Record<string, unknown>, _ctx: BuildCon
   if (spec.dport_range !== undefined) attrs.dport_range = range(spec.dport_range, 'dport_range', U16);
   if (spec.flow !== undefined) attrs.flow = checkInt(spec.flow, 'flow', 0, U32);
   if (spec.proto !== undefined) attrs.proto = ROUTE_PROTOCOLS.number(spec.proto, 'proto');
-  if (spec.suppress_prefixlen !== undefined) attrs.suppress_prefixlen = checkInt(spec.suppress_prefixlen, 'suppress_prefixlen', 0, 128);
+  if (spec.suppress_prefixlen !== undefined)
+    attrs.suppress_prefixlen = checkInt(spec.suppress_prefixlen, 'suppress_prefixlen', 0, 128);
   if (spec.suppress_ifgroup !== undefined) attrs.suppress_ifgroup = checkInt(spec.suppress_ifgroup, 'suppress_ifgroup', 0, U32);
 
   // As `ip rule`: a new rule looks up a table (main unless told) unless it is a goto or
@@ -204,7 +213,11 @@ async function build(cmd: Command, spec: Record<string, unknown>, _ctx: BuildCon
   // FRA_PRIORITY last, as `ip rule` writes it when given in its usual place.
   const priority = spec.priority ?? spec.pref;
   if (priority !== undefined) attrs.priority = checkInt(priority, 'priority', 0, U32);
-  return { type: cmd === 'del' ? RTM_DELRULE : RTM_NEWRULE, flags: cmd === 'add' ? NEW_FLAGS.add : NEW_FLAGS.del, body: { header, attrs } };
+  return {
+    type: cmd === 'del' ? RTM_DELRULE : RTM_NEWRULE,
+    flags: cmd === 'add' ? NEW_FLAGS.add : NEW_FLAGS.del,
+    body: { header, attrs },
+  };
 }
 
 async function filter(spec: Record<string, unknown>): Promise<(r: RuleRecord) => boolean> {

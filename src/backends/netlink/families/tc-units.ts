@@ -79,7 +79,10 @@ export function parseRate(value: unknown, field: string): number {
     if (m && unit && RATE_UNITS[unit] !== undefined) bits = Number(m[1]) * (RATE_UNITS[unit] as number);
   }
   if (bits === undefined || bits <= 0) {
-    throw new ValidationError(`${field}: ${JSON.stringify(value)} is not a rate like '10mbit', '1gbit' or bits per second`, field);
+    throw new ValidationError(
+      `${field}: ${JSON.stringify(value)} is not a rate like '10mbit', '1gbit' or bits per second`,
+      field,
+    );
   }
   return Math.floor(bits / 8);
 }
@@ -105,7 +108,8 @@ export function parseSize(value: unknown, field: string): number {
   else if (typeof value === 'string') {
     const m = /^(\d+(?:\.\d+)?)([a-z]*)$/i.exec(value.trim());
     const unit = m ? (m[2] as string).toLowerCase() : undefined;
-    if (m && unit !== undefined && SIZE_UNITS[unit] !== undefined) bytes = Math.floor(Number(m[1]) * (SIZE_UNITS[unit] as number));
+    if (m && unit !== undefined && SIZE_UNITS[unit] !== undefined)
+      bytes = Math.floor(Number(m[1]) * (SIZE_UNITS[unit] as number));
   }
   if (bytes === undefined || bytes > 0xffffffff) {
     throw new ValidationError(`${field}: ${JSON.stringify(value)} is not a size like 32768 or '32kb'`, field);
@@ -113,7 +117,17 @@ export function parseSize(value: unknown, field: string): number {
   return bytes;
 }
 
-const TIME_UNITS: Record<string, number> = { s: 1e6, sec: 1e6, secs: 1e6, ms: 1e3, msec: 1e3, msecs: 1e3, us: 1, usec: 1, usecs: 1 };
+const TIME_UNITS: Record<string, number> = {
+  s: 1e6,
+  sec: 1e6,
+  secs: 1e6,
+  ms: 1e3,
+  msec: 1e3,
+  msecs: 1e3,
+  us: 1,
+  usec: 1,
+  usecs: 1,
+};
 
 /** Microseconds from '50ms', '1s', '100us' or a number of milliseconds. */
 export function parseTime(value: unknown, field: string): number {

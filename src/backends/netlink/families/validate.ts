@@ -13,7 +13,10 @@ export function checkIfname(value: unknown, field = 'ifname'): string {
     throw new ValidationError(`${field}: "${value}" is longer than 15 bytes, the kernel's limit for interface names`, field);
   }
   if (value === '.' || value === '..' || /[/:\s]/.test(value)) {
-    throw new ValidationError(`${field}: "${value}" is not a valid interface name (no '/', ':' or whitespace, not '.' or '..')`, field);
+    throw new ValidationError(
+      `${field}: "${value}" is not a valid interface name (no '/', ':' or whitespace, not '.' or '..')`,
+      field,
+    );
   }
   return value;
 }
@@ -36,7 +39,7 @@ export function checkMtu(value: unknown, field = 'mtu'): number {
 
 export function checkMac(value: unknown, field: string): string {
   const bytes = typeof value === 'string' ? parseMac(value) : undefined;
-  if (!bytes || bytes.length !== 6) {
+  if (bytes?.length !== 6) {
     throw new ValidationError(`${field}: ${JSON.stringify(value)} is not a MAC address like 02:00:00:00:00:01`, field);
   }
   return value as string;
