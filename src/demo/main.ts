@@ -3,7 +3,7 @@
  * API, prints what the kernel then holds, and removes it all again.
  * (Issue [3/3] turns this into the transaction demo.)
  */
-import { createNetns, type Rtnl as RtnlType, removeNetns, Rtnl } from '../index.js';
+import { createNetns, Rtnl, type Rtnl as RtnlType, removeNetns } from '../index.js';
 
 const NS = `nst-demo-${process.pid}`;
 
@@ -19,7 +19,15 @@ async function show(nl: RtnlType): Promise<void> {
   console.log(
     table([
       ['index', 'name', 'kind', 'state', 'mtu', 'master', 'address'],
-      ...links.map((l) => [String(l.index), l.ifname, l.kind ?? '', l.state, String(l.mtu), name.get(l.master ?? 0) ?? '', l.address ?? '']),
+      ...links.map((l) => [
+        String(l.index),
+        l.ifname,
+        l.kind ?? '',
+        l.state,
+        String(l.mtu),
+        name.get(l.master ?? 0) ?? '',
+        l.address ?? '',
+      ]),
     ]),
   );
   console.log('\naddresses');
@@ -57,7 +65,13 @@ async function main(): Promise<void> {
     await nl.addr('add', { ifname: 'h1', address: '10.0.0.1/24' });
     await nl.addr('add', { ifname: 'h2', address: '10.0.0.2/24' });
     await nl.route('add', { dst: '10.1.0.0/16', gateway: '10.0.0.2', table: 100, metric: 10 });
-    await nl.route('add', { dst: '10.2.0.0/16', multipath: [{ gateway: '10.0.0.2', weight: 1 }, { gateway: '10.0.0.3', weight: 2 }] });
+    await nl.route('add', {
+      dst: '10.2.0.0/16',
+      multipath: [
+        { gateway: '10.0.0.2', weight: 1 },
+        { gateway: '10.0.0.3', weight: 2 },
+      ],
+    });
     await nl.rule('add', { src: '10.1.0.0/16', table: 100, priority: 1000 });
     await nl.qdisc('replace', { ifname: 'h1', kind: 'tbf', rate: '10mbit', burst: 32768, latency: '50ms' });
 
