@@ -79,15 +79,8 @@ export function parsePrefix(text: string): Prefix | undefined {
     length = Number(lenText);
     if (length > max) return undefined;
   }
-  // The string form is only made when asked for: route builds use the bytes.
-  return {
-    get address() {
-      return formatIp(bytes, 0, bytes.length) as string;
-    },
-    bytes,
-    length,
-    family: bytes.length === 4 ? 4 : 6,
-  };
+  return { address: formatIp(bytes, 0, bytes.length) as string, bytes, length, family: bytes.length === 4 ? 4 : 6 };
+
 }
 
 /** Hex pairs with colons, any length (Ethernet, InfiniBand, tunnel endpoints). */
