@@ -80,7 +80,6 @@ export function parsePrefix(text: string): Prefix | undefined {
     if (length > max) return undefined;
   }
   return { address: formatIp(bytes, 0, bytes.length) as string, bytes, length, family: bytes.length === 4 ? 4 : 6 };
-
 }
 
 /** Hex pairs with colons, any length (Ethernet, InfiniBand, tunnel endpoints). */

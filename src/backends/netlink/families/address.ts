@@ -6,7 +6,7 @@ import { ValidationError } from '../../../errors.js';
 import { type Attrs, type Body, schema } from '../codec/attributes.js';
 import { struct } from '../codec/struct.js';
 import { AF, FAMILY_NAMES } from '../constants.js';
-import { type BuildContext, type Command, type Family, matchesAll, NEW_FLAGS, type Request } from './family.js';
+import { type BuildContext, type Command, type Family, flagsFor, matchesAll, NEW_FLAGS, type Request } from './family.js';
 import { ADDRESS_FLAGS, ROUTE_PROTOCOLS, ROUTE_SCOPES } from './names.js';
 import { checkFamily, checkInt, checkIp, checkKnownKeys, checkPrefix, U32 } from './validate.js';
 
@@ -155,8 +155,7 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
   }
   // IFA_ADDRESS last, as `ip addr add` writes it after everything it parsed.
   attrs.address = spec.peer !== undefined ? checkPrefix(spec.peer, 'peer', family).address : prefix.address;
-  const flags =
-    cmd === 'add' ? NEW_FLAGS.add : cmd === 'replace' ? NEW_FLAGS.replace : cmd === 'set' ? NEW_FLAGS.change : NEW_FLAGS.del;
+  const flags = flagsFor(cmd);
   return { type: cmd === 'del' ? RTM_DELADDR : RTM_NEWADDR, flags, body: { header, attrs } };
 }
 

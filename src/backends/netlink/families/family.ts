@@ -46,6 +46,11 @@ export const NEW_FLAGS = {
   dump: NLM_F.REQUEST | NLM_F.DUMP,
 } as const;
 
+/** Flags of a NEW/DEL request per command; `set` is iproute2's `change` (REPLACE without CREATE). */
+export function flagsFor(cmd: 'add' | 'replace' | 'set' | 'del'): number {
+  return cmd === 'set' ? NEW_FLAGS.change : NEW_FLAGS[cmd];
+}
+
 /** Compares a record with a normalised filter, field by field. */
 export function matchesAll(record: Record<string, unknown>, wanted: Record<string, unknown>): boolean {
   for (const key in wanted) {

@@ -6,7 +6,7 @@ import { ValidationError } from '../../../errors.js';
 import { type Attrs, type Body, schema } from '../codec/attributes.js';
 import { struct } from '../codec/struct.js';
 import { AF, FAMILY_NAMES } from '../constants.js';
-import { type BuildContext, type Command, type Family, matchesAll, NEW_FLAGS, type Request } from './family.js';
+import { type BuildContext, type Command, type Family, flagsFor, matchesAll, NEW_FLAGS, type Request } from './family.js';
 import { NEIGH_STATES, ROUTE_PROTOCOLS } from './names.js';
 import { checkFamily, checkInt, checkIp, checkKnownKeys, checkMac, U8, U16 } from './validate.js';
 
@@ -119,9 +119,7 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
   if (spec.lladdr !== undefined) attrs.lladdr = checkMac(spec.lladdr, 'lladdr');
   if (spec.vlan !== undefined) attrs.vlan = checkInt(spec.vlan, 'vlan', 0, 4095);
   if (spec.protocol !== undefined) attrs.protocol = ROUTE_PROTOCOLS.number(spec.protocol, 'protocol');
-  const flagsFor =
-    cmd === 'add' ? NEW_FLAGS.add : cmd === 'replace' ? NEW_FLAGS.replace : cmd === 'set' ? NEW_FLAGS.change : NEW_FLAGS.del;
-  return { type: cmd === 'del' ? RTM_DELNEIGH : RTM_NEWNEIGH, flags: flagsFor, body: { header, attrs } };
+  return { type: cmd === 'del' ? RTM_DELNEIGH : RTM_NEWNEIGH, flags: flagsFor(cmd), body: { header, attrs } };
 }
 
 async function filter(spec: Record<string, unknown>, ctx: BuildContext): Promise<(r: NeighbourRecord) => boolean> {

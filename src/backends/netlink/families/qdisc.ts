@@ -6,8 +6,8 @@
 import { TcError, ValidationError } from '../../../errors.js';
 import { type Attrs, type Body, type Schema, schema } from '../codec/attributes.js';
 import { struct } from '../codec/struct.js';
-import { AF } from '../constants.js';
-import { type BuildContext, type Command, type Family, matchesAll, NEW_FLAGS, type Request } from './family.js';
+import { AF, NLM_F } from '../constants.js';
+import { type BuildContext, type Command, type Family, flagsFor, matchesAll, NEW_FLAGS, type Request } from './family.js';
 import {
   parsePercent,
   parseRate,
@@ -327,14 +327,8 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
     const built = options.build(spec);
     if (built !== undefined) attrs.options = built;
   }
-  const flags =
-    cmd === 'add'
-      ? NEW_FLAGS.add
-      : cmd === 'replace'
-        ? NEW_FLAGS.replace
-        : cmd === 'set'
-          ? NEW_FLAGS.del // `tc qdisc change`: NEW with neither CREATE nor REPLACE
-          : NEW_FLAGS.del;
+  // `tc qdisc change` is a NEW with neither CREATE nor REPLACE.
+  const flags = cmd === 'set' ? NLM_F.REQUEST | NLM_F.ACK : flagsFor(cmd);
   return { type: cmd === 'del' ? RTM_DELQDISC : RTM_NEWQDISC, flags, body: { header, attrs } };
 }
 

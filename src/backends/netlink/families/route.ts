@@ -10,7 +10,7 @@ import type { Prefix } from '../codec/address.js';
 import { type Attrs, type Body, schema } from '../codec/attributes.js';
 import { struct } from '../codec/struct.js';
 import { AF, FAMILY_NAMES } from '../constants.js';
-import { type BuildContext, type Command, type Family, matchesAll, NEW_FLAGS, type Request } from './family.js';
+import { type BuildContext, type Command, type Family, flagsFor, matchesAll, NEW_FLAGS, type Request } from './family.js';
 import { ROUTE_PROTOCOLS, ROUTE_SCOPES, ROUTE_TABLES, ROUTE_TYPES, RT_TABLE_MAIN } from './names.js';
 import { checkFamily, checkInt, checkIp, checkKnownKeys, checkObject, checkPrefix, U8, U32 } from './validate.js';
 
@@ -362,8 +362,7 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
       header.scope = 253; // a directly connected unicast route
     }
   }
-  const flags =
-    cmd === 'add' ? NEW_FLAGS.add : cmd === 'replace' ? NEW_FLAGS.replace : cmd === 'set' ? NEW_FLAGS.change : NEW_FLAGS.del;
+  const flags = flagsFor(cmd);
   return { type: isDel ? RTM_DELROUTE : RTM_NEWROUTE, flags, body: { header, attrs } };
 }
 
