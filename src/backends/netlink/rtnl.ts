@@ -22,7 +22,7 @@ import type { QdiscRecord } from './families/qdisc.js';
 import type { RouteRecord } from './families/route.js';
 import type { RuleRecord } from './families/rule.js';
 import { checkIfname } from './families/validate.js';
-import { DumpInterruptedError, NetlinkSocket, refusal } from './socket.js';
+import { DumpInterruptedError, type MessageSink, NetlinkSocket, refusal } from './socket.js';
 
 export type Spec = Record<string, unknown>;
 
@@ -212,6 +212,23 @@ export class Rtnl {
       last = messages;
     }
     throw new DumpInterruptedError(retries, last);
+  }
+
+  /**
+   * A dump of `op` streamed undecoded into `sink`, one message at a time, so
+   * that a million routes never exist as a million objects. No retry here:
+   * the caller learns whether the kernel marked the dump interrupted.
+   */
+  async dumpStream(op: FamilyName, spec: Spec, sink: MessageSink): Promise<{ interrupted: boolean }> {
+    const fam = FAMILIES[op] as unknown as Family<Record<string, unknown>>;
+    const req = await fam.build('dump', spec, this.context([]));
+    this.writer.reset();
+    const seq = this.sock.nextSeq();
+    encodeMessage({ type: req.type, flags: req.flags, seq, pid: 0, body: req.body }, this.writer);
+    const { errors, interrupted } = await this.sock.exchange(this.writer.slice(0), seq, seq, true, sink);
+    const ack = errors.get(seq);
+    if (ack) throw this.refused(refusal(ack, { type: req.type, flags: req.flags, spec }, seq));
+    return { interrupted };
   }
 
   /**

@@ -82,9 +82,14 @@ interface Pending {
   /** Errors by seq (batches). */
   errors: Map<number, Ack>;
   interrupted: boolean;
+  /** Streamed dump: each reply message goes here, undecoded, instead of into `messages`. */
+  sink?: MessageSink;
   resolve: () => void;
   reject: (e: Error) => void;
 }
+
+/** Receives one raw message (header included) at buf[off, off+len); valid only during the call. */
+export type MessageSink = (buf: Buffer, off: number, len: number) => void;
 
 // One receive buffer for every socket: all processing happens on the main thread.
 const RX_SIZE = 1 << 20;
@@ -109,8 +114,12 @@ export class NetlinkSocket {
   private readonly pending = new Map<number, Pending>();
   private closed = false;
   private draining = false;
-  /** Multicast messages (seq 0 / pid 0) and overruns go here. */
+  /** Notifications, decoded, one call per drained batch. */
   onEvents?: (messages: Message[]) => void;
+  /** Notifications as raw message copies (header included), one call per drained batch; replaces onEvents. */
+  onEventBytes?: (messages: Buffer[]) => void;
+  private decodedEvents: Message[] = [];
+  private rawEvents: Buffer[] = [];
   onOverrun?: () => void;
 
   constructor(readonly options: SocketOptions = {}) {
@@ -164,6 +173,7 @@ export class NetlinkSocket {
     firstSeq: number,
     lastSeq: number,
     dump: boolean,
+    sink?: MessageSink,
   ): Promise<{ messages: Message[]; errors: Map<number, Ack>; interrupted: boolean }> {
     if (this.closed) return Promise.reject(new NetStateError('netlink socket is closed'));
     return new Promise((resolve, reject) => {
@@ -173,6 +183,7 @@ export class NetlinkSocket {
         messages: [],
         errors: new Map(),
         interrupted: false,
+        sink,
         resolve: () => resolve({ messages: p.messages, errors: p.errors, interrupted: p.interrupted }),
         reject,
       };
@@ -235,11 +246,13 @@ export class NetlinkSocket {
     } finally {
       this.draining = false;
     }
+    this.deliverEvents();
     this.unwatchIfIdle();
   }
 
   /** Lost messages: events are resynced by the listener; pending requests cannot be trusted. */
   private overrun(): void {
+    this.deliverEvents(); // what arrived before the loss comes first
     if (this.onOverrun) this.onOverrun();
     if (this.pending.size) this.failAll(new NetStateError('netlink receive buffer overrun (ENOBUFS): replies were lost'));
   }
@@ -251,9 +264,22 @@ export class NetlinkSocket {
     for (const p of seen) p.reject(err);
   }
 
+  /** Everything one drain turn read is handed over at once: the store applies it as one transaction. */
+  private deliverEvents(): void {
+    if (this.rawEvents.length) {
+      const batch = this.rawEvents;
+      this.rawEvents = [];
+      this.onEventBytes?.(batch);
+    }
+    if (this.decodedEvents.length) {
+      const batch = this.decodedEvents;
+      this.decodedEvents = [];
+      this.onEvents?.(batch);
+    }
+  }
+
   private dispatch(n: number): void {
     let off = 0;
-    let events: Message[] | undefined;
     while (off + 16 <= n) {
       const len = rx.readUInt32LE(off);
       if (len < 16 || off + len > n) break;
@@ -262,16 +288,16 @@ export class NetlinkSocket {
       // caused it (another process, or 0 for the kernel itself).
       const p = rx.readUInt32LE(off + 12) === this.portId ? this.pending.get(seq) : undefined;
       if (p === undefined) {
-        if (this.onEvents) (events ??= []).push(decodeMessage(rx, off));
+        if (this.onEventBytes) this.rawEvents.push(Buffer.from(rx.subarray(off, off + len)));
+        else if (this.onEvents) this.decodedEvents.push(decodeMessage(rx, off));
       } else {
-        this.onReply(p, seq, off);
+        this.onReply(p, seq, off, len);
       }
       off += (len + 3) & ~3;
     }
-    if (events) this.onEvents?.(events);
   }
 
-  private onReply(p: Pending, seq: number, off: number): void {
+  private onReply(p: Pending, seq: number, off: number, len: number): void {
     const type = rx.readUInt16LE(off + 4);
     const flags = rx.readUInt16LE(off + 6);
     if (type === NLMSG_ERROR) {
@@ -289,7 +315,8 @@ export class NetlinkSocket {
     }
     if (flags & NLM_F.DUMP_INTR) p.interrupted = true;
     // Requests always carry NLM_F_ACK on their last message: the ack, not the reply, completes them.
-    p.messages.push(decodeMessage(rx, off));
+    if (p.sink) p.sink(rx, off, len);
+    else p.messages.push(decodeMessage(rx, off));
   }
 
   private finish(p: Pending): void {

@@ -1,0 +1,97 @@
+/**
+ * The reading side of one kind: `db.routes.get('10.1.0.0/16')`,
+ * `db.interfaces.list({ kind: 'veth' })`, `db.routes.count({ table: 100 })`.
+ * Filters on indexed columns become SQL; any other field is compared on the
+ * record, so every record field can be filtered on.
+ */
+import { matchesAll } from '../backends/netlink/families/family.js';
+import { ValidationError } from '../errors.js';
+import type { Kind } from './kinds/kind.js';
+import { type StoreRecord, toRecord } from './records.js';
+import type { Store } from './store.js';
+
+export type Filter = Record<string, unknown>;
+
+interface Query {
+  where: string;
+  params: unknown[];
+  rest: Filter;
+}
+
+export class Collection {
+  constructor(
+    protected readonly store: Store,
+    readonly kind: Kind,
+    /** What a bare string or number means for this kind ('v0' → { ifname: 'v0' }). */
+    private readonly shorthand: (spec: string | number) => Filter,
+    private readonly extra?: (ns: number, body: Buffer) => Record<string, unknown>,
+  ) {}
+
+  /** The first record matching a name, index, prefix or partial spec; undefined when none. */
+  get(spec: string | number | Filter): StoreRecord | undefined {
+    for (const r of this.iterate(this.filterOf(spec), 1)) return r;
+    return undefined;
+  }
+
+  list(filter: string | number | Filter = {}): StoreRecord[] {
+    return [...this.iterate(this.filterOf(filter))];
+  }
+
+  count(filter: string | number | Filter = {}): number {
+    const q = this.query(this.filterOf(filter));
+    if (Object.keys(q.rest).length === 0) {
+      const row = this.store.db.prepare(`SELECT count(*) AS n FROM ${this.kind.table} t WHERE ${q.where}`).get(...q.params) as {
+        n: number;
+      };
+      return row.n;
+    }
+    let n = 0;
+    for (const _ of this.iterate(this.filterOf(filter))) n++;
+    return n;
+  }
+
+  /** Records one at a time (for very long lists). */
+  *iterate(filter: Filter = {}, limit = Number.POSITIVE_INFINITY): Generator<StoreRecord> {
+    const q = this.query(filter);
+    const sql = `SELECT t.ns AS ns, n.name AS netns, t.body AS body FROM ${this.kind.table} t JOIN namespaces n ON n.id = t.ns WHERE ${q.where} ORDER BY t.ns, t.id`;
+    let found = 0;
+    const restEmpty = Object.keys(q.rest).length === 0;
+    for (const row of this.store.db.prepare(sql).iterate(...q.params) as Iterable<{ ns: number; netns: string; body: Buffer }>) {
+      const rec = toRecord(this.kind, row.netns, row.body, this.extra?.(row.ns, row.body));
+      if (!restEmpty && !matchesAll(rec, q.rest)) continue;
+      yield rec;
+      if (++found >= limit) return;
+    }
+  }
+
+  protected filterOf(spec: string | number | Filter): Filter {
+    if (typeof spec === 'string' || typeof spec === 'number') return this.shorthand(spec);
+    if (spec === null || typeof spec !== 'object') {
+      throw new ValidationError(`${this.kind.table}: a filter is a name, an index or an object, not ${JSON.stringify(spec)}`);
+    }
+    return spec;
+  }
+
+  private query(filter: Filter): Query {
+    const clauses = ['1'];
+    const params: unknown[] = [];
+    const rest: Filter = {};
+    for (const [field, value] of Object.entries(filter)) {
+      if (value === undefined) continue;
+      if (field === 'netns') {
+        clauses.push('t.ns IN (SELECT id FROM namespaces WHERE name = ?)');
+        params.push(String(value));
+        continue;
+      }
+      const toSql = this.kind.sqlFields[field];
+      if (toSql) {
+        const { sql, params: p } = toSql(value);
+        clauses.push(sql);
+        params.push(...p);
+      } else {
+        rest[field] = value;
+      }
+    }
+    return { where: clauses.join(' AND '), params, rest };
+  }
+}

@@ -1,0 +1,70 @@
+/** Interfaces (`ip link`): one row per ifindex and namespace. */
+import { ValidationError } from '../../errors.js';
+import { bodyWithout } from '../raw.js';
+import { byIfname, decodeMessageBody, eq, type Kind, type RowValues } from './kind.js';
+
+const AF_BRIDGE = 7;
+const IFF_UP = 1;
+
+/**
+ * Attributes left out of the stored body: counters (stats, stats64, the
+ * per-family stats inside af_spec), the qdisc (a qdisc change sends no link
+ * event), and what only notifications carry (the event reason, the netns ids
+ * and new index of a move).
+ */
+const VOLATILE = new Set([
+  6 /* QDISC */, 7 /* STATS */, 23 /* STATS64 */, 26 /* AF_SPEC */, 44 /* EVENT */, 45 /* NEW_NETNSID */,
+  46 /* IF_NETNSID */, 49 /* NEW_IFINDEX */,
+]);
+
+/** The interface a name or index spec means: an index column value or an ifname. */
+function ifindexOrName(value: unknown): { sql: string; params: unknown[] } {
+  if (typeof value === 'number') return { sql: 't.idx = ?', params: [value] };
+  return { sql: 't.ifname = ?', params: [String(value)] };
+}
+
+export const interfaces: Kind = {
+  name: 'interface',
+  table: 'interfaces',
+  family: 'link',
+  columns: [
+    ['idx', 'INTEGER NOT NULL'],
+    ['ifname', 'TEXT NOT NULL'],
+    ['kind', 'TEXT'],
+    ['master', 'INTEGER'],
+    ['link', 'INTEGER'],
+    ['flags', 'INTEGER NOT NULL'],
+  ],
+  key: ['idx'],
+  indexes: [['ifname'], ['master']],
+  headerLen: 16,
+  row(buf, off, len): RowValues | undefined {
+    // A bridge reports its ports with family AF_BRIDGE; RTM_DELLINK of that kind
+    // means "left the bridge", not "deleted".
+    if (buf[off + 16] === AF_BRIDGE) return undefined;
+    const body = decodeMessageBody('link', buf, off, len);
+    const a = body.attrs as { ifname?: string; master?: number; link?: number; linkinfo?: { kind?: string } };
+    return [
+      body.header.index,
+      a.ifname ?? '',
+      a.linkinfo?.kind ?? null,
+      a.master ?? null,
+      a.link ?? null,
+      body.header.flags,
+      bodyWithout(buf, off, len, 16, VOLATILE),
+    ];
+  },
+  sqlFields: {
+    index: eq('idx'),
+    ifindex: eq('idx'),
+    ifname: eq('ifname'),
+    kind: eq('kind'),
+    link: (v) => (typeof v === 'number' ? eq('link')(v) : byIfname('link')(v)),
+    master: (v) => (typeof v === 'number' ? eq('master')(v) : byIfname('master')(v)),
+    state: (v) => {
+      if (v !== 'up' && v !== 'down') throw new ValidationError(`state: "${String(v)}" is not up or down`, 'state');
+      return { sql: `(t.flags & ${IFF_UP}) ${v === 'up' ? '!=' : '='} 0`, params: [] };
+    },
+    dev: ifindexOrName,
+  },
+};

@@ -1,0 +1,79 @@
+/**
+ * What the store needs to know about one kind of kernel object: its table,
+ * the columns that identify it (the kernel's own notion of identity) or that
+ * queries and cascades look up, how a netlink message becomes a row, and how
+ * a row becomes the record users see.
+ *
+ * Rows keep the object's netlink body as the kernel sent it (minus counters
+ * that change with no event); records are decoded from it on demand.
+ */
+import { decodeSchema } from '../../backends/netlink/codec/attributes.js';
+import type { Body } from '../../backends/netlink/codec/attributes.js';
+import { FAMILIES, type FamilyName } from '../../backends/netlink/codec/message.js';
+import type { Family } from '../../backends/netlink/families/family.js';
+
+export type KindName = 'interface' | 'address' | 'route' | 'rule' | 'neighbour';
+
+/** A row as the store writes it: the column values in `columns` order, then the body. */
+export type RowValues = unknown[];
+
+/** A filter field translated to SQL on this kind's table (aliased `t`). */
+export type FieldToSql = (value: unknown) => { sql: string; params: unknown[] };
+
+export interface Kind {
+  readonly name: KindName;
+  /** Plural, as in `db.routes`, and the SQL table's name. */
+  readonly table: string;
+  /** The netlink family that dumps and encodes it. */
+  readonly family: FamilyName;
+  /** Column names with SQL types, in insert order; `ns` comes first and `body` last, implicitly. */
+  readonly columns: readonly (readonly [name: string, sqlType: string])[];
+  /** The columns (besides ns) that identify an object: one row per key. */
+  readonly key: readonly string[];
+  /** More indexes, as column lists (besides ns). */
+  readonly indexes: readonly string[][];
+  /** Length of the family header in the body (for attribute surgery). */
+  readonly headerLen: number;
+  /**
+   * A NEW/DEL message (header included) to its row, or undefined when the
+   * store does not keep it (bridge port notifications, multicast routing...).
+   */
+  row(buf: Buffer, off: number, len: number): RowValues | undefined;
+  /**
+   * True for an object the store does not show although the kernel has it
+   * (a NEW message for it removes the row).
+   */
+  hidden?(buf: Buffer, off: number, len: number): boolean;
+  /**
+   * More interfaces an object goes through than its `oif` column says
+   * (multipath hops), kept in `<table>_oifs` so a link's removal finds them.
+   */
+  extraOifs?(body: Buffer): number[];
+  /** Filter fields that SQL can answer; the others are matched on records. */
+  readonly sqlFields: Readonly<Record<string, FieldToSql>>;
+}
+
+/** Decodes a stored body into the family's plain record. */
+export function decodeBody(family: FamilyName, body: Buffer): Record<string, unknown> {
+  const fam = FAMILIES[family] as unknown as Family<Record<string, unknown>>;
+  return fam.toRecord(decodeSchema(fam.body, body, 0, body.length) as Body);
+}
+
+/** The decoded body of a message (header included). */
+export function decodeMessageBody(family: FamilyName, buf: Buffer, off: number, len: number): Body {
+  const fam = FAMILIES[family] as unknown as Family<Record<string, unknown>>;
+  return decodeSchema(fam.body, buf, off + 16, off + len) as Body;
+}
+
+/** `column = ?` */
+export function eq(column: string, convert: (v: unknown) => unknown = (v) => v): FieldToSql {
+  return (value) => ({ sql: `t.${column} = ?`, params: [convert(value)] });
+}
+
+/** An interface name resolved inside the row's own namespace. */
+export function byIfname(column: string): FieldToSql {
+  return (value) => ({
+    sql: `t.${column} IN (SELECT i.idx FROM interfaces i WHERE i.ns = t.ns AND i.ifname = ?)`,
+    params: [String(value)],
+  });
+}

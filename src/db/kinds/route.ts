@@ -1,0 +1,150 @@
+/**
+ * Routes (`ip route`): one row per kernel identity — family, table,
+ * destination, source prefix, tos, priority, type, and for IPv6 the device
+ * (the gateway is not part of it). Read straight from the message bytes: this runs a million times when a
+ * full routing table is loaded.
+ */
+import { ROUTE_TYPES } from '../../backends/netlink/families/names.js';
+import { tableNumber } from '../../backends/netlink/families/route.js';
+import { bodyWithout, forEachAttr, ipKey, NLMSG_HDRLEN, prefixKey } from '../raw.js';
+import { byIfname, eq, type FieldToSql, type Kind, type RowValues } from './kind.js';
+import { familyNumber, ipColumn, prefixColumns } from './values.js';
+
+const RTA_DST = 1;
+const RTA_SRC = 2;
+const RTA_OIF = 4;
+const RTA_PRIORITY = 6;
+const RTA_PREFSRC = 7;
+const RTA_MULTIPATH = 9;
+const RTA_CACHEINFO = 12;
+const RTA_TABLE = 15;
+const RTMSG_LEN = 12;
+
+/** Usage counters and timers of IPv6 routes change with traffic, not with events. */
+const VOLATILE = new Set([RTA_CACHEINFO]);
+
+/** Per-call scratch: the scanner writes here, the row reads it. */
+const seen = { dst: -1, dstLen: 0, src: -1, srcLen: 0, oif: 0, priority: 0, prefsrc: -1, prefsrcLen: 0, table: -1, volatile: false };
+
+function scan(type: number, at: number, len: number): void {
+  switch (type) {
+    case RTA_DST:
+      seen.dst = at;
+      seen.dstLen = len;
+      break;
+    case RTA_SRC:
+      seen.src = at;
+      seen.srcLen = len;
+      break;
+    case RTA_OIF:
+      seen.oif = at;
+      break;
+    case RTA_PRIORITY:
+      seen.priority = at;
+      break;
+    case RTA_PREFSRC:
+      seen.prefsrc = at;
+      seen.prefsrcLen = len;
+      break;
+    case RTA_TABLE:
+      seen.table = at;
+      break;
+    case RTA_CACHEINFO:
+      seen.volatile = true;
+      break;
+  }
+}
+
+function keyOf(buf: Buffer, at: number, alen: number, family: number, plen: number): number | Buffer {
+  return at < 0 ? prefixKey(undefined, family, plen) : ipKey(buf, at, alen, plen);
+}
+
+function prefixField(column: string): FieldToSql {
+  return (value) => {
+    const alts = prefixColumns(value, column);
+    return {
+      sql: `(${alts.map(() => `(t.family = ? AND t.${column} = ?)`).join(' OR ')})`,
+      params: alts.flatMap((a) => [a.family, a.key]),
+    };
+  };
+}
+
+export const routes: Kind = {
+  name: 'route',
+  table: 'routes',
+  family: 'route',
+  columns: [
+    ['family', 'INTEGER NOT NULL'],
+    ['tbl', 'INTEGER NOT NULL'],
+    ['dst', 'NOT NULL'],
+    ['src', 'NOT NULL'],
+    ['tos', 'INTEGER NOT NULL'],
+    ['priority', 'INTEGER NOT NULL'],
+    ['type', 'INTEGER NOT NULL'],
+    ['dev', 'INTEGER NOT NULL'],
+    ['oif', 'INTEGER'],
+    ['prefsrc', ''],
+  ],
+  // IPv6 keeps routes to one prefix through different devices apart (fe80::/64 on every
+  // link, same metric): the device is part of an IPv6 route's identity, not of an IPv4 one's.
+  key: ['family', 'tbl', 'dst', 'src', 'tos', 'priority', 'type', 'dev'],
+  indexes: [['oif'], ['prefsrc']],
+  headerLen: RTMSG_LEN,
+  row(buf, off, len): RowValues | undefined {
+    const h = off + NLMSG_HDRLEN;
+    const family = buf[h] as number;
+    if (family !== 2 && family !== 10) return undefined; // multicast routing tables (ipmr) are not kept
+    seen.dst = -1;
+    seen.src = -1;
+    seen.oif = 0;
+    seen.priority = 0;
+    seen.prefsrc = -1;
+    seen.table = -1;
+    seen.volatile = false;
+    forEachAttr(buf, h + RTMSG_LEN, off + len, scan);
+    return [
+      family,
+      seen.table < 0 ? buf[h + 4] : buf.readUInt32LE(seen.table),
+      keyOf(buf, seen.dst, seen.dstLen, family, buf[h + 1] as number),
+      keyOf(buf, seen.src, seen.srcLen, family, buf[h + 2] as number),
+      buf[h + 3],
+      seen.priority ? buf.readUInt32LE(seen.priority) : 0,
+      buf[h + 7],
+      family === 10 && seen.oif ? buf.readUInt32LE(seen.oif) : 0,
+      seen.oif ? buf.readUInt32LE(seen.oif) : null,
+      seen.prefsrc < 0 ? null : ipKey(buf, seen.prefsrc, seen.prefsrcLen),
+      seen.volatile ? bodyWithout(buf, off, len, RTMSG_LEN, VOLATILE) : buf.subarray(h, off + len),
+    ];
+  },
+  extraOifs: multipathOifs,
+  sqlFields: {
+    family: eq('family', familyNumber),
+    table: (v) => (v === 'all' ? { sql: '1', params: [] } : eq('tbl', tableNumber)(v)),
+    dst: prefixField('dst'),
+    src: prefixField('src'),
+    tos: eq('tos'),
+    priority: eq('priority'),
+    metric: eq('priority'),
+    type: eq('type', (v) => ROUTE_TYPES.number(v, 'type')),
+    oif: (v) => (typeof v === 'number' ? eq('oif')(v) : byIfname('oif')(v)),
+    dev: (v) => (typeof v === 'number' ? eq('oif')(v) : byIfname('oif')(v)),
+    ifname: byIfname('oif'),
+    prefsrc: eq('prefsrc', (v) => ipColumn(v, 'prefsrc')),
+  },
+};
+
+/** RTA_MULTIPATH hops' interface indexes (for cascades on a link's removal). */
+export function multipathOifs(body: Buffer): number[] {
+  const oifs: number[] = [];
+  forEachAttr(body, RTMSG_LEN, body.length, (type, at, len) => {
+    if (type !== RTA_MULTIPATH) return;
+    let p = at;
+    while (p + 8 <= at + len) {
+      const hlen = body.readUInt16LE(p);
+      if (hlen < 8) break;
+      oifs.push(body.readInt32LE(p + 4));
+      p += (hlen + 3) & ~3;
+    }
+  });
+  return oifs;
+}

@@ -1,0 +1,225 @@
+/**
+ * NetState: the state of one or several namespaces, as SQLite rows kept
+ * equal to the kernel by its event stream.
+ *
+ *   const db = await NetState.open({ netns: ['lab', 'lab2'] });
+ *   db.routes.list({ table: 100 });
+ *   await db.waitFor('interface', { ifname: 'v0', state: 'up' }, { timeout: 2000 });
+ *   await db.close();
+ */
+import { type FSWatcher, watch } from 'node:fs';
+import { filter, type Observable, Subject } from 'rxjs';
+import { NETNS_RUN_DIR, netnsExists } from '../backends/netns.js';
+import { NamespaceError, TimeoutError, ValidationError } from '../errors.js';
+import { Applier } from './apply.js';
+import { Collection, type Filter } from './collection.js';
+import type { StoreEvent } from './events.js';
+import { addresses, interfaces, KIND_BY_NAME, KINDS, neighbours, routes, rules } from './kinds/index.js';
+import type { KindName } from './kinds/kind.js';
+import { type StoreRecord, toRecord } from './records.js';
+import { ROOT, Source } from './source.js';
+import { type RowChange, Store } from './store.js';
+
+export interface NetStateOptions {
+  /** Named namespace(s) to follow; the root namespace when omitted ('localhost' in records). */
+  netns?: string | readonly string[];
+  /** SQLite file for the store; in memory when omitted or ':memory:'. */
+  store?: string;
+  /** Receive buffer of each event socket, bytes (default 8 MiB). */
+  eventBuffer?: number;
+}
+
+export interface WaitOptions {
+  /** Milliseconds (default 5000). */
+  timeout?: number;
+  /** Resolve when no matching record exists. */
+  absent?: boolean;
+}
+
+export type WaitKind = KindName;
+
+export class NetState {
+  readonly interfaces: Collection;
+  readonly addresses: Collection;
+  readonly routes: Collection;
+  readonly rules: Collection;
+  readonly neighbours: Collection;
+  /** Typed change events: `{ kind, action, netns, before, after }`. */
+  readonly events$: Observable<StoreEvent>;
+  /** Errors while following the kernel (a failed resync); the store keeps going. */
+  readonly errors$: Observable<Error>;
+
+  private readonly subject = new Subject<StoreEvent>();
+  private readonly errorSubject = new Subject<Error>();
+  /** Kinds touched by each applied batch: what waitFor re-checks on. */
+  private readonly batches = new Subject<ReadonlySet<string>>();
+  private readonly sources = new Map<number, Source>();
+  private watcher?: FSWatcher;
+  private closed = false;
+
+  private constructor(readonly store: Store) {
+    const addressesOf = store.db.prepare('SELECT address, prefixlen FROM addresses WHERE ns = ? AND idx = ? ORDER BY family, id');
+    this.interfaces = new Collection(
+      store,
+      interfaces,
+      (s) => (typeof s === 'number' ? { index: s } : { ifname: s }),
+      (ns, body) => ({
+        ipaddr: (addressesOf.all(ns, body.readInt32LE(4)) as { address: string; prefixlen: number }[]).map(
+          (a) => `${a.address}/${a.prefixlen}`,
+        ),
+      }),
+    );
+    this.addresses = new Collection(store, addresses, (s) => ({ address: String(s) }));
+    this.routes = new Collection(store, routes, (s) => ({ dst: String(s), table: 254 }));
+    this.rules = new Collection(store, rules, (s) => ({ priority: Number(s) }));
+    this.neighbours = new Collection(store, neighbours, (s) => ({ dst: String(s) }));
+    this.events$ = this.subject.asObservable();
+    this.errors$ = this.errorSubject.asObservable();
+  }
+
+  /** Loads the namespaces' state and follows it from then on. */
+  static async open(options: NetStateOptions = {}): Promise<NetState> {
+    const names: (string | undefined)[] = options.netns === undefined ? [undefined] : typeof options.netns === 'string' ? [options.netns] : [...options.netns];
+    if (names.length === 0) throw new ValidationError('netns: name at least one namespace, or omit it for the root namespace', 'netns');
+    if (new Set(names).size !== names.length) throw new ValidationError('netns: a namespace is named twice', 'netns');
+    if ((names as (string | undefined)[]).includes(ROOT)) throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`);
+    for (const n of names) if (n !== undefined && !netnsExists(n)) throw new NamespaceError(`no network namespace named "${n}"`);
+    const store = new Store(options.store ?? ':memory:');
+    const db = new NetState(store);
+    const applier = new Applier(store);
+    try {
+      for (const n of names) {
+        const source = await Source.open(n, store, applier, {
+          eventBuffer: options.eventBuffer,
+          onChanges: (src, changes, reason) => db.publish(src, changes, reason),
+          onError: (_src, error) => db.errorSubject.next(error),
+        });
+        db.sources.set(source.id, source);
+      }
+      if (names.some((n) => n !== undefined)) db.watchNamespaces();
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
+    return db;
+  }
+
+  /** Names of the followed namespaces. */
+  get namespaces(): string[] {
+    return [...this.sources.values()].map((s) => s.name);
+  }
+
+  /** Resolves with the record once one matches (or, with `absent`, once none does). */
+  async waitFor(kind: WaitKind, spec: string | number | Filter, options: WaitOptions = {}): Promise<StoreRecord | undefined> {
+    const collection = this.collection(kind);
+    const timeout = options.timeout ?? 5000;
+    const check = (): { done: boolean; value?: StoreRecord } => {
+      const found = collection.get(spec);
+      return options.absent ? { done: found === undefined } : { done: found !== undefined, value: found };
+    };
+    return new Promise((resolve, reject) => {
+      const sub = this.batches.pipe(filter((kinds) => kinds.has(kind))).subscribe(() => {
+        const r = check();
+        if (r.done) finish(() => resolve(r.value));
+      });
+      const timer = setTimeout(() => {
+        const what = typeof spec === 'object' ? JSON.stringify(spec) : String(spec);
+        finish(() =>
+          reject(new TimeoutError(`waitFor: no ${kind} ${what} ${options.absent ? 'went away' : 'appeared'} within ${timeout} ms`)),
+        );
+      }, timeout);
+      const finish = (fn: () => void): void => {
+        clearTimeout(timer);
+        sub.unsubscribe();
+        fn();
+      };
+      try {
+        const r = check();
+        if (r.done) finish(() => resolve(r.value));
+      } catch (e) {
+        finish(() => reject(e));
+      }
+    });
+  }
+
+  /** The whole state, JSON-serialisable: `{ namespaces: { name: { interfaces, addresses, ... } } }`. */
+  dump(): { namespaces: Record<string, Record<string, StoreRecord[]>> } {
+    const out: Record<string, Record<string, StoreRecord[]>> = {};
+    for (const s of this.sources.values()) {
+      out[s.name] = {};
+      for (const kind of KINDS) out[s.name][kind.table] = this.collection(kind.name).list({ netns: s.name });
+    }
+    return { namespaces: out };
+  }
+
+  /** Asks the kernel again for everything in one namespace (what an overrun does by itself). */
+  async resync(netns?: string): Promise<void> {
+    const source = [...this.sources.values()].find((s) => s.netns === netns || s.name === netns);
+    if (!source) throw new NamespaceError(`namespace "${netns ?? ROOT}" is not followed by this store`);
+    await source.requestResync();
+  }
+
+  /** How many resyncs a namespace went through (lost events recovered). */
+  resyncCount(netns?: string): number {
+    return [...this.sources.values()].find((s) => s.netns === netns || s.name === netns)?.resyncs ?? 0;
+  }
+
+  private collection(kind: WaitKind): Collection {
+    const k = KIND_BY_NAME[kind];
+    if (!k) throw new ValidationError(`unknown kind "${kind}" (one of ${Object.keys(KIND_BY_NAME).join(', ')})`, 'kind');
+    return (this as unknown as Record<string, Collection>)[k.table] as Collection;
+  }
+
+  private publish(source: Source, changes: RowChange[], reason?: 'resync'): void {
+    if (this.closed) return;
+    if (this.subject.observed) {
+      for (const c of changes) {
+        const kind = KIND_BY_NAME[c.kind];
+        const event: StoreEvent = { kind: c.kind, action: c.action, netns: source.name };
+        if (c.before) event.before = toRecord(kind, source.name, c.before);
+        if (c.after) event.after = toRecord(kind, source.name, c.after);
+        if (c.silent) event.silent = true;
+        this.subject.next(event);
+      }
+      if (reason === 'resync') this.subject.next({ kind: 'netns', action: 'resync', netns: source.name });
+    }
+    this.batches.next(new Set(changes.map((c) => c.kind)));
+  }
+
+  private watchNamespaces(): void {
+    try {
+      this.watcher = watch(NETNS_RUN_DIR, () => this.checkNamespaces());
+      this.watcher.on('error', () => undefined);
+    } catch {
+      // No /run/netns: nothing named can disappear.
+    }
+  }
+
+  /** A followed namespace whose name went away: forget it, and say so. */
+  private checkNamespaces(): void {
+    for (const [id, s] of this.sources) {
+      if (s.netns === undefined || netnsExists(s.netns)) continue;
+      s.close();
+      this.sources.delete(id);
+      this.store.dropNamespace(id);
+      this.subject.next({ kind: 'netns', action: 'remove', netns: s.name });
+      this.batches.next(new Set(KINDS.map((k) => k.name)));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher?.close();
+    for (const s of this.sources.values()) s.close();
+    this.sources.clear();
+    this.store.close();
+    this.subject.complete();
+    this.errorSubject.complete();
+    this.batches.complete();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,19 @@
+/** Rows to the plain, frozen records users get. */
+import type { Kind } from './kinds/kind.js';
+import { decodeBody } from './kinds/kind.js';
+
+export type StoreRecord = Readonly<Record<string, unknown>>;
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** A record decoded from a stored body, with the namespace it lives in. */
+export function toRecord(kind: Kind, netns: string, body: Buffer, extra?: Record<string, unknown>): StoreRecord {
+  const rec = decodeBody(kind.family, body);
+  return deepFreeze({ netns, ...rec, ...extra });
+}

@@ -1,0 +1,205 @@
+/**
+ * What the kernel changes without saying so. No event reports these; the
+ * store applies them itself, as the kernel does (net/ipv4/fib_semantics.c
+ * fib_sync_down_dev / fib_sync_up, net/ipv6/route.c fib6_ifdown,
+ * net/core/fib_rules.c), right after the event that caused them:
+ *
+ * - a link removed (or moved to another namespace) takes every route through
+ *   it, its addresses and its neighbours;
+ * - a link set down loses its IPv4 routes, except host-scope ones; a
+ *   multipath route loses only that hop (marked dead) until all are dead;
+ * - a link losing carrier marks the routes through it `linkdown` (IPv4 and
+ *   IPv6), and gaining it clears the mark;
+ * - the last IPv4 address removed from a link takes all its IPv4 routes;
+ *   an address removed takes the routes that use it as preferred source;
+ * - a rule naming an interface (iif/oif) is `detached` while no interface of
+ *   that name exists.
+ */
+import { decodeBody } from './kinds/kind.js';
+import { addresses, neighbours, routes, rules } from './kinds/index.js';
+import { forEachAttr } from './raw.js';
+import type { RowChange, Store } from './store.js';
+
+const IFF_UP = 0x1;
+const IFF_LOWER_UP = 0x10000;
+const RTNH_F_DEAD = 1;
+const RTNH_F_LINKDOWN = 16;
+const RT_SCOPE_HOST = 254;
+const RTN_LOCAL = 2;
+const RTN_ANYCAST = 4;
+const RTA_MULTIPATH = 9;
+const FIB_RULE_IIF_DETACHED = 0x8;
+const FIB_RULE_OIF_DETACHED = 0x10;
+
+type Row = { id: number; body: Buffer };
+
+export class SilentChanges {
+  constructor(private readonly store: Store) {}
+
+  /** The changes that follow from `change`, already written to the store. */
+  after(change: RowChange): RowChange[] {
+    if (change.kind === 'interface') return this.afterInterface(change);
+    if (change.kind === 'address' && change.action === 'remove') return this.afterAddressRemoved(change);
+    return [];
+  }
+
+  private afterInterface(c: RowChange): RowChange[] {
+    const before = c.before ? decodeBody('link', c.before) : undefined;
+    const after = c.after ? decodeBody('link', c.after) : undefined;
+    const index = (after ?? before)?.index as number;
+    const out: RowChange[] = [];
+    if (c.action === 'remove') {
+      out.push(...this.removeRoutesVia(c.ns, index, 0));
+      out.push(...this.removeWhere(addresses, c.ns, 'idx = ?', index));
+      out.push(...this.removeWhere(neighbours, c.ns, 'idx = ?', index));
+    } else if (before && after) {
+      const was = before.flags as number;
+      const is = after.flags as number;
+      if (was & IFF_UP && !(is & IFF_UP)) out.push(...this.linkDown(c.ns, index, false));
+      if (!(was & IFF_UP) && is & IFF_UP) out.push(...this.setHopFlags(c.ns, index, 2, 0, RTNH_F_DEAD));
+      if ((was ^ is) & IFF_LOWER_UP) {
+        const carrier = (is & IFF_LOWER_UP) !== 0;
+        out.push(...this.setHopFlags(c.ns, index, 0, carrier ? 0 : RTNH_F_LINKDOWN, carrier ? RTNH_F_LINKDOWN : 0));
+      }
+    }
+    if (c.action !== 'change' || before?.ifname !== after?.ifname) out.push(...this.detachRules(c.ns));
+    return out;
+  }
+
+  private afterAddressRemoved(c: RowChange): RowChange[] {
+    const gone = decodeBody('address', c.before as Buffer);
+    if (gone.family !== 'inet') return [];
+    const out: RowChange[] = [];
+    const local = (gone.local ?? gone.address) as string;
+    const db = this.store.db;
+    const left = db.prepare(`SELECT count(*) AS n FROM addresses WHERE ns = ? AND family = 2 AND idx = ?`).get(c.ns, gone.index) as {
+      n: number;
+    };
+    if (left.n === 0) out.push(...this.linkDown(c.ns, gone.index as number, true));
+    const elsewhere = db.prepare(`SELECT count(*) AS n FROM addresses WHERE ns = ? AND family = 2 AND address = ?`).get(c.ns, local) as {
+      n: number;
+    };
+    if (elsewhere.n === 0) {
+      const parts = local.split('.').map(Number);
+      const key = (((parts[0] as number) << 24) | ((parts[1] as number) << 16) | ((parts[2] as number) << 8) | (parts[3] as number)) >>> 0;
+      out.push(...this.removeWhere(routes, c.ns, 'family = 2 AND prefsrc = ?', key));
+    }
+    return out;
+  }
+
+  /**
+   * IPv4 routes through a link that went down (force: its last address went,
+   * which spares nothing): single-path ones are removed, multipath ones lose
+   * the hop, and go when no hop is left alive.
+   */
+  private linkDown(ns: number, index: number, force: boolean): RowChange[] {
+    const out: RowChange[] = [];
+    const dead: Row[] = [];
+    for (const row of this.routesVia(ns, index, 2)) {
+      if (!force && row.body[6] === RT_SCOPE_HOST) continue;
+      const hops = hopsOf(row.body);
+      if (hops.length === 0) {
+        dead.push(row);
+        continue;
+      }
+      const patched = patchHops(row.body, index, RTNH_F_DEAD | RTNH_F_LINKDOWN, 0);
+      if (hopsOf(patched).every((h) => h.flags & RTNH_F_DEAD)) dead.push(row);
+      else {
+        const change = this.store.rewrite(routes, ns, row, patched);
+        if (change) out.push(change);
+      }
+    }
+    out.push(...this.store.removeRows(routes, ns, dead));
+    return out;
+  }
+
+  /** Sets and clears nexthop flags on the routes through `index` (family 0: both). */
+  private setHopFlags(ns: number, index: number, family: number, set: number, clear: number): RowChange[] {
+    const out: RowChange[] = [];
+    for (const row of this.routesVia(ns, index, family)) {
+      const b = row.body;
+      if (b[0] === 2 && b[6] === RT_SCOPE_HOST && set) continue;
+      if (b[0] === 10 && (b[7] === RTN_LOCAL || b[7] === RTN_ANYCAST)) continue;
+      const hops = hopsOf(b);
+      const patched = hops.length ? patchHops(b, index, set, clear) : patchRtmFlags(b, set, clear);
+      const change = this.store.rewrite(routes, ns, row, patched);
+      if (change) out.push(change);
+    }
+    return out;
+  }
+
+  private routesVia(ns: number, index: number, family: number): Row[] {
+    const fam = family ? ` AND family = ${family}` : '';
+    return this.store.db
+      .prepare(
+        `SELECT id, body FROM routes WHERE ns = ?${fam} AND (oif = ? OR id IN (SELECT owner FROM routes_oifs WHERE ns = ? AND oif = ?))`,
+      )
+      .all(ns, index, ns, index) as Row[];
+  }
+
+  private removeRoutesVia(ns: number, index: number, family: number): RowChange[] {
+    return this.store.removeRows(routes, ns, this.routesVia(ns, index, family));
+  }
+
+  private removeWhere(kind: typeof addresses, ns: number, where: string, ...params: unknown[]): RowChange[] {
+    const rows = this.store.db.prepare(`SELECT id, body FROM ${kind.table} WHERE ns = ? AND ${where}`).all(ns, ...params) as Row[];
+    return this.store.removeRows(kind, ns, rows);
+  }
+
+  /** Recomputes the detached flags of rules that name interfaces. */
+  private detachRules(ns: number): RowChange[] {
+    const db = this.store.db;
+    const names = new Set((db.prepare('SELECT ifname FROM interfaces WHERE ns = ?').pluck().all(ns) as string[]) ?? []);
+    const out: RowChange[] = [];
+    for (const row of db.prepare('SELECT id, body FROM rules WHERE ns = ?').all(ns) as Row[]) {
+      const rule = decodeBody('rule', row.body);
+      if (rule.iifname === undefined && rule.oifname === undefined) continue;
+      let flags = row.body.readUInt32LE(8) & ~(FIB_RULE_IIF_DETACHED | FIB_RULE_OIF_DETACHED);
+      if (rule.iifname !== undefined && !names.has(rule.iifname as string)) flags |= FIB_RULE_IIF_DETACHED;
+      if (rule.oifname !== undefined && !names.has(rule.oifname as string)) flags |= FIB_RULE_OIF_DETACHED;
+      const body = Buffer.from(row.body);
+      body.writeUInt32LE(flags, 8);
+      const change = this.store.rewrite(rules, ns, row, body);
+      if (change) out.push(change);
+    }
+    return out;
+  }
+}
+
+interface Hop {
+  at: number;
+  flags: number;
+  ifindex: number;
+}
+
+/** The rtnexthop headers inside RTA_MULTIPATH, with their offsets in the body. */
+function hopsOf(body: Buffer): Hop[] {
+  const hops: Hop[] = [];
+  forEachAttr(body, 12, body.length, (type, at, len) => {
+    if (type !== RTA_MULTIPATH) return;
+    let p = at;
+    while (p + 8 <= at + len) {
+      const hlen = body.readUInt16LE(p);
+      if (hlen < 8) break;
+      hops.push({ at: p, flags: body[p + 2] as number, ifindex: body.readInt32LE(p + 4) });
+      p += (hlen + 3) & ~3;
+    }
+  });
+  return hops;
+}
+
+function patchRtmFlags(body: Buffer, set: number, clear: number): Buffer {
+  const out = Buffer.from(body);
+  out.writeUInt32LE(((out.readUInt32LE(8) | set) & ~clear) >>> 0, 8);
+  return out;
+}
+
+/** Flags of the hops through `index`; the route's own flags say what all hops share. */
+function patchHops(body: Buffer, index: number, set: number, clear: number): Buffer {
+  const out = Buffer.from(body);
+  const hops = hopsOf(out);
+  for (const h of hops) if (h.ifindex === index) out[h.at + 2] = ((h.flags | set) & ~clear) & 0xff;
+  const all = hopsOf(out).reduce((acc, h) => acc & h.flags, 0xff) & (RTNH_F_DEAD | RTNH_F_LINKDOWN);
+  out.writeUInt32LE(((out.readUInt32LE(8) & ~(RTNH_F_DEAD | RTNH_F_LINKDOWN)) | all) >>> 0, 8);
+  return out;
+}

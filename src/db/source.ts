@@ -1,0 +1,206 @@
+/**
+ * One followed namespace: its event socket, its initial load and its
+ * resyncs. The event socket is opened before the first dump so nothing is
+ * missed; events that arrive while a dump runs wait in a queue and are
+ * applied after it, in order, which converges on the kernel's state.
+ */
+import { NetlinkSocket } from '../backends/netlink/socket.js';
+import { Rtnl } from '../backends/netlink/rtnl.js';
+import { DEFAULT_GROUPS } from '../backends/netlink/constants.js';
+import { NetStateError } from '../errors.js';
+import type { Applier } from './apply.js';
+import { KINDS } from './kinds/index.js';
+import type { Kind } from './kinds/kind.js';
+import type { BulkWriter, RowChange, Store } from './store.js';
+
+/** The source name of the namespace the process runs in (as pyroute2 NDB calls it). */
+export const ROOT = 'localhost';
+
+export type SourceState = 'loading' | 'live' | 'resyncing' | 'gone';
+
+export interface SourceOptions {
+  eventBuffer?: number;
+  dumpRetries?: number;
+  /** Called with each applied batch's changes, and with resync markers. */
+  onChanges(source: Source, changes: RowChange[], reason?: 'resync'): void;
+  /** Called when a resync or event application fails. */
+  onError(source: Source, error: Error): void;
+}
+
+export class Source {
+  state: SourceState = 'loading';
+  private events?: NetlinkSocket;
+  private rtnl?: Rtnl;
+  private queue: Buffer[][] = [];
+  private resyncWanted = false;
+  private busy?: Promise<void>;
+  /** Counts resyncs (tests and `netstate show` report it). */
+  resyncs = 0;
+
+  private constructor(
+    readonly name: string,
+    readonly netns: string | undefined,
+    readonly id: number,
+    private readonly store: Store,
+    private readonly applier: Applier,
+    private readonly options: SourceOptions,
+  ) {}
+
+  static async open(
+    netns: string | undefined,
+    store: Store,
+    applier: Applier,
+    options: SourceOptions,
+  ): Promise<Source> {
+    const rtnl = await Rtnl.open({ netns });
+    const name = netns ?? ROOT;
+    const source = new Source(name, netns, store.addNamespace(name), store, applier, options);
+    source.rtnl = rtnl;
+    try {
+      source.events = new NetlinkSocket({ netns, rcvbuf: options.eventBuffer, groups: DEFAULT_GROUPS });
+      source.events.onEventBytes = (batch) => source.onEvents(batch);
+      source.events.onOverrun = () => source.onOverrun();
+      await source.load();
+    } catch (e) {
+      source.close();
+      store.dropNamespace(source.id);
+      throw e;
+    }
+    return source;
+  }
+
+  private onEvents(batch: Buffer[]): void {
+    if (this.state === 'gone') return;
+    if (this.state !== 'live') {
+      this.queue.push(batch);
+      return;
+    }
+    try {
+      const changes = this.applier.applyBatch(this.id, batch);
+      if (changes.length) this.options.onChanges(this, changes);
+    } catch (e) {
+      this.options.onError(this, e as Error);
+    }
+  }
+
+  /** Events were lost: the store cannot say what they were, so it asks the kernel again. */
+  private onOverrun(): void {
+    if (this.state === 'gone') return;
+    this.resyncWanted = true;
+    if (this.state === 'live') void this.resync();
+  }
+
+  /** The initial load: every kind, dumped straight into the tables. */
+  private async load(): Promise<void> {
+    for (const kind of KINDS) {
+      await this.dumpInto(kind, () => {
+        this.store.clear(kind, this.id);
+        return this.store.bulk(kind, this.id);
+      });
+    }
+    this.store.setNamespaceState(this.id, 'live');
+    this.goLive();
+  }
+
+  /** Dumps everything again and applies the difference, as after lost events. */
+  requestResync(): Promise<void> {
+    this.resyncWanted = true;
+    return this.resync();
+  }
+
+  /**
+   * Resync after lost events: each kind is dumped into a shadow table, and
+   * only the difference is applied and reported (as silent changes), then a
+   * `resync` marker.
+   */
+  async resync(): Promise<void> {
+    if (this.busy) return this.busy;
+    this.busy = (async () => {
+      while (this.resyncWanted && this.state !== 'gone') {
+        this.resyncWanted = false;
+        this.state = 'resyncing';
+        this.store.setNamespaceState(this.id, 'resyncing');
+        const changes: RowChange[] = [];
+        try {
+          for (const kind of KINDS) {
+            const shadow = this.store.shadow(kind);
+            try {
+              await this.dumpInto(kind, () => shadow.writer(this.id));
+              const diff = shadow.diff(this.id);
+              const db = this.store.db;
+              db.transaction(() => {
+                changes.push(...this.store.removeRows(kind, this.id, diff.gone));
+                for (const values of diff.fresh) {
+                  const c = this.store.put(kind, this.id, values);
+                  if (c) changes.push({ ...c, silent: true });
+                }
+              })();
+            } finally {
+              shadow.drop();
+            }
+          }
+        } catch (e) {
+          if ((this.state as SourceState) === 'gone') return;
+          this.options.onError(this, e as Error);
+        }
+        this.resyncs++;
+        this.store.setNamespaceState(this.id, 'live');
+        this.options.onChanges(this, changes, 'resync');
+        this.goLive();
+      }
+    })().finally(() => {
+      this.busy = undefined;
+    });
+    return this.busy;
+  }
+
+  /** Applies what queued up during a dump; resyncs again if events were lost meanwhile. */
+  private goLive(): void {
+    this.state = 'live';
+    const queued = this.queue;
+    this.queue = [];
+    for (const batch of queued) this.onEvents(batch);
+    if (this.resyncWanted) void this.resync();
+  }
+
+  /**
+   * Streams one kind's dump into a writer inside one SQLite transaction.
+   * An interrupted dump (NLM_F_DUMP_INTR) is thrown away and taken again.
+   */
+  private async dumpInto(kind: Kind, writerFor: () => BulkWriter): Promise<void> {
+    const retries = this.options.dumpRetries ?? 10;
+    const rtnl = this.rtnl as Rtnl;
+    const db = this.store.db;
+    for (let attempt = 1; ; attempt++) {
+      const ownTx = !db.inTransaction;
+      if (ownTx) db.exec('BEGIN');
+      let committed = false;
+      try {
+        const writer = writerFor();
+        const { interrupted } = await rtnl.dumpStream(kind.family, {}, (buf, off, len) => {
+          const values = kind.row(buf, off, len);
+          if (values && !kind.hidden?.(buf, off, len)) writer.add(values);
+        });
+        writer.flush();
+        if (interrupted && attempt < retries) {
+          if (ownTx && db.inTransaction) db.exec('ROLLBACK');
+          committed = true;
+          continue;
+        }
+        if (interrupted) throw new NetStateError(`${kind.table} dump of ${this.name} was interrupted ${retries} times (NLM_F_DUMP_INTR)`);
+        if (ownTx && db.inTransaction) db.exec('COMMIT');
+        committed = true;
+        return;
+      } finally {
+        if (!committed && ownTx && db.inTransaction) db.exec('ROLLBACK');
+      }
+    }
+  }
+
+  /** The namespace went away (or the store closes): stop listening. */
+  close(): void {
+    this.state = 'gone';
+    this.events?.close();
+    this.rtnl?.close();
+  }
+}

@@ -1,0 +1,20 @@
+/** A small lab inside a test namespace, built with iproute2 (an outside writer). */
+import { ip } from './netns.js';
+
+/** v0<->v1 veth, both up, 10.0.0.1/24 and 2001:db8::1/64 on v0, a gateway route in main and table 100. */
+export function basicLab(ns: string): void {
+  ip(ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
+  ip(ns, 'link', 'set', 'v0', 'up');
+  ip(ns, 'link', 'set', 'v1', 'up');
+  ip(ns, 'addr', 'add', '10.0.0.1/24', 'dev', 'v0');
+  ip(ns, 'addr', 'add', '2001:db8::1/64', 'dev', 'v0', 'nodad');
+  ip(ns, 'route', 'add', '10.9.0.0/16', 'via', '10.0.0.2');
+  ip(ns, 'route', 'add', '10.8.0.0/16', 'via', '10.0.0.2', 'table', '100');
+  ip(ns, '-6', 'route', 'add', '2001:db8:9::/48', 'via', '2001:db8::2');
+  ip(ns, 'neigh', 'add', '10.0.0.7', 'lladdr', '02:00:00:00:00:07', 'dev', 'v0');
+}
+
+/** Runs several `ip -n ns ...` commands given as strings. */
+export function ipAll(ns: string, commands: readonly string[]): void {
+  for (const c of commands) ip(ns, ...c.split(' ').filter(Boolean));
+}
