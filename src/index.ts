@@ -25,10 +25,10 @@ export {
 } from './backends/netlink/rtnl.js';
 export { DumpInterruptedError, NetlinkSocket } from './backends/netlink/socket.js';
 export { createNetns, inNetns, listNetns, netnsExists, removeNetns, validateNetnsName } from './backends/netns.js';
-export * from './errors.js';
 export { Collection, type Filter } from './db/collection.js';
 export type { StoreEvent } from './db/events.js';
 export type { KindName } from './db/kinds/kind.js';
 export { NetState, type NetStateOptions, type WaitOptions } from './db/netstate.js';
 export type { StoreRecord } from './db/records.js';
 export { ROOT } from './db/source.js';
+export * from './errors.js';

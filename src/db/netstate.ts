@@ -79,10 +79,13 @@ export class NetState {
 
   /** Loads the namespaces' state and follows it from then on. */
   static async open(options: NetStateOptions = {}): Promise<NetState> {
-    const names: (string | undefined)[] = options.netns === undefined ? [undefined] : typeof options.netns === 'string' ? [options.netns] : [...options.netns];
-    if (names.length === 0) throw new ValidationError('netns: name at least one namespace, or omit it for the root namespace', 'netns');
+    const names: (string | undefined)[] =
+      options.netns === undefined ? [undefined] : typeof options.netns === 'string' ? [options.netns] : [...options.netns];
+    if (names.length === 0)
+      throw new ValidationError('netns: name at least one namespace, or omit it for the root namespace', 'netns');
     if (new Set(names).size !== names.length) throw new ValidationError('netns: a namespace is named twice', 'netns');
-    if ((names as (string | undefined)[]).includes(ROOT)) throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`);
+    if ((names as (string | undefined)[]).includes(ROOT))
+      throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`);
     for (const n of names) if (n !== undefined && !netnsExists(n)) throw new NamespaceError(`no network namespace named "${n}"`);
     const store = new Store(options.store ?? ':memory:');
     const db = new NetState(store);
@@ -125,7 +128,9 @@ export class NetState {
       const timer = setTimeout(() => {
         const what = typeof spec === 'object' ? JSON.stringify(spec) : String(spec);
         finish(() =>
-          reject(new TimeoutError(`waitFor: no ${kind} ${what} ${options.absent ? 'went away' : 'appeared'} within ${timeout} ms`)),
+          reject(
+            new TimeoutError(`waitFor: no ${kind} ${what} ${options.absent ? 'went away' : 'appeared'} within ${timeout} ms`),
+          ),
         );
       }, timeout);
       const finish = (fn: () => void): void => {
@@ -154,14 +159,28 @@ export class NetState {
 
   /** Asks the kernel again for everything in one namespace (what an overrun does by itself). */
   async resync(netns?: string): Promise<void> {
-    const source = [...this.sources.values()].find((s) => s.netns === netns || s.name === netns);
+    const source = this.source(netns);
     if (!source) throw new NamespaceError(`namespace "${netns ?? ROOT}" is not followed by this store`);
     await source.requestResync();
   }
 
   /** How many resyncs a namespace went through (lost events recovered). */
   resyncCount(netns?: string): number {
-    return [...this.sources.values()].find((s) => s.netns === netns || s.name === netns)?.resyncs ?? 0;
+    return this.source(netns)?.resyncs ?? 0;
+  }
+
+  /** Per namespace: its state, resyncs, and dumps the kernel marked interrupted (and were taken again). */
+  stats(): { netns: string; state: string; resyncs: number; interruptedDumps: number }[] {
+    return [...this.sources.values()].map((s) => ({
+      netns: s.name,
+      state: s.state,
+      resyncs: s.resyncs,
+      interruptedDumps: s.interruptedDumps,
+    }));
+  }
+
+  private source(netns?: string): Source | undefined {
+    return [...this.sources.values()].find((s) => s.netns === netns || s.name === netns);
   }
 
   private collection(kind: WaitKind): Collection {

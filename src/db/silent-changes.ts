@@ -15,8 +15,9 @@
  * - a rule naming an interface (iif/oif) is `detached` while no interface of
  *   that name exists.
  */
-import { decodeBody } from './kinds/kind.js';
+
 import { addresses, neighbours, routes, rules } from './kinds/index.js';
+import { decodeBody } from './kinds/kind.js';
 import { forEachAttr } from './raw.js';
 import type { RowChange, Store } from './store.js';
 
@@ -72,16 +73,21 @@ export class SilentChanges {
     const out: RowChange[] = [];
     const local = (gone.local ?? gone.address) as string;
     const db = this.store.db;
-    const left = db.prepare(`SELECT count(*) AS n FROM addresses WHERE ns = ? AND family = 2 AND idx = ?`).get(c.ns, gone.index) as {
+    const left = db
+      .prepare(`SELECT count(*) AS n FROM addresses WHERE ns = ? AND family = 2 AND idx = ?`)
+      .get(c.ns, gone.index) as {
       n: number;
     };
     if (left.n === 0) out.push(...this.linkDown(c.ns, gone.index as number, true));
-    const elsewhere = db.prepare(`SELECT count(*) AS n FROM addresses WHERE ns = ? AND family = 2 AND address = ?`).get(c.ns, local) as {
+    const elsewhere = db
+      .prepare(`SELECT count(*) AS n FROM addresses WHERE ns = ? AND family = 2 AND address = ?`)
+      .get(c.ns, local) as {
       n: number;
     };
     if (elsewhere.n === 0) {
       const parts = local.split('.').map(Number);
-      const key = (((parts[0] as number) << 24) | ((parts[1] as number) << 16) | ((parts[2] as number) << 8) | (parts[3] as number)) >>> 0;
+      const key =
+        (((parts[0] as number) << 24) | ((parts[1] as number) << 16) | ((parts[2] as number) << 8) | (parts[3] as number)) >>> 0;
       out.push(...this.removeWhere(routes, c.ns, 'family = 2 AND prefsrc = ?', key));
     }
     return out;
@@ -142,7 +148,9 @@ export class SilentChanges {
   }
 
   private removeWhere(kind: typeof addresses, ns: number, where: string, ...params: unknown[]): RowChange[] {
-    const rows = this.store.db.prepare(`SELECT id, body FROM ${kind.table} WHERE ns = ? AND ${where}`).all(ns, ...params) as Row[];
+    const rows = this.store.db
+      .prepare(`SELECT id, body FROM ${kind.table} WHERE ns = ? AND ${where}`)
+      .all(ns, ...params) as Row[];
     return this.store.removeRows(kind, ns, rows);
   }
 
@@ -198,7 +206,7 @@ function patchRtmFlags(body: Buffer, set: number, clear: number): Buffer {
 function patchHops(body: Buffer, index: number, set: number, clear: number): Buffer {
   const out = Buffer.from(body);
   const hops = hopsOf(out);
-  for (const h of hops) if (h.ifindex === index) out[h.at + 2] = ((h.flags | set) & ~clear) & 0xff;
+  for (const h of hops) if (h.ifindex === index) out[h.at + 2] = (h.flags | set) & ~clear & 0xff;
   const all = hopsOf(out).reduce((acc, h) => acc & h.flags, 0xff) & (RTNH_F_DEAD | RTNH_F_LINKDOWN);
   out.writeUInt32LE(((out.readUInt32LE(8) & ~(RTNH_F_DEAD | RTNH_F_LINKDOWN)) | all) >>> 0, 8);
   return out;

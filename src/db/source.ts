@@ -4,10 +4,10 @@
  * missed; events that arrive while a dump runs wait in a queue and are
  * applied after it, in order, which converges on the kernel's state.
  */
-import { NetlinkSocket } from '../backends/netlink/socket.js';
-import { Rtnl } from '../backends/netlink/rtnl.js';
+
 import { DEFAULT_GROUPS } from '../backends/netlink/constants.js';
-import { NetStateError } from '../errors.js';
+import { Rtnl } from '../backends/netlink/rtnl.js';
+import { NetlinkSocket } from '../backends/netlink/socket.js';
 import type { Applier } from './apply.js';
 import { KINDS } from './kinds/index.js';
 import type { Kind } from './kinds/kind.js';
@@ -34,8 +34,9 @@ export class Source {
   private queue: Buffer[][] = [];
   private resyncWanted = false;
   private busy?: Promise<void>;
-  /** Counts resyncs (tests and `netstate show` report it). */
+  /** Resyncs after lost events, and dumps the kernel marked interrupted (then taken again). */
   resyncs = 0;
+  interruptedDumps = 0;
 
   private constructor(
     readonly name: string,
@@ -46,12 +47,7 @@ export class Source {
     private readonly options: SourceOptions,
   ) {}
 
-  static async open(
-    netns: string | undefined,
-    store: Store,
-    applier: Applier,
-    options: SourceOptions,
-  ): Promise<Source> {
+  static async open(netns: string | undefined, store: Store, applier: Applier, options: SourceOptions): Promise<Source> {
     const rtnl = await Rtnl.open({ netns });
     const name = netns ?? ROOT;
     const source = new Source(name, netns, store.addNamespace(name), store, applier, options);
@@ -87,7 +83,12 @@ export class Source {
   private onOverrun(): void {
     if (this.state === 'gone') return;
     this.resyncWanted = true;
-    if (this.state === 'live') void this.resync();
+    // Events queued so far are older than the coming dump, and some after them are lost.
+    this.queue = [];
+    if (this.state === 'live') {
+      this.state = 'resyncing';
+      void this.resync();
+    }
   }
 
   /** The initial load: every kind, dumped straight into the tables. */
@@ -165,7 +166,8 @@ export class Source {
 
   /**
    * Streams one kind's dump into a writer inside one SQLite transaction.
-   * An interrupted dump (NLM_F_DUMP_INTR) is thrown away and taken again.
+   * An interrupted dump (NLM_F_DUMP_INTR) is thrown away and taken again; after
+   * `dumpRetries` it is kept, and a resync follows.
    */
   private async dumpInto(kind: Kind, writerFor: () => BulkWriter): Promise<void> {
     const retries = this.options.dumpRetries ?? 10;
@@ -182,12 +184,15 @@ export class Source {
           if (values && !kind.hidden?.(buf, off, len)) writer.add(values);
         });
         writer.flush();
+        if (interrupted) this.interruptedDumps++;
         if (interrupted && attempt < retries) {
           if (ownTx && db.inTransaction) db.exec('ROLLBACK');
           committed = true;
           continue;
         }
-        if (interrupted) throw new NetStateError(`${kind.table} dump of ${this.name} was interrupted ${retries} times (NLM_F_DUMP_INTR)`);
+        // Still changing under us: keep this dump (events queued meanwhile apply on top) and
+        // take everything again once live, until a dump comes back consistent.
+        if (interrupted) this.resyncWanted = true;
         if (ownTx && db.inTransaction) db.exec('COMMIT');
         committed = true;
         return;

@@ -55,16 +55,13 @@ class KindStatements {
     this.insertOne = db.prepare(insert + one);
     this.insertBulk = db.prepare(insert + Array(BULK_ROWS).fill(one).join(', '));
     this.select = db.prepare(`SELECT id, body FROM ${table} WHERE ns = ? AND ${kind.key.map((k) => `${k} = ?`).join(' AND ')}`);
-    this.update = db.prepare(
-      `UPDATE ${table} SET ${kind.columns.map(([n]) => `${n} = ?`).join(', ')}, body = ? WHERE id = ?`,
-    );
+    this.update = db.prepare(`UPDATE ${table} SET ${kind.columns.map(([n]) => `${n} = ?`).join(', ')}, body = ? WHERE id = ?`);
     this.deleteId = db.prepare(`DELETE FROM ${table} WHERE id = ?`);
     if (kind.extraOifs && table === kind.table) {
       this.insertOif = db.prepare(`INSERT INTO ${kind.table}_oifs (owner, ns, oif) VALUES (?, ?, ?)`);
       this.deleteOifs = db.prepare(`DELETE FROM ${kind.table}_oifs WHERE owner = ?`);
     }
   }
-
 }
 
 export class Store {
@@ -98,7 +95,9 @@ export class Store {
 
   addNamespace(name: string): number {
     const row = this.db
-      .prepare('INSERT INTO namespaces (name, state) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET state = excluded.state RETURNING id')
+      .prepare(
+        'INSERT INTO namespaces (name, state) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET state = excluded.state RETURNING id',
+      )
       .get(name, 'loading') as { id: number };
     return row.id;
   }
@@ -193,14 +192,16 @@ export class Store {
       writer: (ns) => new BulkWriter(s, ns),
       diff: (ns) => ({
         gone: this.db
-          .prepare(`SELECT t.id, t.body FROM ${kind.table} t WHERE t.ns = ? AND NOT EXISTS (SELECT 1 FROM ${name} s WHERE s.ns = t.ns AND ${on})`)
+          .prepare(
+            `SELECT t.id, t.body FROM ${kind.table} t WHERE t.ns = ? AND NOT EXISTS (SELECT 1 FROM ${name} s WHERE s.ns = t.ns AND ${on})`,
+          )
           .all(ns) as { id: number; body: Buffer }[],
-        fresh: (
-          this.db
-            .prepare(`SELECT ${cols}, s.body FROM ${name} s LEFT JOIN ${kind.table} t ON t.ns = s.ns AND ${on} WHERE s.ns = ? AND (t.id IS NULL OR t.body != s.body)`)
-            .raw()
-            .all(ns) as RowValues[]
-        ),
+        fresh: this.db
+          .prepare(
+            `SELECT ${cols}, s.body FROM ${name} s LEFT JOIN ${kind.table} t ON t.ns = s.ns AND ${on} WHERE s.ns = ? AND (t.id IS NULL OR t.body != s.body)`,
+          )
+          .raw()
+          .all(ns) as RowValues[],
       }),
       drop: () => this.db.exec(`DROP TABLE IF EXISTS temp.${name}`),
     };

@@ -72,7 +72,9 @@ export function viewFromIproute2(ns: string, all = true): KernelView {
       rules.push(`${family} ${r.priority} from=${src} table=${r.table ? table(r.table) : ''}${iif}${oif}`);
     }
   }
-  const neighbours = ipJson(ns, 'neigh', 'show', ...(all ? ['nud', 'all'] : [])).map((n) => `${n.dev} ${n.dst} ${n.lladdr ?? ''}`);
+  const neighbours = ipJson(ns, 'neigh', 'show', ...(all ? ['nud', 'all'] : [])).map(
+    (n) => `${n.dev} ${n.dst} ${n.lladdr ?? ''}`,
+  );
   return {
     links: links.sort(),
     addresses: addresses.sort(),
@@ -85,19 +87,7 @@ export function viewFromIproute2(ns: string, all = true): KernelView {
 /** The same view built from netstate's own dumps. */
 export async function viewFromRtnl(nl: Rtnl): Promise<KernelView> {
   const links = await nl.link('dump');
-  const names = new Map(links.map((l) => [l.index, l.ifname]));
-  const linkLines = links.map(
-    (l) =>
-      `${l.index} ${l.ifname} ${l.kind ?? ''} mtu=${l.mtu} ${l.state} ${l.address} master=${l.master ? names.get(l.master) : ''}`,
-  );
-  const addresses = (await nl.addr('dump')).map((a) => `${a.index} ${a.local ?? a.address}/${a.prefixlen}`);
-  return viewFromRecords(
-    links,
-    await nl.addr('dump'),
-    await nl.route('dump'),
-    await nl.rule('dump'),
-    await nl.neigh('dump'),
-  );
+  return viewFromRecords(links, await nl.addr('dump'), await nl.route('dump'), await nl.rule('dump'), await nl.neigh('dump'));
 }
 
 type Rec = Record<string, unknown>;

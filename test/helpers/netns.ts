@@ -48,7 +48,7 @@ export function ip(ns: string, ...args: string[]): string {
 
 /** Runs `ip -n NS -j args...` and parses iproute2's JSON. */
 export function ipJson<T = Record<string, unknown>[]>(ns: string, ...args: string[]): T {
-  const out = execFileSync('ip', ['-n', ns, '-j', ...args], { encoding: 'utf8' }).trim();
+  const out = execFileSync('ip', ['-n', ns, '-j', ...args], { encoding: 'utf8', maxBuffer: 1 << 30 }).trim();
   return (out ? JSON.parse(out) : []) as T;
 }
 

@@ -253,8 +253,20 @@ export class NetlinkSocket {
   /** Lost messages: events are resynced by the listener; pending requests cannot be trusted. */
   private overrun(): void {
     this.deliverEvents(); // what arrived before the loss comes first
-    if (this.onOverrun) this.onOverrun();
+    if (this.onOverrun) {
+      this.onOverrun();
+      // What is still queued straddles the loss; the listener's resync dump starts after
+      // this and covers all of it, so it is thrown away rather than replayed out of context.
+      if (this.options.groups?.length) this.discardQueued();
+    }
     if (this.pending.size) this.failAll(new NetStateError('netlink receive buffer overrun (ENOBUFS): replies were lost'));
+  }
+
+  private discardQueued(): void {
+    for (;;) {
+      const n = Number(sys.recv(this.fd, rx, RX_SIZE, MSG_DONTWAIT | MSG_TRUNC));
+      if (n < 0 && lastErrno() !== ENOBUFS && lastErrno() !== EINTR) return;
+    }
   }
 
   private failAll(err: Error): void {

@@ -7,5 +7,11 @@ import { routes } from './route.js';
 import { rules } from './rule.js';
 
 export const KINDS: readonly Kind[] = [interfaces, addresses, routes, rules, neighbours];
-export const KIND_BY_NAME: Record<KindName, Kind> = { interface: interfaces, address: addresses, route: routes, rule: rules, neighbour: neighbours };
+export const KIND_BY_NAME: Record<KindName, Kind> = {
+  interface: interfaces,
+  address: addresses,
+  route: routes,
+  rule: rules,
+  neighbour: neighbours,
+};
 export { addresses, interfaces, neighbours, routes, rules };

@@ -13,8 +13,8 @@ const IFF_UP = 1;
  * and new index of a move).
  */
 const VOLATILE = new Set([
-  6 /* QDISC */, 7 /* STATS */, 23 /* STATS64 */, 26 /* AF_SPEC */, 44 /* EVENT */, 45 /* NEW_NETNSID */,
-  46 /* IF_NETNSID */, 49 /* NEW_IFINDEX */,
+  6 /* QDISC */, 7 /* STATS */, 23 /* STATS64 */, 26 /* AF_SPEC */, 44 /* EVENT */, 45 /* NEW_NETNSID */, 46 /* IF_NETNSID */,
+  49 /* NEW_IFINDEX */,
 ]);
 
 /** The interface a name or index spec means: an index column value or an ifname. */

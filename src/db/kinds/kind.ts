@@ -7,8 +7,9 @@
  * Rows keep the object's netlink body as the kernel sent it (minus counters
  * that change with no event); records are decoded from it on demand.
  */
-import { decodeSchema } from '../../backends/netlink/codec/attributes.js';
+
 import type { Body } from '../../backends/netlink/codec/attributes.js';
+import { decodeSchema } from '../../backends/netlink/codec/attributes.js';
 import { FAMILIES, type FamilyName } from '../../backends/netlink/codec/message.js';
 import type { Family } from '../../backends/netlink/families/family.js';
 

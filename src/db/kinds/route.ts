@@ -24,7 +24,18 @@ const RTMSG_LEN = 12;
 const VOLATILE = new Set([RTA_CACHEINFO]);
 
 /** Per-call scratch: the scanner writes here, the row reads it. */
-const seen = { dst: -1, dstLen: 0, src: -1, srcLen: 0, oif: 0, priority: 0, prefsrc: -1, prefsrcLen: 0, table: -1, volatile: false };
+const seen = {
+  dst: -1,
+  dstLen: 0,
+  src: -1,
+  srcLen: 0,
+  oif: 0,
+  priority: 0,
+  prefsrc: -1,
+  prefsrcLen: 0,
+  table: -1,
+  volatile: false,
+};
 
 function scan(type: number, at: number, len: number): void {
   switch (type) {

@@ -4,11 +4,12 @@
  * the key is that set, written canonically. Two rules that differ only in
  * src are two rows.
  */
+
+import { FAMILIES } from '../../backends/netlink/codec/message.js';
+import { tableNumber } from '../../backends/netlink/families/route.js';
 import { bodyWithout } from '../raw.js';
 import { decodeMessageBody, eq, type Kind, type RowValues } from './kind.js';
 import { familyNumber } from './values.js';
-import { tableNumber } from '../../backends/netlink/families/route.js';
-import { FAMILIES } from '../../backends/netlink/codec/message.js';
 
 const NONE = new Set<number>();
 /** FIB_RULE_IIF_DETACHED | FIB_RULE_OIF_DETACHED: state of the named device, not part of the rule. */

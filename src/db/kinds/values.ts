@@ -38,7 +38,8 @@ export function prefixColumns(value: unknown, field: string): { family: number; 
     ];
   }
   const p = typeof value === 'string' ? parsePrefix(value) : undefined;
-  if (!p) throw new ValidationError(`${field}: ${JSON.stringify(value)} is not a prefix (a.b.c.d/len, x::/len or default)`, field);
+  if (!p)
+    throw new ValidationError(`${field}: ${JSON.stringify(value)} is not a prefix (a.b.c.d/len, x::/len or default)`, field);
   const family = p.bytes.length === 4 ? 2 : 10;
   return [{ family, key: prefixKey(p.bytes, family, p.length) }];
 }

@@ -23,13 +23,30 @@ describe('initial load', () => {
     ip(ns.name, 'link', 'set', 'v1', 'master', 'br0');
     ip(ns.name, 'rule', 'add', 'from', '10.1.0.0/16', 'table', '100', 'prio', '1000');
     ip(ns.name, 'rule', 'add', 'from', '10.2.0.0/16', 'table', '100', 'prio', '1000');
-    ip(ns.name, 'route', 'add', '10.77.0.0/16', 'table', '5000', 'nexthop', 'via', '10.0.0.2', 'weight', '2', 'nexthop', 'via', '10.0.0.3');
+    ip(
+      ns.name,
+      'route',
+      'add',
+      '10.77.0.0/16',
+      'table',
+      '5000',
+      'nexthop',
+      'via',
+      '10.0.0.2',
+      'weight',
+      '2',
+      'nexthop',
+      'via',
+      '10.0.0.3',
+    );
     db = await NetState.open({ netns: ns.name });
     await expectStoreMatchesKernel(db, ns.name);
     // Two rules that differ only in src are two rows.
     expect(db.rules.list({ priority: 1000 }).map((r) => r.src)).toEqual(['10.1.0.0/16', '10.2.0.0/16']);
     const mp = db.routes.get({ dst: '10.77.0.0/16', table: 5000 });
-    expect((mp?.multipath as { gateway: string; weight: number; hops: number }[]).map((h) => [h.gateway, h.weight, h.hops])).toEqual([
+    expect(
+      ((mp?.multipath ?? []) as { gateway: string; weight: number; hops: number }[]).map((h) => [h.gateway, h.weight, h.hops]),
+    ).toEqual([
       ['10.0.0.2', 2, 1],
       ['10.0.0.3', 1, 0],
     ]);
@@ -89,13 +106,27 @@ describe('reading', () => {
     expect(db.routes.get({ dst: '10.8.0.0/16', table: 100 })).toMatchObject({ gateway: '10.0.0.2' });
     expect(db.routes.list({ table: 100 }).map((r) => r.dst)).toEqual(['10.8.0.0/16']);
     expect(db.routes.count({ table: 100 })).toBe(1);
-    expect(db.routes.list({ family: 'inet6', dev: 'v0', table: 'main' }).map((r) => r.dst).sort()).toEqual(
-      ipJson<{ dst: string }[]>(ns.name, '-6', 'route', 'show', 'dev', 'v0').map((r) => r.dst).sort(),
+    expect(
+      db.routes
+        .list({ family: 'inet6', dev: 'v0', table: 'main' })
+        .map((r) => r.dst)
+        .sort(),
+    ).toEqual(
+      ipJson<{ dst: string }[]>(ns.name, '-6', 'route', 'show', 'dev', 'v0')
+        .map((r) => r.dst)
+        .sort(),
     );
     expect(db.routes.list({ gateway: '10.0.0.254' }).map((r) => r.dst)).toEqual(['default']);
-    expect(db.addresses.list({ ifname: 'v0', family: 'inet' }).map((a) => `${a.address}/${a.prefixlen}`)).toEqual(['10.0.0.1/24']);
+    expect(db.addresses.list({ ifname: 'v0', family: 'inet' }).map((a) => `${a.address}/${a.prefixlen}`)).toEqual([
+      '10.0.0.1/24',
+    ]);
     expect(db.neighbours.get('10.0.0.7')).toMatchObject({ lladdr: '02:00:00:00:00:07', state: 'permanent' });
-    expect(db.interfaces.list({ kind: 'veth' }).map((i) => i.ifname).sort()).toEqual(['v0', 'v1']);
+    expect(
+      db.interfaces
+        .list({ kind: 'veth' })
+        .map((i) => i.ifname)
+        .sort(),
+    ).toEqual(['v0', 'v1']);
     expect(db.interfaces.list({ state: 'down' })).toEqual([]);
     expect(() => db?.routes.list({ dst: 'not-a-prefix' })).toThrow(ValidationError);
     expect(() => db?.routes.list({ family: 'ipx' })).toThrow(ValidationError);
