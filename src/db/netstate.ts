@@ -17,7 +17,7 @@ import type { StoreEvent } from './events.js';
 import { addresses, interfaces, KIND_BY_NAME, KINDS, neighbours, routes, rules } from './kinds/index.js';
 import type { KindName } from './kinds/kind.js';
 import { type StoreRecord, toRecord } from './records.js';
-import { ROOT, Source } from './source.js';
+import { type LoadProgress, ROOT, Source } from './source.js';
 import { type RowChange, Store } from './store.js';
 
 export interface NetStateOptions {
@@ -27,6 +27,8 @@ export interface NetStateOptions {
   store?: string;
   /** Receive buffer of each event socket, bytes (default 8 MiB). */
   eventBuffer?: number;
+  /** Told how a load goes: every 10 000 rows, and when each kind is done. */
+  onLoadProgress?: (progress: LoadProgress) => void;
 }
 
 export interface WaitOptions {
@@ -94,6 +96,7 @@ export class NetState {
       for (const n of names) {
         const source = await Source.open(n, store, applier, {
           eventBuffer: options.eventBuffer,
+          onProgress: options.onLoadProgress,
           onChanges: (src, changes, reason) => db.publish(src, changes, reason),
           onError: (_src, error) => db.errorSubject.next(error),
         });

@@ -16,6 +16,16 @@ import type { BulkWriter, RowChange, Store } from './store.js';
 /** The source name of the namespace the process runs in (as pyroute2 NDB calls it). */
 export const ROOT = 'localhost';
 
+export interface LoadProgress {
+  netns: string;
+  /** 'interfaces', 'routes', ... */
+  table: string;
+  rows: number;
+  done: boolean;
+}
+
+const PROGRESS_EVERY = 10_000;
+
 export type SourceState = 'loading' | 'live' | 'resyncing' | 'gone';
 
 export interface SourceOptions {
@@ -25,6 +35,8 @@ export interface SourceOptions {
   onChanges(source: Source, changes: RowChange[], reason?: 'resync'): void;
   /** Called when a resync or event application fails. */
   onError(source: Source, error: Error): void;
+  /** Called every 10 000 rows of a load, and when a kind is done. */
+  onProgress?: (progress: LoadProgress) => void;
 }
 
 export class Source {
@@ -179,11 +191,18 @@ export class Source {
       let committed = false;
       try {
         const writer = writerFor();
+        const progress = this.options.onProgress;
         const { interrupted } = await rtnl.dumpStream(kind.family, {}, (buf, off, len) => {
           const values = kind.row(buf, off, len);
-          if (values && !kind.hidden?.(buf, off, len)) writer.add(values);
+          if (values && !kind.hidden?.(buf, off, len)) {
+            writer.add(values);
+            if (progress && writer.count % PROGRESS_EVERY === 0) {
+              progress({ netns: this.name, table: kind.table, rows: writer.count, done: false });
+            }
+          }
         });
         writer.flush();
+        progress?.({ netns: this.name, table: kind.table, rows: writer.count, done: true });
         if (interrupted) this.interruptedDumps++;
         if (interrupted && attempt < retries) {
           if (ownTx && db.inTransaction) db.exec('ROLLBACK');

@@ -1,0 +1,31 @@
+/** `netstate monitor`: one line per change, as it happens, like `ip monitor`. */
+import type { NetState, StoreEvent } from '../index.js';
+import { oneLine } from './columns.js';
+import { interfaceNames } from './show.js';
+
+const TAGS: Record<string, string> = {
+  interface: 'LINK',
+  address: 'ADDR',
+  route: 'ROUTE',
+  rule: 'RULE',
+  neighbour: 'NEIGH',
+  netns: 'NETNS',
+};
+
+export function eventLine(db: NetState, e: StoreEvent, several: boolean): string {
+  const where = several ? `${e.netns} ` : '';
+  const tag = `[${TAGS[e.kind]}]`;
+  if (e.kind === 'netns') return `${tag} ${where || `${e.netns} `}${e.action}`;
+  const record = e.after ?? e.before;
+  const action = { add: '', change: 'Changed ', remove: 'Deleted ', resync: '' }[e.action];
+  const silent = e.silent ? ' (silent)' : '';
+  return `${tag} ${where}${action}${record ? oneLine(e.kind, record, interfaceNames(db)) : ''}${silent}`;
+}
+
+/** Prints events until the process is stopped; resolves when the store closes. */
+export function monitor(db: NetState, write: (line: string) => void): Promise<void> {
+  const several = db.namespaces.length > 1;
+  return new Promise((resolve) => {
+    db.events$.subscribe({ next: (e) => write(eventLine(db, e, several)), complete: resolve });
+  });
+}
