@@ -4,13 +4,16 @@
  *
  *   ROUTES=100000 RUNS=3 npm run bench
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BatchRequest, createNetns, Rtnl, removeNetns } from '../src/index.js';
+import { type BatchRequest, createNetns, NetState, Rtnl, removeNetns } from '../src/index.js';
 
 const ROUTES = Number(process.env.ROUTES ?? 100_000);
+/** The full-table load: an Internet routing table is about a million routes. */
+const STORE_ROUTES = Number(process.env.STORE_ROUTES ?? 1_000_000);
+const LAG_ROUTES = Number(process.env.LAG_ROUTES ?? 10_000);
 const RUNS = Number(process.env.RUNS ?? 3);
 const NS = `nst-bench-${process.pid}`;
 const TABLE = 100;
@@ -44,11 +47,95 @@ interface Row {
   goal: string;
 }
 
+/** Plain figures (no iproute2 counterpart). */
+interface Figure {
+  what: string;
+  value: string;
+  goal: string;
+}
+
+function storeDst(i: number): string {
+  return `12.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`;
+}
+
+/**
+ * 3. Loading a full table into the store (in a child process, for its peak
+ * RSS) vs `ip -j route show` of the same table.
+ */
+async function storeLoad(dir: string, rows: Row[], figures: Figure[]): Promise<void> {
+  const table = 300;
+  const file = join(dir, 'store.batch');
+  writeFileSync(
+    file,
+    `${Array.from({ length: STORE_ROUTES }, (_, i) => `route add ${storeDst(i)} via 10.0.0.2 table ${table}`).join('\n')}\n`,
+  );
+  execFileSync('ip', ['-n', NS, '-batch', file]);
+  const ipTimes: number[] = [];
+  const ours: { ms: number; rss: number; routes: number }[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    // ip writes to /dev/null: its own work, not the cost of piping 65 MB of JSON into this process.
+    const t = process.hrtime.bigint();
+    execFileSync('sh', ['-c', `ip -n ${NS} -j route show table ${table} > /dev/null`]);
+    ipTimes.push(ms(t));
+    const child = execFileSync('node', [join(import.meta.dirname, 'store-load.js'), NS, String(table)], { encoding: 'utf8' });
+    const r = JSON.parse(child);
+    if (r.routes !== STORE_ROUTES) throw new Error(`the store loaded ${r.routes} routes, not ${STORE_ROUTES}`);
+    ours.push(r);
+  }
+  rows.push({
+    what: `load ${STORE_ROUTES} routes into the store (vs ip -j route show)`,
+    netstate: median(ours.map((o) => o.ms)),
+    iproute2: median(ipTimes),
+    goal: '<= 1.5',
+  });
+  figures.push({ what: `peak RSS of that load`, value: `${median(ours.map((o) => o.rss)).toFixed(0)} MB`, goal: '<= 300 MB' });
+  execFileSync('ip', ['-n', NS, 'route', 'flush', 'table', String(table)]);
+}
+
+/**
+ * 4. Lag: from the end of an `ip -batch` of external route changes to the
+ * moment the store holds all of them.
+ */
+async function storeLag(dir: string, figures: Figure[]): Promise<void> {
+  const table = 400;
+  const file = join(dir, 'lag.batch');
+  writeFileSync(
+    file,
+    `${Array.from({ length: LAG_ROUTES }, (_, i) => `route add ${storeDst(i)} via 10.0.0.2 table ${table}`).join('\n')}\n`,
+  );
+  const lags: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const db = await NetState.open({ netns: NS });
+    try {
+      // Events are applied in order: once the last route is in, all are.
+      let storeDone = 0n;
+      const all = db.waitFor('route', { dst: storeDst(LAG_ROUTES - 1), table }, { timeout: 60_000 }).then(() => {
+        storeDone = process.hrtime.bigint();
+      });
+      const ipDone = await new Promise<bigint>((resolve, reject) =>
+        execFile('ip', ['-n', NS, '-batch', file], (err) => (err ? reject(err) : resolve(process.hrtime.bigint()))),
+      );
+      await all;
+      if (db.routes.count({ table }) !== LAG_ROUTES) throw new Error('the store missed some of the changes');
+      lags.push(Math.max(0, Number(storeDone - ipDone) / 1e6));
+    } finally {
+      await db.close();
+      execFileSync('ip', ['-n', NS, 'route', 'flush', 'table', String(table)]);
+    }
+  }
+  figures.push({
+    what: `lag after ip -batch of ${LAG_ROUTES} route adds until the store has all`,
+    value: `${median(lags).toFixed(1)} ms`,
+    goal: '< 50 ms',
+  });
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'netstate-bench-'));
   createNetns(NS);
   const nl = await Rtnl.open({ netns: NS });
   const rows: Row[] = [];
+  const figures: Figure[] = [];
   try {
     await nl.link('add', { ifname: 'v0', kind: 'veth', peer: 'v1' });
     await nl.link('set', { ifname: 'v0', state: 'up' });
@@ -108,6 +195,9 @@ async function main(): Promise<void> {
       iproute2: median(ipDump),
       goal: '<= 1.5',
     });
+
+    await storeLag(dir, figures);
+    if (STORE_ROUTES > 0) await storeLoad(dir, rows, figures);
   } finally {
     nl.close();
     removeNetns(NS, { missingOk: true });
@@ -126,7 +216,9 @@ async function main(): Promise<void> {
       `${r.what.padEnd(w)}  ${r.netstate.toFixed(0).padStart(11)}  ${r.iproute2.toFixed(0).padStart(11)}  ${ratio.toFixed(2).padStart(6)}  ${r.goal}`,
     );
   }
-  console.log(`\npeak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+  console.log('');
+  for (const f of figures) console.log(`${f.what.padEnd(w)}  ${f.value.padStart(11)}  ${f.goal}`);
+  console.log(`\npeak RSS of the bench process ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
 }
 
 main().catch((e) => {

@@ -1,8 +1,6 @@
 /** The SQL schema, generated from the kinds: one table per kind, keyed as the kernel keys. */
 import type { Kind } from './kinds/kind.js';
 
-export const SCHEMA_VERSION = 1;
-
 /** One row per followed namespace (a "source"); every object row points at one. */
 export const NAMESPACES_DDL = `CREATE TABLE IF NOT EXISTS namespaces (
   id INTEGER PRIMARY KEY,
@@ -15,7 +13,7 @@ export function kindDdl(kind: Kind): string[] {
   const out = [
     `CREATE TABLE IF NOT EXISTS ${kind.table} (
   id INTEGER PRIMARY KEY,
-  ns INTEGER NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
+  ns INTEGER NOT NULL,
 ${cols.join(',\n')},
   body BLOB NOT NULL
 )`,

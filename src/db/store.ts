@@ -76,10 +76,15 @@ export class Store {
       this.db.pragma('synchronous = NORMAL');
     }
     this.db.pragma('foreign_keys = ON');
+    // A file store outlives the process; the kernel's state does not: its tables start afresh
+    // (and so always have this version's schema).
+    for (const kind of KINDS) {
+      if (kind.extraOifs) this.db.exec(`DROP TABLE IF EXISTS ${kind.table}_oifs`);
+      this.db.exec(`DROP TABLE IF EXISTS ${kind.table}`);
+    }
+    this.db.exec('DROP TABLE IF EXISTS namespaces');
     this.db.exec(NAMESPACES_DDL);
     for (const kind of KINDS) for (const ddl of kindDdl(kind)) this.db.exec(ddl);
-    // A file store outlives the process; the kernel's state does not: start from nothing.
-    this.db.exec('DELETE FROM namespaces');
     for (const kind of KINDS) {
       this.stmts.set(kind.name, new KindStatements(this.db, kind));
       this.keyIndexes.set(
@@ -106,9 +111,15 @@ export class Store {
     this.db.prepare('UPDATE namespaces SET state = ? WHERE id = ?').run(state, id);
   }
 
-  /** Forgets a namespace and every row of it. */
+  /**
+   * Forgets a namespace and every row of it. (Rows do not reference the
+   * namespaces table: checking that reference costs 8% of a million-route load.)
+   */
   dropNamespace(id: number): void {
-    this.db.prepare('DELETE FROM namespaces WHERE id = ?').run(id);
+    this.db.transaction(() => {
+      for (const kind of KINDS) this.clear(kind, id);
+      this.db.prepare('DELETE FROM namespaces WHERE id = ?').run(id);
+    })();
   }
 
   /** Deletes every row of one kind in one namespace (before a reload). */
