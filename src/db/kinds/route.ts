@@ -1,8 +1,8 @@
 /**
  * Routes (`ip route`): one row per kernel identity — family, table,
  * destination, source prefix, tos, priority, type, and for IPv6 the device
- * (the gateway is not part of it). Read straight from the message bytes: this runs a million times when a
- * full routing table is loaded.
+ * (the gateway is not part of it). Read straight from the message bytes:
+ * this runs a million times when a full routing table is loaded.
  */
 import { ROUTE_TYPES } from '../../backends/netlink/families/names.js';
 import { tableNumber } from '../../backends/netlink/families/route.js';
@@ -23,51 +23,25 @@ const RTMSG_LEN = 12;
 /** Usage counters and timers of IPv6 routes change with traffic, not with events. */
 const VOLATILE = new Set([RTA_CACHEINFO]);
 
-/** Per-call scratch: the scanner writes here, the row reads it. */
-const seen = {
-  dst: -1,
-  dstLen: 0,
-  src: -1,
-  srcLen: 0,
-  oif: 0,
-  priority: 0,
-  prefsrc: -1,
-  prefsrcLen: 0,
-  table: -1,
-  volatile: false,
-};
+/** Where each attribute of the message being read sits: offset and length by RTA_* type (-1: absent). */
+const RTA_MAX = 32;
+const at = new Int32Array(RTA_MAX).fill(-1);
+const len = new Int32Array(RTA_MAX);
 
-function scan(type: number, at: number, len: number): void {
-  switch (type) {
-    case RTA_DST:
-      seen.dst = at;
-      seen.dstLen = len;
-      break;
-    case RTA_SRC:
-      seen.src = at;
-      seen.srcLen = len;
-      break;
-    case RTA_OIF:
-      seen.oif = at;
-      break;
-    case RTA_PRIORITY:
-      seen.priority = at;
-      break;
-    case RTA_PREFSRC:
-      seen.prefsrc = at;
-      seen.prefsrcLen = len;
-      break;
-    case RTA_TABLE:
-      seen.table = at;
-      break;
-    case RTA_CACHEINFO:
-      seen.volatile = true;
-      break;
+function scan(type: number, offset: number, length: number): void {
+  if (type < RTA_MAX) {
+    at[type] = offset;
+    len[type] = length;
   }
 }
 
-function keyOf(buf: Buffer, at: number, alen: number, family: number, plen: number): number | Buffer {
-  return at < 0 ? prefixKey(undefined, family, plen) : ipKey(buf, at, alen, plen);
+const u32 = (buf: Buffer, type: number, absent: number): number =>
+  (at[type] as number) < 0 ? absent : buf.readUInt32LE(at[type] as number);
+
+/** A prefix attribute (RTA_DST/RTA_SRC) and its length from the header, as a key column. */
+function keyOf(buf: Buffer, type: number, family: number, plen: number): number | Buffer {
+  const offset = at[type] as number;
+  return offset < 0 ? prefixKey(undefined, family, plen) : ipKey(buf, offset, len[type] as number, plen);
 }
 
 function prefixField(column: string): FieldToSql {
@@ -101,30 +75,25 @@ export const routes: Kind = {
   key: ['family', 'tbl', 'dst', 'src', 'tos', 'priority', 'type', 'dev'],
   indexes: [['oif'], ['prefsrc']],
   headerLen: RTMSG_LEN,
-  row(buf, off, len): RowValues | undefined {
+  row(buf, off, length): RowValues | undefined {
     const h = off + NLMSG_HDRLEN;
     const family = buf[h] as number;
     if (family !== 2 && family !== 10) return undefined; // multicast routing tables (ipmr) are not kept
-    seen.dst = -1;
-    seen.src = -1;
-    seen.oif = 0;
-    seen.priority = 0;
-    seen.prefsrc = -1;
-    seen.table = -1;
-    seen.volatile = false;
-    forEachAttr(buf, h + RTMSG_LEN, off + len, scan);
+    at.fill(-1);
+    forEachAttr(buf, h + RTMSG_LEN, off + length, scan);
+    const oif = u32(buf, RTA_OIF, -1);
     return [
       family,
-      seen.table < 0 ? buf[h + 4] : buf.readUInt32LE(seen.table),
-      keyOf(buf, seen.dst, seen.dstLen, family, buf[h + 1] as number),
-      keyOf(buf, seen.src, seen.srcLen, family, buf[h + 2] as number),
+      u32(buf, RTA_TABLE, buf[h + 4] as number),
+      keyOf(buf, RTA_DST, family, buf[h + 1] as number),
+      keyOf(buf, RTA_SRC, family, buf[h + 2] as number),
       buf[h + 3],
-      seen.priority ? buf.readUInt32LE(seen.priority) : 0,
+      u32(buf, RTA_PRIORITY, 0),
       buf[h + 7],
-      family === 10 && seen.oif ? buf.readUInt32LE(seen.oif) : 0,
-      seen.oif ? buf.readUInt32LE(seen.oif) : null,
-      seen.prefsrc < 0 ? null : ipKey(buf, seen.prefsrc, seen.prefsrcLen),
-      seen.volatile ? bodyWithout(buf, off, len, RTMSG_LEN, VOLATILE) : buf.subarray(h, off + len),
+      family === 10 && oif >= 0 ? oif : 0,
+      oif >= 0 ? oif : null,
+      (at[RTA_PREFSRC] as number) < 0 ? null : ipKey(buf, at[RTA_PREFSRC] as number, len[RTA_PREFSRC] as number),
+      (at[RTA_CACHEINFO] as number) < 0 ? buf.subarray(h, off + length) : bodyWithout(buf, off, length, RTMSG_LEN, VOLATILE),
     ];
   },
   extraOifs: multipathOifs,
