@@ -73,7 +73,8 @@ export class Collection {
   }
 
   private query(filter: Filter): Query {
-    const clauses = ['1'];
+    // Every index starts with ns: naming the namespaces lets SQLite use them.
+    const clauses = filter.netns === undefined ? ['t.ns IN (SELECT id FROM namespaces)'] : [];
     const params: unknown[] = [];
     const rest: Filter = {};
     for (const [field, value] of Object.entries(filter)) {

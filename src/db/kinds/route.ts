@@ -72,7 +72,8 @@ export const routes: Kind = {
   ],
   // IPv6 keeps routes to one prefix through different devices apart (fe80::/64 on every
   // link, same metric): the device is part of an IPv6 route's identity, not of an IPv4 one's.
-  key: ['family', 'tbl', 'dst', 'src', 'tos', 'priority', 'type', 'dev'],
+  // Table first: `list({ table })` and `get(dst)` (table main) walk the index from there.
+  key: ['tbl', 'family', 'dst', 'src', 'tos', 'priority', 'type', 'dev'],
   indexes: [['oif'], ['prefsrc']],
   headerLen: RTMSG_LEN,
   row(buf, off, length): RowValues | undefined {
