@@ -33,3 +33,6 @@ export type { StoreRecord } from './db/records.js';
 export type { LoadProgress } from './db/source.js';
 export { ROOT } from './db/source.js';
 export * from './errors.js';
+export { diffObject, type ObjectDiff } from './transactions/diff.js';
+export type { InterfaceTarget, NexthopTarget, RouteTarget } from './transactions/staged.js';
+export { InterfaceHandle, type Review, RouteHandle, Transaction } from './transactions/transaction.js';

@@ -10,7 +10,9 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { filter, type Observable, Subject } from 'rxjs';
 import { NETNS_RUN_DIR, netnsExists } from '../backends/netns.js';
-import { NamespaceError, TimeoutError, ValidationError } from '../errors.js';
+import { NamespaceError, NetStateError, TimeoutError, ValidationError } from '../errors.js';
+// The one upward import: transactions are opened from the store they read.
+import { Transaction } from '../transactions/transaction.js';
 import { Applier } from './apply.js';
 import { Collection, type Filter } from './collection.js';
 import type { StoreEvent } from './events.js';
@@ -113,6 +115,16 @@ export class NetState {
   /** Names of the followed namespaces. */
   get namespaces(): string[] {
     return [...this.sources.values()].map((s) => s.name);
+  }
+
+  /**
+   * Opens a transaction: changes are staged (nothing touches the kernel) and
+   * reviewed as a diff. Several may be open at once, each with its own id.
+   * Specs without `netns` mean the first followed namespace.
+   */
+  begin(): Transaction {
+    if (this.closed) throw new NetStateError('the store is closed');
+    return new Transaction(this, this.namespaces[0] as string);
   }
 
   /** Resolves with the record once one matches (or, with `absent`, once none does). */

@@ -1,0 +1,73 @@
+/**
+ * What a transaction stages: the target state of each object it touched,
+ * as plain immutable data (immer), next to the state it started from. Field
+ * names are the records' (pyroute2/iproute2), with names instead of indexes
+ * (`master: 'br0'`, `dev: 'v0'`) so a target can be written by hand.
+ */
+import type { Draft } from 'immer';
+
+export interface InterfaceTarget {
+  netns: string;
+  ifname: string;
+  kind?: string;
+  state: 'up' | 'down';
+  mtu?: number;
+  address?: string;
+  master?: string;
+  ifalias?: string;
+  txqlen?: number;
+  /** The veth peer of a created veth: name, and its namespace when elsewhere. */
+  peer?: { ifname: string; netns?: string };
+  /** kind-specific options (IFLA_INFO_DATA), as the backend takes them. */
+  data?: Record<string, unknown>;
+  /** Addresses, 'a/len'. */
+  ipaddr: string[];
+  /** Names of the interfaces whose master this is. */
+  ports: string[];
+}
+
+export interface NexthopTarget {
+  gateway?: string;
+  dev?: string;
+  /** rtnh_hops (iproute2's weight - 1). */
+  hops: number;
+}
+
+export interface RouteTarget {
+  netns: string;
+  family: 'inet' | 'inet6';
+  table: number;
+  dst: string;
+  priority?: number;
+  type?: string;
+  scope?: string;
+  proto?: string;
+  gateway?: string;
+  dev?: string;
+  prefsrc?: string;
+  metrics?: Record<string, number | string>;
+  multipath: NexthopTarget[];
+}
+
+export interface RuleTarget {
+  netns: string;
+  [field: string]: unknown;
+}
+
+export interface NeighbourTarget {
+  netns: string;
+  family: 'inet' | 'inet6';
+  dev: string;
+  dst: string;
+  lladdr?: string;
+  state?: string;
+}
+
+export type Target = InterfaceTarget | RouteTarget | RuleTarget | NeighbourTarget;
+export type Drafted<T> = Draft<T>;
+
+/** One touched object: where it started (undefined: created) and where it is going (undefined: removed). */
+export interface Staged<T> {
+  base?: T;
+  target?: T;
+}
