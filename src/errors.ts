@@ -89,6 +89,40 @@ export class TimeoutError extends NetStateError {
   override name = 'TimeoutError';
 }
 
+/**
+ * A commit that failed: the step that failed (with the kernel's errno and
+ * extended-ack text when the kernel refused it), what was rolled back, and
+ * anything that could not be — which must be rare, and is said loudly.
+ */
+export class TransactionError extends NetStateError {
+  override name = 'TransactionError';
+  constructor(
+    message: string,
+    /** The failed step, as the review would name it. */
+    readonly step: string,
+    /** The kernel's refusal, when there was one. */
+    override readonly cause: Error | undefined,
+    /** Steps undone, in the order they were undone. */
+    readonly rolledBack: string[],
+    /** Steps whose undo failed: the kernel is NOT back where it was for these. */
+    readonly notRolledBack: string[],
+  ) {
+    super(message);
+  }
+
+  get errno(): number | undefined {
+    return (this.cause as NetlinkError | undefined)?.errno;
+  }
+
+  get code(): string | undefined {
+    return (this.cause as NetlinkError | undefined)?.code;
+  }
+
+  get extack(): string | undefined {
+    return (this.cause as NetlinkError | undefined)?.extack;
+  }
+}
+
 function safeJson(value: unknown): string {
   try {
     return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));

@@ -18,6 +18,8 @@ export interface InterfaceTarget {
   txqlen?: number;
   /** The veth peer of a created veth: name, and its namespace when elsewhere. */
   peer?: { ifname: string; netns?: string };
+  /** Set on the peer of a created veth: it comes into being with that veth, not by itself. */
+  peerOf?: string;
   /** kind-specific options (IFLA_INFO_DATA), as the backend takes them. */
   data?: Record<string, unknown>;
   /** Addresses, 'a/len'. */

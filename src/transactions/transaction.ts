@@ -18,6 +18,7 @@ import { tableNumber } from '../backends/netlink/families/route.js';
 import { checkIfname, checkInt, checkMac, checkMtu, checkPrefix } from '../backends/netlink/families/validate.js';
 import type { NetState } from '../db/netstate.js';
 import { NetStateError, ValidationError } from '../errors.js';
+import { type CommitOptions, type CommitReport, commitStaging } from './commit.js';
 import { interfaceOf, neighbourOf, routeOf, ruleOf } from './current.js';
 import { diffObject, type ObjectDiff } from './diff.js';
 import type { InterfaceTarget, NeighbourTarget, NexthopTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
@@ -83,7 +84,7 @@ export class Transaction {
       this.refuseTaken(peerKey);
       target.peer = p.netns && p.netns !== ns ? { ifname: p.ifname, netns: p.netns } : { ifname: p.ifname };
       this.interfaces.set(peerKey, {
-        target: { netns: p.netns ?? ns, ifname: p.ifname, kind: 'veth', state: 'down', ipaddr: [], ports: [] },
+        target: { netns: p.netns ?? ns, ifname: p.ifname, kind: 'veth', peerOf: name, state: 'down', ipaddr: [], ports: [] },
       });
     } else if (peer !== undefined) {
       throw new ValidationError(`peer: only a veth has a peer, not a ${kind}`, 'peer');
@@ -187,6 +188,44 @@ export class Transaction {
     return this;
   }
 
+  // ---- commit
+
+  private readonly checks: (() => Promise<unknown>)[] = [];
+  private committed = false;
+
+  /** A predicate that must hold once the target is reached, or the commit rolls back. */
+  check(fn: () => Promise<unknown>): this {
+    this.live();
+    this.checks.push(fn);
+    return this;
+  }
+
+  /**
+   * Applies the staged changes in dependency order, waits until the store
+   * shows them, runs the checks; all or nothing: on any failure everything
+   * applied is undone and a TransactionError says what failed and what was
+   * rolled back.
+   */
+  async commit(options: CommitOptions = {}): Promise<CommitReport> {
+    this.live();
+    if (this.committed) throw new NetStateError(`transaction ${this.id} was committed already`);
+    this.committed = true;
+    try {
+      return await commitStaging(
+        this.db,
+        {
+          interfaces: [...this.interfaces.values()],
+          routes: [...this.routes.values()],
+          rules: [...this.rules.values()],
+          neighbours: [...this.neighbours.values()],
+        },
+        { ...options, checks: [...this.checks, ...(options.checks ?? [])] },
+      );
+    } finally {
+      this.dropped = true;
+    }
+  }
+
   // ---- review and drop
 
   /** The staged changes as set operations, sorted; JSON-serialisable. */
@@ -230,7 +269,7 @@ export class Transaction {
   // ---- internals used by the handles
 
   live(): void {
-    if (this.dropped) throw new NetStateError(`transaction ${this.id} was dropped`);
+    if (this.dropped) throw new NetStateError(`transaction ${this.id} was ${this.committed ? 'committed' : 'dropped'}`);
   }
 
   ifKey(ifname: string, netns = this.netns): string {

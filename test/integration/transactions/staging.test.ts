@@ -41,7 +41,7 @@ const cases: ReviewCase[] = [
       interfaces: {
         br0: { '+ports': ['h1'], ifname: 'br0', kind: 'bridge', state: 'up' },
         h0: { '+ipaddr': ['10.1.0.1/24'], ifname: 'h0', kind: 'veth', peer: { ifname: 'h1' }, state: 'up' },
-        h1: { ifname: 'h1', kind: 'veth', master: 'br0', state: 'down' },
+        h1: { ifname: 'h1', kind: 'veth', master: 'br0', peerOf: 'h0', state: 'down' },
       },
       routes: { '10.2.0.0/16': { family: 'inet', dst: '10.2.0.0/16', gateway: '10.1.0.2', metrics: { mtu: 1400 }, table: 254 } },
       rules: {},

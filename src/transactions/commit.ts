@@ -1,0 +1,240 @@
+/**
+ * Commit: apply the plan phase by phase (each phase one batch per
+ * namespace), wait until the store shows the target, run the checks; on any
+ * failure undo every applied step in reverse order, put back what the
+ * kernel removed on its own (routes and neighbours through the touched
+ * links), wait until the store shows the starting state again, and reject
+ * with a TransactionError that says all of it.
+ */
+import { Rtnl } from '../backends/netlink/rtnl.js';
+import type { NetState } from '../db/netstate.js';
+import { ROOT } from '../db/source.js';
+import { NetlinkError, NetStateError, TransactionError } from '../errors.js';
+import { interfaceShown, neighbourShown, routeShown, ruleShown, waitUntil } from './confirm.js';
+import { neighbourOf, routeOf } from './current.js';
+import { plan, type Request, routeSpec, type Staging, type Step } from './plan.js';
+import type { InterfaceTarget, NeighbourTarget, RouteTarget, Staged } from './staged.js';
+
+export interface CommitReport {
+  /** Steps applied, as the plan named them. */
+  applied: string[];
+  steps: number;
+  ms: number;
+}
+
+export interface CommitOptions {
+  /** How long the store may take to show the target (ms, default 5000). */
+  timeout?: number;
+  /** Predicates that must hold before the commit is final. */
+  checks?: (() => Promise<unknown>)[];
+}
+
+/** One Rtnl per namespace for the duration of a commit. */
+class Sockets {
+  private readonly open = new Map<string, Rtnl>();
+  async of(netns: string): Promise<Rtnl> {
+    let nl = this.open.get(netns);
+    if (!nl) {
+      nl = await Rtnl.open({ netns: netns === ROOT ? undefined : netns });
+      this.open.set(netns, nl);
+    }
+    return nl;
+  }
+  close(): void {
+    for (const nl of this.open.values()) nl.close();
+  }
+}
+
+export async function commitStaging(db: NetState, staging: Staging, options: CommitOptions = {}): Promise<CommitReport> {
+  const started = performance.now();
+  const steps = plan(staging);
+  const timeout = options.timeout ?? 5000;
+  const sockets = new Sockets();
+  const applied: Step[] = [];
+  const sideEffects = snapshotSideEffects(db, staging);
+  keepAddressFlags(db, steps);
+  try {
+    for (const group of phases(steps)) {
+      const failure = await applyGroup(sockets, group, applied);
+      if (failure) throw failure;
+    }
+    try {
+      await waitUntil(db, () => missing(db, staging), timeout);
+    } catch (e) {
+      throw new StepFailure('confirm', e as Error);
+    }
+    for (const [i, check] of (options.checks ?? []).entries()) {
+      let ok: unknown;
+      try {
+        ok = await check();
+      } catch (e) {
+        throw new StepFailure(`check ${i + 1}`, e as Error);
+      }
+      if (ok === false) throw new StepFailure(`check ${i + 1}`, new NetStateError(`check ${i + 1} failed`));
+    }
+    return { applied: applied.map((s) => s.what), steps: steps.length, ms: performance.now() - started };
+  } catch (e) {
+    if (!(e instanceof StepFailure)) throw e;
+    const { rolledBack, notRolledBack } = await rollback(db, sockets, applied, sideEffects, staging, timeout);
+    const cause = e.cause;
+    const kernel =
+      cause instanceof NetlinkError ? ` ${cause.code}${cause.extack ? ` "${cause.extack}"` : ''}` : ` ${cause.message}`;
+    const loud = notRolledBack.length ? `; NOT rolled back: ${notRolledBack.join('; ')}` : '';
+    throw new TransactionError(
+      `commit failed at "${e.step}":${kernel}; rolled back ${rolledBack.length} step(s)${loud}`,
+      e.step,
+      cause,
+      rolledBack,
+      notRolledBack,
+    );
+  } finally {
+    sockets.close();
+  }
+}
+
+class StepFailure extends Error {
+  constructor(
+    readonly step: string,
+    override readonly cause: Error,
+  ) {
+    super(step);
+  }
+}
+
+function phases(steps: Step[]): Step[][] {
+  const out: Step[][] = [];
+  for (const s of steps) {
+    const last = out[out.length - 1];
+    if (last && last[0]?.phase === s.phase) last.push(s);
+    else out.push([s]);
+  }
+  return out;
+}
+
+/** One phase: a batch per namespace; the steps that went through are recorded as applied. */
+async function applyGroup(sockets: Sockets, group: Step[], applied: Step[]): Promise<StepFailure | undefined> {
+  const byNs = new Map<string, Step[]>();
+  for (const s of group) byNs.set(s.request.netns, [...(byNs.get(s.request.netns) ?? []), s]);
+  let failure: StepFailure | undefined;
+  for (const [netns, list] of byNs) {
+    const nl = await sockets.of(netns);
+    const results = await nl.batch(list.map((s) => ({ op: s.request.op, cmd: s.request.cmd, spec: s.request.spec })));
+    results.forEach((r, i) => {
+      const step = list[i] as Step;
+      if (r.ok) applied.push(step);
+      else failure ??= new StepFailure(step.what, r.error);
+    });
+  }
+  return failure;
+}
+
+async function send(sockets: Sockets, r: Request): Promise<void> {
+  const nl = await sockets.of(r.netns);
+  await nl.call(r.op, r.cmd, r.spec);
+}
+
+/** IFA_F_* bits a request can set (nodad, homeaddress, mngtmpaddr, noprefixroute, autojoin). */
+const SETTABLE_ADDRESS_FLAGS = 0x02 | 0x10 | 0x100 | 0x200 | 0x400;
+
+/** An address put back by an undo keeps the flags it had (a nodad IPv6 address must not go through DAD). */
+function keepAddressFlags(db: NetState, steps: Step[]): void {
+  for (const step of steps) {
+    for (const r of step.undo) {
+      if (r.op !== 'address' || r.cmd !== 'add') continue;
+      const [address, plen] = String(r.spec.address).split('/');
+      const rec = db.addresses.get({ netns: r.netns, ifname: r.spec.ifname, address, prefixlen: Number(plen) });
+      const flags = ((rec?.flags as number | undefined) ?? 0) & SETTABLE_ADDRESS_FLAGS;
+      if (flags) r.spec.flags = flags;
+    }
+  }
+}
+
+/** What the kernel may remove on its own when these links change: routes and neighbours through them. */
+function snapshotSideEffects(db: NetState, staging: Staging): { routes: RouteTarget[]; neighbours: NeighbourTarget[] } {
+  const routes: RouteTarget[] = [];
+  const neighbours: NeighbourTarget[] = [];
+  for (const s of staging.interfaces) {
+    if (!s.base) continue;
+    const { netns, ifname } = s.base;
+    for (const r of db.routes.list({ netns, dev: ifname, table: 'all' })) {
+      if (r.proto !== 'kernel') routes.push(routeOf(db, r));
+    }
+    for (const n of db.neighbours.list({ netns, ifname })) neighbours.push(neighbourOf(db, n));
+  }
+  return { routes, neighbours };
+}
+
+async function rollback(
+  db: NetState,
+  sockets: Sockets,
+  applied: Step[],
+  side: { routes: RouteTarget[]; neighbours: NeighbourTarget[] },
+  staging: Staging,
+  timeout: number,
+): Promise<{ rolledBack: string[]; notRolledBack: string[] }> {
+  const rolledBack: string[] = [];
+  const notRolledBack: string[] = [];
+  for (const step of [...applied].reverse()) {
+    try {
+      for (const r of step.undo) await send(sockets, r);
+      rolledBack.push(step.what);
+    } catch (e) {
+      notRolledBack.push(`${step.what} (${(e as Error).message})`);
+    }
+  }
+  // What the kernel took away by itself (routes through a link set down or removed) comes back too.
+  for (const r of side.routes) {
+    try {
+      await send(sockets, { netns: r.netns, op: 'route', cmd: 'replace', spec: routeSpec(r) });
+    } catch (e) {
+      notRolledBack.push(`route ${r.dst} (${(e as Error).message})`);
+    }
+  }
+  for (const n of side.neighbours) {
+    try {
+      await send(sockets, {
+        netns: n.netns,
+        op: 'neighbour',
+        cmd: 'replace',
+        spec: { ifname: n.dev, dst: n.dst, lladdr: n.lladdr, state: n.state },
+      });
+    } catch (e) {
+      notRolledBack.push(`neighbour ${n.dst} (${(e as Error).message})`);
+    }
+  }
+  // The store must show the starting point again before the failure is reported.
+  const back: Staging = {
+    interfaces: [...staging.interfaces].map((s) => ({ base: s.base, target: s.base })),
+    routes: [...staging.routes].map((s) => ({ base: s.base, target: s.base })).filter((s) => s.base || true),
+    rules: [...staging.rules].map((s) => ({ base: s.base, target: s.base })),
+    neighbours: [...staging.neighbours].map((s) => ({ base: s.base, target: s.base })),
+  };
+  try {
+    await waitUntil(db, () => missing(db, back), timeout);
+  } catch (e) {
+    notRolledBack.push(`the store never showed the starting state again: ${(e as Error).message}`);
+  }
+  return { rolledBack, notRolledBack };
+}
+
+/** Names of the targets the store does not show yet. */
+function missing(db: NetState, staging: Staging): string[] {
+  const out: string[] = [];
+  for (const s of staging.interfaces) {
+    if (!s.base && !s.target) continue;
+    if (!interfaceShown(db, s as Staged<InterfaceTarget>)) out.push(`interface ${(s.target ?? s.base)?.ifname}`);
+  }
+  for (const s of staging.routes) {
+    if (!s.base && !s.target) continue;
+    if (!routeShown(db, s)) out.push(`route ${(s.target ?? s.base)?.dst}`);
+  }
+  for (const s of staging.rules) {
+    if (!s.base && !s.target) continue;
+    if (!ruleShown(db, s)) out.push(`rule ${(s.target ?? s.base)?.priority ?? ''}`);
+  }
+  for (const s of staging.neighbours) {
+    if (!s.base && !s.target) continue;
+    if (!neighbourShown(db, s)) out.push(`neighbour ${(s.target ?? s.base)?.dst}`);
+  }
+  return out;
+}

@@ -1,0 +1,90 @@
+/**
+ * Confirmation: does the store show a staged target? Exact, except where the
+ * kernel legitimately adjusts (link-local IPv6 addresses it adds, the
+ * protocol and scope it picks for a route, MAC case).
+ */
+import type { NetState } from '../db/netstate.js';
+import { TimeoutError } from '../errors.js';
+import { interfaceOf, neighbourOf, routeOf } from './current.js';
+import { canonical } from './diff.js';
+import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
+
+const global = (addrs: readonly string[]): string => canonical([...addrs].filter((a) => !a.startsWith('fe80:')).sort());
+
+export function interfaceShown(db: NetState, s: Staged<InterfaceTarget>): boolean {
+  const t = s.target;
+  const name = (t ?? s.base)?.ifname as string;
+  const netns = (t ?? s.base)?.netns as string;
+  const rec = db.interfaces.get({ netns, ifname: name });
+  if (!t) return rec === undefined || (s.base?.kind === undefined && false);
+  if (!rec) return false;
+  const cur = interfaceOf(db, rec);
+  if (cur.state !== t.state || cur.master !== t.master) return false;
+  if (t.mtu !== undefined && cur.mtu !== t.mtu) return false;
+  if (t.address !== undefined && cur.address?.toLowerCase() !== t.address.toLowerCase()) return false;
+  if (t.ifalias !== undefined && cur.ifalias !== t.ifalias) return false;
+  if (t.txqlen !== undefined && cur.txqlen !== t.txqlen) return false;
+  if (global(cur.ipaddr) !== global(t.ipaddr)) return false;
+  return canonical([...cur.ports].sort()) === canonical([...t.ports].sort());
+}
+
+export function routeShown(db: NetState, s: Staged<RouteTarget>): boolean {
+  const t = s.target ?? (s.base as RouteTarget);
+  const filter: Record<string, unknown> = { netns: t.netns, family: t.family, dst: t.dst, table: t.table };
+  if (t.priority !== undefined) filter.priority = t.priority;
+  const rec = db.routes.get(filter);
+  if (!s.target) return rec === undefined;
+  if (!rec) return false;
+  const cur = routeOf(db, rec);
+  const tt = s.target;
+  if (tt.gateway !== cur.gateway) return false;
+  if (tt.dev !== undefined && tt.dev !== cur.dev) return false;
+  if (tt.type !== undefined && tt.type !== cur.type) return false;
+  if (tt.metrics !== undefined && canonical(tt.metrics) !== canonical(cur.metrics)) return false;
+  const hops = (h: RouteTarget['multipath']) => canonical(h.map((x) => [x.gateway ?? null, x.hops]).sort());
+  return hops(tt.multipath) === hops(cur.multipath);
+}
+
+export function ruleShown(db: NetState, s: Staged<RuleTarget>): boolean {
+  const t = (s.target ?? s.base) as RuleTarget;
+  const { netns, ...fields } = t;
+  const found = db.rules.list({ netns }).some((r) => Object.entries(fields).every(([k, v]) => canonical(r[k]) === canonical(v)));
+  return s.target ? found : !found;
+}
+
+export function neighbourShown(db: NetState, s: Staged<NeighbourTarget>): boolean {
+  const t = (s.target ?? s.base) as NeighbourTarget;
+  const rec = db.neighbours.get({ netns: t.netns, ifname: t.dev, dst: t.dst });
+  if (!s.target) return rec === undefined;
+  if (!rec) return false;
+  const cur = neighbourOf(db, rec);
+  return (
+    (s.target.lladdr === undefined || cur.lladdr === s.target.lladdr) &&
+    (s.target.state === undefined || cur.state === s.target.state)
+  );
+}
+
+/** Resolves when `done()` holds, re-checking after each store event; TimeoutError names what never came. */
+export function waitUntil(db: NetState, done: () => string[], timeout: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let missing = done();
+    if (missing.length === 0) return resolve();
+    const sub = db.events$.subscribe(() => {
+      missing = done();
+      if (missing.length === 0) finish();
+    });
+    const timer = setTimeout(() => {
+      sub.unsubscribe();
+      reject(
+        new TimeoutError(
+          `the kernel never showed: ${missing.slice(0, 10).join('; ')}${missing.length > 10 ? ` (+${missing.length - 10} more)` : ''}`,
+        ),
+      );
+    }, timeout);
+    function finish(): void {
+      clearTimeout(timer);
+      sub.unsubscribe();
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,278 @@
+/**
+ * The plan: the staged difference as kernel requests, in dependency order.
+ * Removals first, in reverse dependency order (neighbours, rules, routes,
+ * addresses, ports, links); then creations and changes (plain links, links
+ * that sit on others, attributes, ports, addresses, state, routes, rules,
+ * neighbours). Each step carries its undo, computed from the snapshot the
+ * transaction started from. Steps of one phase are independent and go out
+ * in one batch.
+ */
+import type { FamilyName } from '../backends/netlink/codec/message.js';
+import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
+
+export interface Request {
+  netns: string;
+  op: FamilyName;
+  cmd: 'add' | 'set' | 'replace' | 'del';
+  spec: Record<string, unknown>;
+}
+
+export interface Step {
+  /** Lower phases run first. */
+  phase: number;
+  /** What the step does, as the review names things. */
+  what: string;
+  request: Request;
+  /** Requests that put back what this step changed (run in order). */
+  undo: Request[];
+}
+
+/** Kinds that sit on another link (`link`) and are created after plain ones. */
+const STACKED = new Set(['vlan', 'vxlan', 'macvlan', 'macvtap', 'gre', 'gretap']);
+const ATTRS = ['mtu', 'address', 'ifalias', 'txqlen'] as const;
+
+export const PHASES = {
+  removeNeighbours: 10,
+  removeRules: 20,
+  removeRoutes: 30,
+  removeAddresses: 40,
+  detachPorts: 50,
+  removeLinks: 60,
+  createLinks: 100,
+  createStacked: 110,
+  setAttributes: 120,
+  attachPorts: 130,
+  addAddresses: 140,
+  setState: 150,
+  addRoutes: 160,
+  addRules: 170,
+  addNeighbours: 180,
+} as const;
+
+export interface Staging {
+  interfaces: Iterable<Staged<InterfaceTarget>>;
+  routes: Iterable<Staged<RouteTarget>>;
+  rules: Iterable<Staged<RuleTarget>>;
+  neighbours: Iterable<Staged<NeighbourTarget>>;
+}
+
+export function plan(staging: Staging): Step[] {
+  const steps: Step[] = [];
+  for (const s of staging.interfaces) steps.push(...interfaceSteps(s));
+  for (const s of staging.routes) steps.push(...objectSteps(s, ROUTE_OPS));
+  for (const s of staging.rules) steps.push(...objectSteps(s, RULE_OPS));
+  for (const s of staging.neighbours) steps.push(...objectSteps(s, NEIGHBOUR_OPS));
+  return steps.sort((a, b) => a.phase - b.phase);
+}
+
+/** A link's full creation request, as a record can be turned back into one. */
+export function creation(t: InterfaceTarget): Request {
+  const spec: Record<string, unknown> = { ifname: t.ifname, kind: t.kind };
+  if (t.peer) spec.peer = t.peer.netns ? { ifname: t.peer.ifname, netns: t.peer.netns } : { ifname: t.peer.ifname };
+  if (t.data) spec.data = t.data;
+  for (const a of ATTRS) if (t[a] !== undefined) spec[a] = t[a];
+  return { netns: t.netns, op: 'link', cmd: 'add', spec };
+}
+
+function link(netns: string, spec: Record<string, unknown>, cmd: Request['cmd'] = 'set'): Request {
+  return { netns, op: 'link', cmd, spec };
+}
+
+function addr(netns: string, ifname: string, address: string, cmd: 'add' | 'del'): Request {
+  return { netns, op: 'address', cmd, spec: { ifname, address } };
+}
+
+function interfaceSteps({ base, target }: Staged<InterfaceTarget>): Step[] {
+  const steps: Step[] = [];
+  if (!target && base) {
+    // Everything a link had comes back with it if the commit fails.
+    const restore: Request[] = base.kind ? [creation(base)] : [];
+    restore.push(...restoreLink(base, base));
+    steps.push({
+      phase: PHASES.removeLinks,
+      what: `remove interface ${base.ifname}`,
+      request: link(base.netns, { ifname: base.ifname }, 'del'),
+      undo: restore,
+    });
+    return steps;
+  }
+  if (!target) return steps;
+  const netns = target.netns;
+  let name = base?.ifname ?? target.ifname;
+  if (!base) {
+    // A veth's peer comes into being with the veth (and goes with its undo).
+    if (target.peerOf === undefined) {
+      steps.push({
+        phase: target.kind && STACKED.has(target.kind) ? PHASES.createStacked : PHASES.createLinks,
+        what: `create ${target.kind} ${target.ifname}`,
+        request: creation(target),
+        undo: [link(netns, { ifname: target.ifname }, 'del')],
+      });
+    }
+  } else {
+    const changed: Record<string, unknown> = {};
+    const old: Record<string, unknown> = {};
+    for (const a of ATTRS) {
+      if (target[a] !== undefined && target[a] !== base[a]) {
+        changed[a] = target[a];
+        old[a] = base[a];
+      }
+    }
+    if (target.data && JSON.stringify(target.data) !== JSON.stringify(base.data)) {
+      changed.data = target.data;
+      changed.kind = target.kind;
+    }
+    if (target.ifname !== base.ifname) {
+      changed.newname = target.ifname;
+      old.newname = base.ifname;
+    }
+    if (Object.keys(changed).length) {
+      steps.push({
+        phase: PHASES.setAttributes,
+        what: `set ${Object.keys(changed).join(', ')} of ${base.ifname}`,
+        request: link(netns, { ifname: base.ifname, ...changed }),
+        undo: [link(netns, { ifname: target.ifname, ...old })],
+      });
+    }
+    name = target.ifname;
+  }
+  const was = base?.master;
+  if (target.master !== was) {
+    const attach = target.master !== undefined;
+    steps.push({
+      phase: attach ? PHASES.attachPorts : PHASES.detachPorts,
+      what: attach ? `make ${name} a port of ${target.master}` : `take ${name} out of ${was}`,
+      request: link(netns, { ifname: name, master: attach ? target.master : 0 }),
+      undo: [link(netns, { ifname: name, master: was ?? 0 })],
+    });
+  }
+  const had = new Set(base?.ipaddr ?? []);
+  const has = new Set(target.ipaddr);
+  for (const a of had) {
+    if (has.has(a)) continue;
+    steps.push({
+      phase: PHASES.removeAddresses,
+      what: `remove ${a} from ${name}`,
+      request: addr(netns, name, a, 'del'),
+      undo: [addr(netns, name, a, 'add')],
+    });
+  }
+  for (const a of has) {
+    if (had.has(a)) continue;
+    steps.push({
+      phase: PHASES.addAddresses,
+      what: `add ${a} to ${name}`,
+      request: addr(netns, name, a, 'add'),
+      undo: [addr(netns, name, a, 'del')],
+    });
+  }
+  if (target.state !== (base?.state ?? 'down')) {
+    steps.push({
+      phase: PHASES.setState,
+      what: `set ${name} ${target.state}`,
+      request: link(netns, { ifname: name, state: target.state }),
+      undo: [link(netns, { ifname: name, state: base?.state ?? 'down' })],
+    });
+  }
+  return steps;
+}
+
+/** After recreating a removed link: its master, addresses and state. */
+function restoreLink(base: InterfaceTarget, _t: InterfaceTarget): Request[] {
+  const out: Request[] = [];
+  if (base.master) out.push(link(base.netns, { ifname: base.ifname, master: base.master }));
+  for (const a of base.ipaddr) if (!a.startsWith('fe80:')) out.push(addr(base.netns, base.ifname, a, 'add'));
+  if (base.state === 'up') out.push(link(base.netns, { ifname: base.ifname, state: 'up' }));
+  return out;
+}
+
+export function routeSpec(t: RouteTarget): Record<string, unknown> {
+  const spec: Record<string, unknown> = { family: t.family, dst: t.dst, table: t.table };
+  for (const k of ['priority', 'type', 'scope', 'proto', 'gateway', 'dev', 'prefsrc', 'metrics'] as const) {
+    if (t[k] !== undefined) spec[k] = t[k];
+  }
+  if (t.multipath.length) spec.multipath = t.multipath.map((h) => ({ ...h }));
+  return spec;
+}
+
+function ruleSpec(t: RuleTarget): Record<string, unknown> {
+  const { netns: _n, netnsName: _m, ...spec } = t as Record<string, unknown>;
+  return spec;
+}
+
+function neighbourSpec(t: NeighbourTarget): Record<string, unknown> {
+  const spec: Record<string, unknown> = { ifname: t.dev, dst: t.dst };
+  if (t.lladdr !== undefined) spec.lladdr = t.lladdr;
+  if (t.state !== undefined) spec.state = t.state;
+  return spec;
+}
+
+/** How one kind of simple object (no parts of its own) is removed, created and changed. */
+interface ObjectOps<T> {
+  op: FamilyName;
+  what: string;
+  name(t: T): string;
+  spec(t: T): Record<string, unknown>;
+  phases: { remove: number; add: number };
+  /** The command that creates it, and the one that changes it in place (none: identity is every field). */
+  create: 'add' | 'replace';
+  change?: 'replace';
+  /** The command that puts it back after a removal. */
+  restore: 'add' | 'replace';
+}
+
+function objectSteps<T extends { netns: string }>({ base, target }: Staged<T>, o: ObjectOps<T>): Step[] {
+  const req = (t: T, cmd: Request['cmd']): Request => ({ netns: t.netns, op: o.op, cmd, spec: o.spec(t) });
+  if (!target && base) {
+    return [
+      {
+        phase: o.phases.remove,
+        what: `remove ${o.what} ${o.name(base)}`,
+        request: req(base, 'del'),
+        undo: [req(base, o.restore)],
+      },
+    ];
+  }
+  if (!target) return [];
+  if (base && (!o.change || JSON.stringify(o.spec(base)) === JSON.stringify(o.spec(target)))) return [];
+  return [
+    {
+      phase: o.phases.add,
+      what: `${base ? 'change' : 'add'} ${o.what} ${o.name(target)}`,
+      request: req(target, base && o.change ? o.change : o.create),
+      undo: [base ? req(base, o.restore) : req(target, 'del')],
+    },
+  ];
+}
+
+const ROUTE_OPS: ObjectOps<RouteTarget> = {
+  op: 'route',
+  what: 'route',
+  name: (t) => t.dst,
+  spec: routeSpec,
+  phases: { remove: PHASES.removeRoutes, add: PHASES.addRoutes },
+  create: 'add',
+  change: 'replace',
+  restore: 'replace',
+};
+
+const RULE_OPS: ObjectOps<RuleTarget> = {
+  op: 'rule',
+  what: 'rule',
+  name: (t) => String(t.priority ?? ''),
+  spec: ruleSpec,
+  phases: { remove: PHASES.removeRules, add: PHASES.addRules },
+  create: 'add',
+  restore: 'add',
+};
+
+const NEIGHBOUR_OPS: ObjectOps<NeighbourTarget> = {
+  op: 'neighbour',
+  what: 'neighbour',
+  name: (t) => t.dst,
+  spec: neighbourSpec,
+  phases: { remove: PHASES.removeNeighbours, add: PHASES.addNeighbours },
+  create: 'replace',
+  change: 'replace',
+  restore: 'replace',
+};

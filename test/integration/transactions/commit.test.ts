@@ -1,0 +1,170 @@
+/**
+ * Commit: ordered apply, confirmation, and rollback as a whole. The fault
+ * matrix makes the kernel refuse at each phase of a multi-object commit in
+ * turn and proves with `ip -j` that the state afterwards is the state before.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { NetState, type Transaction, TransactionError } from '../../../src/index.js';
+import { expectStoreMatchesKernel, viewFromIproute2 } from '../../helpers/kernel-view.js';
+import { basicLab } from '../../helpers/lab.js';
+import { ip, ipJson, useNetns } from '../../helpers/netns.js';
+
+const ns = useNetns();
+let db: NetState;
+beforeEach(async () => {
+  basicLab(ns.name);
+  db = await NetState.open({ netns: ns.name });
+});
+afterEach(async () => {
+  await db.close();
+});
+
+describe('commit', () => {
+  it('builds a lab in one transaction, in dependency order, and resolves with a report', async () => {
+    const tx = db.begin();
+    tx.create({ kind: 'veth', ifname: 'h0', peer: 'h1' }).up().addIp('10.1.0.1/24');
+    tx.create({ kind: 'bridge', ifname: 'br0' }).addPort('h1').up();
+    tx.interface('h1').up();
+    tx.interface('v0').set({ mtu: 1400 });
+    tx.addRoute({ dst: '10.2.0.0/16', gateway: '10.1.0.2', metrics: { mtu: 1400 } });
+    tx.addRule({ src: '10.1.0.0/16', table: 100, priority: 1000 });
+    tx.addNeighbour({ ifname: 'h0', dst: '10.1.0.9', lladdr: '02:00:00:00:00:09' });
+    const report = await tx.commit();
+    expect(report.steps).toBe(report.applied.length);
+    expect(report.applied.indexOf('create veth h0')).toBeLessThan(report.applied.indexOf('make h1 a port of br0'));
+    expect(report.applied.indexOf('add 10.1.0.1/24 to h0')).toBeLessThan(report.applied.indexOf('add route 10.2.0.0/16'));
+    expect(ipJson<{ master?: string }[]>(ns.name, 'link', 'show', 'h1')[0]?.master).toBe('br0');
+    expect(ipJson<{ gateway?: string }[]>(ns.name, 'route', 'show', '10.2.0.0/16')[0]?.gateway).toBe('10.1.0.2');
+    expect(db.interfaces.get('v0')?.mtu).toBe(1400);
+    await expectStoreMatchesKernel(db, ns.name);
+    expect(() => tx.review()).toThrow(/committed/);
+  });
+
+  it('turns a route multipath and back', async () => {
+    await commitWith((tx) => tx.route('10.9.0.0/16').addNh({ gateway: '10.0.0.3', weight: 3 }));
+    const hops = ipJson<{ nexthops?: { gateway: string; weight: number }[] }[]>(ns.name, 'route', 'show', '10.9.0.0/16')[0]
+      ?.nexthops;
+    expect(hops?.map((h) => [h.gateway, h.weight])).toEqual([
+      ['10.0.0.2', 1],
+      ['10.0.0.3', 3],
+    ]);
+    await commitWith((tx) => tx.route('10.9.0.0/16').delNh({ gateway: '10.0.0.3' }));
+    expect(ipJson<{ gateway?: string }[]>(ns.name, 'route', 'show', '10.9.0.0/16')[0]?.gateway).toBe('10.0.0.2');
+    await expectStoreMatchesKernel(db, ns.name);
+  });
+
+  it('removes what it was told to, and confirms the removal', async () => {
+    await commitWith((tx) => {
+      tx.route({ dst: '10.8.0.0/16', table: 100 }).remove();
+      tx.interface('v0').delIp('2001:db8::1/64');
+      tx.removeNeighbour({ ifname: 'v0', dst: '10.0.0.7' });
+    });
+    expect(ipJson(ns.name, 'route', 'show', 'table', '100')).toEqual([]);
+    await expectStoreMatchesKernel(db, ns.name);
+  });
+});
+
+async function commitWith(stage: (tx: Transaction) => void): Promise<void> {
+  const tx = db.begin();
+  stage(tx);
+  await tx.commit();
+}
+
+interface Fault {
+  name: string;
+  /** The step the kernel refuses (as the plan names it). */
+  step: RegExp;
+  code: string;
+  /** Staged on top of the common multi-object change. */
+  stage: (tx: Transaction) => void;
+  /** An outside change made after staging, before the commit. */
+  meanwhile?: () => void;
+}
+
+/** A change of every phase: creation, attributes, ports, addresses, state, routes, rules, neighbours. */
+function common(tx: Transaction): void {
+  tx.create({ kind: 'bridge', ifname: 'brx' }).up();
+  tx.interface('v1').set({ master: 'brx' });
+  tx.interface('v0').set({ mtu: 1400, ifalias: 'uplink' }).addIp('10.0.9.1/24').delIp('2001:db8::1/64');
+  tx.route('10.9.0.0/16').set({ gateway: '10.0.0.3' });
+  tx.route({ dst: '10.8.0.0/16', table: 100 }).remove();
+  tx.addRoute({ dst: '10.6.0.0/16', gateway: '10.0.9.2' });
+  tx.addRule({ src: '10.6.0.0/16', table: 100, priority: 900 });
+  tx.addNeighbour({ ifname: 'v0', dst: '10.0.0.8', lladdr: '02:00:00:00:00:08' });
+}
+
+const faults: Fault[] = [
+  {
+    name: 'a kind the kernel lacks (creation)',
+    step: /create dummy d0/,
+    code: 'EOPNOTSUPP',
+    stage: (tx) => tx.create({ kind: 'dummy', ifname: 'd0' }),
+  },
+  {
+    name: 'a name taken meanwhile (creation)',
+    step: /create bridge brx/,
+    code: 'EEXIST',
+    stage: () => undefined,
+    meanwhile: () => ip(ns.name, 'link', 'add', 'brx', 'type', 'bridge'),
+  },
+  {
+    name: 'an MTU the kind cannot take (attributes)',
+    step: /set .*mtu.* of v1/,
+    code: 'EINVAL',
+    stage: (tx) => tx.interface('v1').set({ mtu: 70000 }),
+  },
+  {
+    name: 'an address added meanwhile (addresses)',
+    step: /add 10.0.9.1\/24 to v0/,
+    code: 'EEXIST',
+    stage: () => undefined,
+    meanwhile: () => ip(ns.name, 'addr', 'add', '10.0.9.1/24', 'dev', 'v0'),
+  },
+  {
+    name: 'an unreachable gateway (routes)',
+    step: /add route 10.5.0.0\/16/,
+    code: 'ENETUNREACH',
+    stage: (tx) => tx.addRoute({ dst: '10.5.0.0/16', gateway: '192.0.2.1' }),
+  },
+  {
+    name: 'a rule added meanwhile (rules)',
+    step: /add rule 900/,
+    code: 'EEXIST',
+    stage: () => undefined,
+    meanwhile: () => ip(ns.name, 'rule', 'add', 'from', '10.6.0.0/16', 'table', '100', 'prio', '900'),
+  },
+];
+
+describe('fault matrix: a refusal at each phase rolls everything back', () => {
+  for (const f of faults) {
+    it(f.name, async () => {
+      const tx = db.begin();
+      common(tx);
+      f.stage(tx);
+      f.meanwhile?.();
+      const before = viewFromIproute2(ns.name, false);
+      await db.waitFor('interface', 'lo'); // the store has caught up with the outside change
+      const err = await tx.commit().catch((e) => e);
+      expect(err).toBeInstanceOf(TransactionError);
+      expect(err.step).toMatch(f.step);
+      expect(err.code).toBe(f.code);
+      expect(err.notRolledBack).toEqual([]);
+      expect(err.message).toContain(f.code);
+      expect(viewFromIproute2(ns.name, false)).toEqual(before);
+      await expectStoreMatchesKernel(db, ns.name);
+    });
+  }
+
+  it('a failed check rolls back like a failed step', async () => {
+    const before = viewFromIproute2(ns.name, false);
+    const tx = db.begin();
+    common(tx);
+    tx.check(async () => false);
+    const err = await tx.commit().catch((e) => e);
+    expect(err).toBeInstanceOf(TransactionError);
+    expect(err.step).toBe('check 1');
+    expect(err.rolledBack.length).toBeGreaterThan(5);
+    expect(viewFromIproute2(ns.name, false)).toEqual(before);
+    await expectStoreMatchesKernel(db, ns.name);
+  });
+});
