@@ -6,6 +6,8 @@
  */
 import { matchesAll } from '../backends/netlink/families/family.js';
 import { ValidationError } from '../errors.js';
+import type { CommitReport } from '../transactions/commit.js';
+import type { InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import type { Kind } from './kinds/kind.js';
 import { type StoreRecord, toRecord } from './records.js';
 import type { Store } from './store.js';
@@ -94,5 +96,32 @@ export class Collection {
       }
     }
     return { where: clauses.join(' AND '), params, rest };
+  }
+}
+
+/** Interfaces can also be edited in place: one call, one transaction, one commit. */
+export class InterfaceCollection extends Collection {
+  constructor(
+    private readonly open: () => Transaction,
+    ...args: ConstructorParameters<typeof Collection>
+  ) {
+    super(...args);
+  }
+
+  /**
+   * Stages `fn`'s changes to one interface and commits when it returns;
+   * drops them if it throws.
+   *
+   *   await db.interfaces.edit('v0', (i) => i.addIp('10.0.0.2/24').up());
+   */
+  async edit(ifname: string, fn: (i: InterfaceHandle) => unknown, opts: { netns?: string } = {}): Promise<CommitReport> {
+    const tx = this.open();
+    try {
+      await fn(tx.interface(ifname, opts));
+    } catch (e) {
+      tx.drop();
+      throw e;
+    }
+    return tx.commit();
   }
 }

@@ -12,17 +12,24 @@ import { filter, type Observable, Subject } from 'rxjs';
 import { NETNS_RUN_DIR, netnsExists } from '../backends/netns.js';
 import { NamespaceError, NetStateError, TimeoutError, ValidationError } from '../errors.js';
 // The one upward import: transactions are opened from the store they read.
-import { Transaction } from '../transactions/transaction.js';
+import { type InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import { Applier } from './apply.js';
-import { Collection, type Filter } from './collection.js';
+import { Collection, type Filter, InterfaceCollection } from './collection.js';
 import type { StoreEvent } from './events.js';
 import { addresses, interfaces, KIND_BY_NAME, KINDS, neighbours, routes, rules } from './kinds/index.js';
 import type { KindName } from './kinds/kind.js';
+import { ReadOnlyNetState } from './readonly.js';
 import { type StoreRecord, toRecord } from './records.js';
 import { type LoadProgress, ROOT, Source } from './source.js';
 import { type RowChange, Store } from './store.js';
 
 export interface NetStateOptions {
+  /**
+   * 'implicit' (default): a change outside a transaction (`db.create`,
+   * `db.interfaces.edit`) opens one; 'explicit': such a change throws, and
+   * every change goes through `db.begin()`.
+   */
+  mode?: 'implicit' | 'explicit';
   /** Named namespace(s) to follow; the root namespace when omitted ('localhost' in records). */
   netns?: string | readonly string[];
   /** SQLite file for the store; in memory when omitted or ':memory:'. */
@@ -43,7 +50,7 @@ export interface WaitOptions {
 export type WaitKind = KindName;
 
 export class NetState {
-  readonly interfaces: Collection;
+  readonly interfaces: InterfaceCollection;
   readonly addresses: Collection;
   readonly routes: Collection;
   readonly rules: Collection;
@@ -61,9 +68,13 @@ export class NetState {
   private watcher?: FSWatcher;
   private closed = false;
 
-  private constructor(readonly store: Store) {
+  private constructor(
+    readonly store: Store,
+    readonly mode: 'implicit' | 'explicit' = 'implicit',
+  ) {
     const addressesOf = store.db.prepare('SELECT address, prefixlen FROM addresses WHERE ns = ? AND idx = ? ORDER BY family, id');
-    this.interfaces = new Collection(
+    this.interfaces = new InterfaceCollection(
+      () => this.implicit(),
       store,
       interfaces,
       (s) => (typeof s === 'number' ? { index: s } : { ifname: s }),
@@ -92,7 +103,10 @@ export class NetState {
       throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`);
     for (const n of names) if (n !== undefined && !netnsExists(n)) throw new NamespaceError(`no network namespace named "${n}"`);
     const store = new Store(options.store ?? ':memory:');
-    const db = new NetState(store);
+    if (options.mode !== undefined && options.mode !== 'implicit' && options.mode !== 'explicit') {
+      throw new ValidationError(`mode: "${String(options.mode)}" is not implicit or explicit`, 'mode');
+    }
+    const db = new NetState(store, options.mode);
     const applier = new Applier(store);
     try {
       for (const n of names) {
@@ -125,6 +139,24 @@ export class NetState {
   begin(): Transaction {
     if (this.closed) throw new NetStateError('the store is closed');
     return new Transaction(this, this.namespaces[0] as string);
+  }
+
+  /** Stages a new interface in a transaction of its own: `await db.create(spec).up().commit()`. */
+  create(spec: Record<string, unknown>): InterfaceHandle {
+    return this.implicit().create(spec);
+  }
+
+  /** The same reading API; every attempt to change something throws. */
+  readonly(): ReadOnlyNetState {
+    return new ReadOnlyNetState(this);
+  }
+
+  /** A transaction opened on behalf of a change made outside one; refused in explicit mode. */
+  private implicit(): Transaction {
+    if (this.mode === 'explicit') {
+      throw new NetStateError('this store is in explicit mode: open a transaction with db.begin() first');
+    }
+    return this.begin();
   }
 
   /** Resolves with the record once one matches (or, with `absent`, once none does). */

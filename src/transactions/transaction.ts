@@ -399,6 +399,11 @@ export class InterfaceHandle {
     readonly key: string,
   ) {}
 
+  /** Commits the transaction this handle belongs to (the end of `db.create(spec)...`). */
+  commit(options?: CommitOptions): Promise<CommitReport> {
+    return this.tx.commit(options);
+  }
+
   /** Stages attribute changes: state, mtu, address (MAC), master, ifalias, txqlen, ifname, data. */
   set(changes: Record<string, unknown>): this {
     this.tx.live();

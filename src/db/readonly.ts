@@ -1,0 +1,64 @@
+/** `db.readonly()`: the reading API of a NetState, with every way to change something closed. */
+import type { Observable } from 'rxjs';
+import { NetStateError } from '../errors.js';
+import type { Collection, Filter } from './collection.js';
+import type { StoreEvent } from './events.js';
+import type { NetState, WaitKind, WaitOptions } from './netstate.js';
+import type { StoreRecord } from './records.js';
+
+function refuse(): never {
+  throw new NetStateError('this is a read-only view of the store: changes go through the NetState itself');
+}
+
+/** A collection that reads; `edit` refuses. */
+function readOnly(c: Collection): Collection {
+  return new Proxy(c, {
+    get(target, prop, receiver) {
+      if (prop === 'edit') return refuse;
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+export class ReadOnlyNetState {
+  readonly interfaces: Collection;
+  readonly addresses: Collection;
+  readonly routes: Collection;
+  readonly rules: Collection;
+  readonly neighbours: Collection;
+  readonly events$: Observable<StoreEvent>;
+
+  constructor(private readonly db: NetState) {
+    this.interfaces = readOnly(db.interfaces);
+    this.addresses = readOnly(db.addresses);
+    this.routes = readOnly(db.routes);
+    this.rules = readOnly(db.rules);
+    this.neighbours = readOnly(db.neighbours);
+    this.events$ = db.events$;
+  }
+
+  get namespaces(): string[] {
+    return this.db.namespaces;
+  }
+
+  waitFor(kind: WaitKind, spec: string | number | Filter, options?: WaitOptions): Promise<StoreRecord | undefined> {
+    return this.db.waitFor(kind, spec, options);
+  }
+
+  dump(): ReturnType<NetState['dump']> {
+    return this.db.dump();
+  }
+
+  begin(): never {
+    return refuse();
+  }
+
+  create(_spec: Record<string, unknown>): never {
+    return refuse();
+  }
+
+  readonly(): this {
+    return this;
+  }
+}
