@@ -36,5 +36,6 @@ export { ROOT } from './db/source.js';
 export * from './errors.js';
 export type { CommitOptions, CommitReport } from './transactions/commit.js';
 export { diffObject, type ObjectDiff } from './transactions/diff.js';
+export { Frozen, type Revert } from './transactions/freeze.js';
 export type { InterfaceTarget, NexthopTarget, RouteTarget } from './transactions/staged.js';
 export { InterfaceHandle, type Review, RouteHandle, Transaction } from './transactions/transaction.js';

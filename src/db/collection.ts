@@ -7,6 +7,7 @@
 import { matchesAll } from '../backends/netlink/families/family.js';
 import { ValidationError } from '../errors.js';
 import type { CommitReport } from '../transactions/commit.js';
+import type { Frozen } from '../transactions/freeze.js';
 import type { InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import type { Kind } from './kinds/kind.js';
 import { type StoreRecord, toRecord } from './records.js';
@@ -103,9 +104,22 @@ export class Collection {
 export class InterfaceCollection extends Collection {
   constructor(
     private readonly open: () => Transaction,
+    private readonly freezer: {
+      freeze: (ifname: string, netns?: string) => Frozen;
+      unfreeze: (ifname: string, netns?: string) => void;
+    },
     ...args: ConstructorParameters<typeof Collection>
   ) {
     super(...args);
+  }
+
+  /** Pins the interface's state and reverts any outside change to it (see Frozen). */
+  freeze(ifname: string, opts: { netns?: string } = {}): Frozen {
+    return this.freezer.freeze(ifname, opts.netns);
+  }
+
+  unfreeze(ifname: string, opts: { netns?: string } = {}): void {
+    this.freezer.unfreeze(ifname, opts.netns);
   }
 
   /**

@@ -12,6 +12,7 @@ import { filter, type Observable, Subject } from 'rxjs';
 import { NETNS_RUN_DIR, netnsExists } from '../backends/netns.js';
 import { NamespaceError, NetStateError, TimeoutError, ValidationError } from '../errors.js';
 // The one upward import: transactions are opened from the store they read.
+import { Frozen } from '../transactions/freeze.js';
 import { type InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import { Applier } from './apply.js';
 import { Collection, type Filter, InterfaceCollection } from './collection.js';
@@ -75,6 +76,10 @@ export class NetState {
     const addressesOf = store.db.prepare('SELECT address, prefixlen FROM addresses WHERE ns = ? AND idx = ? ORDER BY family, id');
     this.interfaces = new InterfaceCollection(
       () => this.implicit(),
+      {
+        freeze: (ifname, netns) => Frozen.freeze(this, ifname, netns ?? (this.namespaces[0] as string)),
+        unfreeze: (ifname, netns) => Frozen.release(this, ifname, netns ?? (this.namespaces[0] as string)),
+      },
       store,
       interfaces,
       (s) => (typeof s === 'number' ? { index: s } : { ifname: s }),

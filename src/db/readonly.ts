@@ -14,7 +14,7 @@ function refuse(): never {
 function readOnly(c: Collection): Collection {
   return new Proxy(c, {
     get(target, prop, receiver) {
-      if (prop === 'edit') return refuse;
+      if (prop === 'edit' || prop === 'freeze' || prop === 'unfreeze') return refuse;
       const v = Reflect.get(target, prop, receiver);
       return typeof v === 'function' ? v.bind(target) : v;
     },

@@ -25,6 +25,11 @@ export function interfaceOf(db: NetState, r: StoreRecord): InterfaceTarget {
     master: nameOf(db, netns, r.master),
     ifalias: r.ifalias as string | undefined,
     txqlen: r.txqlen as number | undefined,
+    // A veth whose peer is in this namespace: enough to recreate the pair.
+    peer:
+      r.kind === 'veth' && r.link_netnsid === undefined && nameOf(db, netns, r.link)
+        ? { ifname: nameOf(db, netns, r.link) as string }
+        : undefined,
     ipaddr: [...((r.ipaddr as string[]) ?? [])].sort(),
     ports: db.interfaces
       .list({ netns, master: r.index as number })
