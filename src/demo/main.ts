@@ -1,105 +1,105 @@
 /**
- * `npm start`: builds a small lab in a throwaway namespace with the low-level
- * API, prints what the kernel then holds, and removes it all again.
- * (Issue [3/3] turns this into the transaction demo.)
+ * `npm start`: the main job end to end, in throwaway namespaces.
+ *
+ * 1. builds a small lab in one transaction (two hosts and a bridge) and
+ *    prints the review before committing it;
+ * 2. shows a commit that fails half-way and is rolled back, the state
+ *    proven unchanged;
+ * 3. freezes an interface while an outside `ip` command changes it, and
+ *    shows the revert;
+ * 4. cleans up.
  */
-import { createNetns, Rtnl, type Rtnl as RtnlType, removeNetns } from '../index.js';
+import { execFileSync } from 'node:child_process';
+import { firstValueFrom, timeout } from 'rxjs';
+import { showTable } from '../cli/show.js';
+import { createNetns, NetState, removeNetns, TransactionError } from '../index.js';
 
-const NS = `nst-demo-${process.pid}`;
+const LAB = `nst-demo-${process.pid}`;
+const HOST_A = `${LAB}-a`;
+const HOST_B = `${LAB}-b`;
 
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ')).join('\n');
+function say(title: string): void {
+  console.log(`\n── ${title} ${'─'.repeat(Math.max(0, 70 - title.length))}`);
 }
 
-async function show(nl: RtnlType): Promise<void> {
-  const links = await nl.link('dump');
-  const name = new Map(links.map((l) => [l.index, l.ifname]));
-  console.log('\nlinks');
-  console.log(
-    table([
-      ['index', 'name', 'kind', 'state', 'mtu', 'master', 'address'],
-      ...links.map((l) => [
-        String(l.index),
-        l.ifname,
-        l.kind ?? '',
-        l.state,
-        String(l.mtu),
-        name.get(l.master ?? 0) ?? '',
-        l.address ?? '',
-      ]),
-    ]),
-  );
-  console.log('\naddresses');
-  const addrs = await nl.addr('dump', { family: 'inet' });
-  console.log(table([['dev', 'address'], ...addrs.map((a) => [name.get(a.index) ?? '', `${a.local}/${a.prefixlen}`])]));
-  console.log('\nroutes (all tables, IPv4)');
-  // Table 255 (local) is the kernel's own; table 200 holds the batch shown above.
-  const routes = (await nl.route('dump', { family: 'inet' })).filter((r) => r.table !== 255 && r.table !== 200);
-  console.log(
-    table([
-      ['table', 'dst', 'gateway', 'dev', 'proto', 'metric'],
-      ...routes.map((r) => [
-        String(r.table),
-        r.dst,
-        r.gateway ?? r.multipath?.map((h) => `${h.gateway}*${h.weight}`).join(',') ?? '',
-        name.get(r.oif ?? 0) ?? '',
-        String(r.proto),
-        String(r.priority ?? ''),
-      ]),
-    ]),
+/** What iproute2 says: the independent witness. */
+function ipView(ns: string): string {
+  return execFileSync(
+    'sh',
+    ['-c', `ip -n ${ns} -br link; ip -n ${ns} -br -4 addr; ip -n ${ns} -4 route show table all | grep -v '^local\\|^broadcast'`],
+    {
+      encoding: 'utf8',
+    },
   );
 }
 
 async function main(): Promise<void> {
-  console.log(`netstate demo: building a lab in namespace ${NS} (removed at the end)`);
-  createNetns(NS);
-  const nl = await Rtnl.open({ netns: NS });
+  for (const ns of [LAB, HOST_A, HOST_B]) createNetns(ns);
+  const db = await NetState.open({ netns: [LAB, HOST_A, HOST_B] });
   try {
-    await nl.link('set', { ifname: 'lo', state: 'up' });
-    await nl.link('add', { ifname: 'br0', kind: 'bridge' });
-    await nl.link('add', { ifname: 'h1', kind: 'veth', peer: 'h1-br' });
-    await nl.link('add', { ifname: 'h2', kind: 'veth', peer: 'h2-br' });
-    for (const port of ['h1-br', 'h2-br']) await nl.link('set', { ifname: port, master: 'br0', state: 'up' });
-    for (const dev of ['br0', 'h1', 'h2']) await nl.link('set', { ifname: dev, state: 'up' });
-    await nl.addr('add', { ifname: 'h1', address: '10.0.0.1/24' });
-    await nl.addr('add', { ifname: 'h2', address: '10.0.0.2/24' });
-    await nl.route('add', { dst: '10.1.0.0/16', gateway: '10.0.0.2', table: 100, metric: 10 });
-    await nl.route('add', {
-      dst: '10.2.0.0/16',
-      multipath: [
-        { gateway: '10.0.0.2', weight: 1 },
-        { gateway: '10.0.0.3', weight: 2 },
-      ],
-    });
-    await nl.rule('add', { src: '10.1.0.0/16', table: 100, priority: 1000 });
-    await nl.qdisc('replace', { ifname: 'h1', kind: 'tbf', rate: '10mbit', burst: 32768, latency: '50ms' });
-
-    const results = await nl.batch(
-      Array.from({ length: 1000 }, (_, i) => ({
-        op: 'route' as const,
-        cmd: 'add' as const,
-        spec: { dst: `172.16.${i >> 8}.${i & 255}/32`, gateway: '10.0.0.2', table: 200 },
-      })),
-    );
-    console.log(`\nbatch: ${results.filter((r) => r.ok).length} of ${results.length} routes added to table 200 in few sends`);
-    console.log(`table 200 now holds ${(await nl.route('dump', { table: 200 })).length} routes`);
-
-    try {
-      await nl.route('add', { dst: '10.3.0.0/16', gateway: '192.0.2.1' });
-    } catch (e) {
-      console.log(`\na refused request reads like this:\n  ${(e as Error).name}: ${(e as Error).message}`);
+    say('1. a lab in one transaction: two hosts and a bridge');
+    const tx = db.begin();
+    tx.create({ kind: 'bridge', ifname: 'br0' }).up();
+    for (const [host, n] of [
+      [HOST_A, 1],
+      [HOST_B, 2],
+    ] as const) {
+      // One end in the lab namespace on the bridge, the other in the host.
+      tx.create({ kind: 'veth', ifname: `p${n}`, peer: { ifname: 'eth0', netns: host } }).up();
+      tx.interface('p' + n).set({ master: 'br0' });
+      tx.interface('eth0', { netns: host }).up().addIp(`10.0.0.${n}/24`);
+      tx.interface('lo', { netns: host }).up();
     }
-    await nl.route('del', { dst: '10.2.0.0/16' });
-    await show(nl);
+    tx.addRoute({ netns: HOST_A, dst: '10.9.0.0/16', gateway: '10.0.0.2' });
+    console.log('review (nothing has touched the kernel yet):');
+    console.log(JSON.stringify(tx.review(), null, 2));
+    const report = await tx.commit();
+    console.log(`\ncommitted: ${report.steps} steps in ${report.ms.toFixed(0)} ms, confirmed through the store:`);
+    console.log(showTable(db, 'links', { netns: LAB }, false));
+    console.log(showTable(db, 'routes', { netns: HOST_A, table: 'main' }, false));
+
+    say('2. a commit that fails half-way is rolled back as a whole');
+    const before = ipView(HOST_A);
+    const bad = db.begin();
+    bad.interface('eth0', { netns: HOST_A }).set({ mtu: 1400 }).addIp('10.0.1.1/24');
+    bad.create({ kind: 'bridge', ifname: 'br1', netns: HOST_A }).up();
+    bad.addRoute({ netns: HOST_A, dst: '10.7.0.0/16', gateway: '192.0.2.1' }); // not reachable: the kernel refuses
+    console.log('staged:', Object.keys(bad.review().interfaces).join(', '), '+ route 10.7.0.0/16 via 192.0.2.1');
+    try {
+      await bad.commit();
+    } catch (e) {
+      if (!(e instanceof TransactionError)) throw e;
+      console.log(`refused: ${e.message}`);
+      console.log(`failed step: ${e.step}; kernel: ${e.code} "${e.extack}"`);
+      console.log(`rolled back: ${e.rolledBack.join('; ')}`);
+    }
+    const after = ipView(HOST_A);
+    console.log(`ip says the host is exactly as before: ${before === after ? 'yes' : 'NO'}`);
+    if (before !== after) process.exitCode = 1;
+
+    say('3. freeze: outside changes are reverted as their events arrive');
+    const frozen = db.interfaces.freeze('eth0', { netns: HOST_B });
+    frozen.reverts$.subscribe((r) =>
+      console.log(`reverted: ${JSON.stringify(r.review)} by ${r.applied.join('; ') || 'nothing'}`),
+    );
+    const reverted = firstValueFrom(frozen.reverts$.pipe(timeout(5000)));
+    console.log(`outside: ip -n ${HOST_B} addr add 10.0.0.99/24 dev eth0; ip link set eth0 down`);
+    execFileSync('ip', ['-n', HOST_B, 'addr', 'add', '10.0.0.99/24', 'dev', 'eth0']);
+    execFileSync('ip', ['-n', HOST_B, 'link', 'set', 'eth0', 'down']);
+    await reverted;
+    await db.waitFor('interface', { netns: HOST_B, ifname: 'eth0', state: 'up' });
+    await frozen.settled();
+    console.log(`now: ${execFileSync('ip', ['-n', HOST_B, '-br', '-4', 'addr', 'show', 'eth0'], { encoding: 'utf8' }).trim()}`);
+    frozen.release();
   } finally {
-    nl.close();
-    removeNetns(NS, { missingOk: true });
-    console.log(`\nremoved namespace ${NS}`);
+    say('4. clean up');
+    await db.close();
+    for (const ns of [LAB, HOST_A, HOST_B]) removeNetns(ns, { missingOk: true });
+    console.log(`removed ${LAB}, ${HOST_A}, ${HOST_B}`);
   }
 }
 
 main().catch((e) => {
-  console.error(e instanceof Error ? `${e.name}: ${e.message}` : e);
+  console.error(e);
   process.exitCode = 1;
 });

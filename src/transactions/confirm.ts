@@ -9,8 +9,6 @@ import { interfaceOf, neighbourOf, routeOf } from './current.js';
 import { canonical } from './diff.js';
 import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
-const global = (addrs: readonly string[]): string => canonical([...addrs].filter((a) => !a.startsWith('fe80:')).sort());
-
 export function interfaceShown(db: NetState, s: Staged<InterfaceTarget>): boolean {
   const t = s.target;
   const name = (t ?? s.base)?.ifname as string;
@@ -24,7 +22,12 @@ export function interfaceShown(db: NetState, s: Staged<InterfaceTarget>): boolea
   if (t.address !== undefined && cur.address?.toLowerCase() !== t.address.toLowerCase()) return false;
   if (t.ifalias !== undefined && cur.ifalias !== t.ifalias) return false;
   if (t.txqlen !== undefined && cur.txqlen !== t.txqlen) return false;
-  if (global(cur.ipaddr) !== global(t.ipaddr)) return false;
+  // Addresses: what was staged must be there and what was removed gone; the kernel adds its own
+  // (127.0.0.1 when lo comes up, IPv6 link-local ones) and those are not ours to judge.
+  const had = new Set(s.base?.ipaddr ?? []);
+  const has = new Set(cur.ipaddr);
+  for (const a of t.ipaddr) if (!had.has(a) && !has.has(a)) return false;
+  for (const a of had) if (!t.ipaddr.includes(a) && has.has(a)) return false;
   return canonical([...cur.ports].sort()) === canonical([...t.ports].sort());
 }
 
