@@ -59,6 +59,90 @@ function storeDst(i: number): string {
 }
 
 /**
+ * 5. Transactions: 100k routes in one commit (confirmation included), 500
+ * veth pairs with an address each, and the latency of a one-address commit.
+ */
+async function transactions(dir: string, rows: Row[], figures: Figure[]): Promise<void> {
+  const table = 500;
+  const routeFile = join(dir, 'tx-routes.batch');
+  writeFileSync(
+    routeFile,
+    `${Array.from({ length: ROUTES }, (_, i) => `route add ${storeDst(i)} via 10.0.0.2 table ${table}`).join('\n')}\n`,
+  );
+  const vethFile = join(dir, 'tx-veth.batch');
+  const VETHS = 500;
+  const vethLines: string[] = [];
+  for (let i = 0; i < VETHS; i++) {
+    vethLines.push(`link add a${i} type veth peer name b${i}`, `addr add 10.${100 + (i >> 8)}.${i & 255}.1/24 dev a${i}`);
+  }
+  writeFileSync(vethFile, `${vethLines.join('\n')}\n`);
+  const delVeths = (): void => {
+    writeFileSync(join(dir, 'del.batch'), `${Array.from({ length: VETHS }, (_, i) => `link del a${i}`).join('\n')}\n`);
+    execFileSync('ip', ['-n', NS, '-batch', join(dir, 'del.batch')]);
+  };
+  const ipRoutes: number[] = [];
+  const txRoutes: number[] = [];
+  const ipVeths: number[] = [];
+  const txVeths: number[] = [];
+  const oneAddress: number[] = [];
+  const db = await NetState.open({ netns: NS });
+  try {
+    for (let i = 0; i < 21; i++) {
+      const t = process.hrtime.bigint();
+      await db.interfaces.edit('v0', (v) => (i % 2 ? v.delIp('10.0.1.1/24') : v.addIp('10.0.1.1/24')));
+      oneAddress.push(ms(t));
+    }
+    for (let run = 0; run < RUNS; run++) {
+      let t = process.hrtime.bigint();
+      execFileSync('ip', ['-n', NS, '-batch', routeFile]);
+      ipRoutes.push(ms(t));
+      execFileSync('ip', ['-n', NS, 'route', 'flush', 'table', String(table)]);
+      await db.waitFor('route', { table, dst: storeDst(ROUTES - 1) }, { absent: true, timeout: 60_000 });
+      t = process.hrtime.bigint();
+      const tx = db.begin();
+      for (let i = 0; i < ROUTES; i++) tx.addRoute({ dst: storeDst(i), gateway: '10.0.0.2', table });
+      await tx.commit({ timeout: 60_000 });
+      txRoutes.push(ms(t));
+      execFileSync('ip', ['-n', NS, 'route', 'flush', 'table', String(table)]);
+      await db.waitFor('route', { table, dst: storeDst(ROUTES - 1) }, { absent: true, timeout: 60_000 });
+
+      t = process.hrtime.bigint();
+      execFileSync('ip', ['-n', NS, '-batch', vethFile]);
+      ipVeths.push(ms(t));
+      delVeths();
+      await db.waitFor('interface', `a${VETHS - 1}`, { absent: true, timeout: 60_000 });
+      t = process.hrtime.bigint();
+      const vtx = db.begin();
+      for (let i = 0; i < VETHS; i++)
+        vtx.create({ kind: 'veth', ifname: `a${i}`, peer: `b${i}` }).addIp(`10.${100 + (i >> 8)}.${i & 255}.1/24`);
+      await vtx.commit({ timeout: 60_000 });
+      txVeths.push(ms(t));
+      delVeths();
+      await db.waitFor('interface', `a${VETHS - 1}`, { absent: true, timeout: 60_000 });
+    }
+  } finally {
+    await db.close();
+  }
+  rows.push({
+    what: `one transaction adding ${ROUTES} routes (confirmed) vs ip -batch`,
+    netstate: median(txRoutes),
+    iproute2: median(ipRoutes),
+    goal: '<= 0.5',
+  });
+  rows.push({
+    what: `one transaction, ${VETHS} veth pairs with an address each, vs ip -batch`,
+    netstate: median(txVeths),
+    iproute2: median(ipVeths),
+    goal: '<= 1.0',
+  });
+  figures.push({
+    what: 'median latency of a one-address commit (confirmed)',
+    value: `${median(oneAddress).toFixed(1)} ms`,
+    goal: '(printed)',
+  });
+}
+
+/**
  * 3. Loading a full table into the store (in a child process, for its peak
  * RSS) vs `ip -j route show` of the same table.
  */
@@ -198,6 +282,7 @@ async function main(): Promise<void> {
     });
 
     await storeLag(dir, figures);
+    await transactions(dir, rows, figures);
     if (STORE_ROUTES > 0) await storeLoad(dir, rows, figures);
   } finally {
     nl.close();

@@ -62,16 +62,25 @@ class Poller {
     this.waiting = true;
     sys.epoll_wait.async(this.epfd, this.events, MAX_EVENTS, -1, (err: unknown, n: number) => {
       this.waiting = false;
-      if (err) throw err;
+      const failures: unknown[] = err ? [err] : [];
       for (let i = 0; i < n; i++) {
         const fd = this.events.readUInt32LE(i * EVENT_SIZE + 4);
         if (fd === this.wakeFd) {
           sys.read(this.wakeFd, this.scratch, 8);
           continue;
         }
-        this.handlers.get(fd)?.();
+        // A throwing handler must not stop every other socket of the process from being read.
+        try {
+          this.handlers.get(fd)?.();
+        } catch (e) {
+          failures.push(e);
+        }
       }
       this.arm();
+      for (const e of failures)
+        queueMicrotask(() => {
+          throw e;
+        });
     });
   }
 }

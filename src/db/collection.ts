@@ -43,7 +43,7 @@ export class Collection {
   count(filter: string | number | Filter = {}): number {
     const q = this.query(this.filterOf(filter));
     if (Object.keys(q.rest).length === 0) {
-      const row = this.store.db.prepare(`SELECT count(*) AS n FROM ${this.kind.table} t WHERE ${q.where}`).get(...q.params) as {
+      const row = this.store.sql(`SELECT count(*) AS n FROM ${this.kind.table} t WHERE ${q.where}`).get(...q.params) as {
         n: number;
       };
       return row.n;
@@ -53,13 +53,24 @@ export class Collection {
     return n;
   }
 
+  /** The stored bodies of the matching rows, undecoded (SQL filter fields only). */
+  rows(filter: Filter = {}): Buffer[] {
+    const q = this.query(filter);
+    if (Object.keys(q.rest).length)
+      throw new ValidationError(`rows(): only indexed fields filter here, not ${Object.keys(q.rest).join(', ')}`);
+    return this.store
+      .sql(`SELECT t.body FROM ${this.kind.table} t WHERE ${q.where}`)
+      .pluck()
+      .all(...q.params) as Buffer[];
+  }
+
   /** Records one at a time (for very long lists). */
   *iterate(filter: Filter = {}, limit = Number.POSITIVE_INFINITY): Generator<StoreRecord> {
     const q = this.query(filter);
     const sql = `SELECT t.ns AS ns, n.name AS netns, t.body AS body FROM ${this.kind.table} t JOIN namespaces n ON n.id = t.ns WHERE ${q.where} ORDER BY t.ns, t.id`;
     let found = 0;
     const restEmpty = Object.keys(q.rest).length === 0;
-    for (const row of this.store.db.prepare(sql).iterate(...q.params) as Iterable<{ ns: number; netns: string; body: Buffer }>) {
+    for (const row of this.store.sql(sql).iterate(...q.params) as Iterable<{ ns: number; netns: string; body: Buffer }>) {
       const rec = toRecord(this.kind, row.netns, row.body, this.extra?.(row.ns, row.body));
       if (!restEmpty && !matchesAll(rec, q.rest)) continue;
       yield rec;

@@ -58,6 +58,8 @@ export class NetState {
   readonly neighbours: Collection;
   /** Typed change events: `{ kind, action, netns, before, after }`. */
   readonly events$: Observable<StoreEvent>;
+  /** Once per batch the store applied (events and silent changes), with the kinds it touched. */
+  readonly applied$: Observable<ReadonlySet<string>>;
   /** Errors while following the kernel (a failed resync); the store keeps going. */
   readonly errors$: Observable<Error>;
 
@@ -95,6 +97,7 @@ export class NetState {
     this.neighbours = new Collection(store, neighbours, (s) => ({ dst: String(s) }));
     this.events$ = this.subject.asObservable();
     this.errors$ = this.errorSubject.asObservable();
+    this.applied$ = this.batches.asObservable();
   }
 
   /** Loads the namespaces' state and follows it from then on. */

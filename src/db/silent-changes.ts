@@ -72,15 +72,13 @@ export class SilentChanges {
     if (gone.family !== 'inet') return [];
     const out: RowChange[] = [];
     const local = (gone.local ?? gone.address) as string;
-    const db = this.store.db;
-    const left = db
-      .prepare(`SELECT count(*) AS n FROM addresses WHERE ns = ? AND family = 2 AND idx = ?`)
-      .get(c.ns, gone.index) as {
+    const db = this.store;
+    const left = db.sql(`SELECT count(*) AS n FROM addresses WHERE ns = ? AND family = 2 AND idx = ?`).get(c.ns, gone.index) as {
       n: number;
     };
     if (left.n === 0) out.push(...this.linkDown(c.ns, gone.index as number, true));
     const elsewhere = db
-      .prepare(`SELECT count(*) AS n FROM addresses WHERE ns = ? AND family = 2 AND address = ?`)
+      .sql(`SELECT count(*) AS n FROM addresses WHERE ns = ? AND family = 2 AND address = ?`)
       .get(c.ns, local) as {
       n: number;
     };
@@ -136,8 +134,8 @@ export class SilentChanges {
 
   private routesVia(ns: number, index: number, family: number): Row[] {
     const fam = family ? ` AND family = ${family}` : '';
-    return this.store.db
-      .prepare(
+    return this.store
+      .sql(
         `SELECT id, body FROM routes WHERE ns = ?${fam} AND (oif = ? OR id IN (SELECT owner FROM routes_oifs WHERE ns = ? AND oif = ?))`,
       )
       .all(ns, index, ns, index) as Row[];
@@ -148,18 +146,16 @@ export class SilentChanges {
   }
 
   private removeWhere(kind: typeof addresses, ns: number, where: string, ...params: unknown[]): RowChange[] {
-    const rows = this.store.db
-      .prepare(`SELECT id, body FROM ${kind.table} WHERE ns = ? AND ${where}`)
-      .all(ns, ...params) as Row[];
+    const rows = this.store.sql(`SELECT id, body FROM ${kind.table} WHERE ns = ? AND ${where}`).all(ns, ...params) as Row[];
     return this.store.removeRows(kind, ns, rows);
   }
 
   /** Recomputes the detached flags of rules that name interfaces. */
   private detachRules(ns: number): RowChange[] {
-    const db = this.store.db;
-    const names = new Set((db.prepare('SELECT ifname FROM interfaces WHERE ns = ?').pluck().all(ns) as string[]) ?? []);
+    const db = this.store;
+    const names = new Set((db.sql('SELECT ifname FROM interfaces WHERE ns = ?').pluck().all(ns) as string[]) ?? []);
     const out: RowChange[] = [];
-    for (const row of db.prepare('SELECT id, body FROM rules WHERE ns = ?').all(ns) as Row[]) {
+    for (const row of db.sql('SELECT id, body FROM rules WHERE ns = ?').all(ns) as Row[]) {
       const rule = decodeBody('rule', row.body);
       if (rule.iifname === undefined && rule.oifname === undefined) continue;
       let flags = row.body.readUInt32LE(8) & ~(FIB_RULE_IIF_DETACHED | FIB_RULE_OIF_DETACHED);

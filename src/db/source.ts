@@ -127,7 +127,8 @@ export class Source {
    * `resync` marker.
    */
   async resync(): Promise<void> {
-    if (this.busy) return this.busy;
+    // One at a time; a request that comes while one finishes gets a run of its own.
+    if (this.busy) return this.busy.then(() => (this.resyncWanted ? this.resync() : undefined));
     this.busy = (async () => {
       while (this.resyncWanted && this.state !== 'gone') {
         this.resyncWanted = false;

@@ -94,6 +94,21 @@ export class Store {
     }
   }
 
+  private readonly cache = new Map<string, Statement>();
+
+  /**
+   * A prepared statement for this SQL, prepared once (preparing costs more
+   * than running a small query). One that is in the middle of an iteration
+   * is not shared: a fresh one is prepared for the nested use.
+   */
+  sql(text: string): Statement {
+    const cached = this.cache.get(text);
+    if (cached && !cached.busy) return cached;
+    const stmt = this.db.prepare(text);
+    if (!cached) this.cache.set(text, stmt);
+    return stmt;
+  }
+
   statements(kind: KindName): KindStatements {
     return this.stmts.get(kind) as KindStatements;
   }
@@ -108,7 +123,7 @@ export class Store {
   }
 
   setNamespaceState(id: number, state: string): void {
-    this.db.prepare('UPDATE namespaces SET state = ? WHERE id = ?').run(state, id);
+    this.sql('UPDATE namespaces SET state = ? WHERE id = ?').run(state, id);
   }
 
   /**
@@ -124,7 +139,7 @@ export class Store {
 
   /** Deletes every row of one kind in one namespace (before a reload). */
   clear(kind: Kind, ns: number): void {
-    this.db.prepare(`DELETE FROM ${kind.table} WHERE ns = ?`).run(ns);
+    this.sql(`DELETE FROM ${kind.table} WHERE ns = ?`).run(ns);
   }
 
   private key(kind: Kind, ns: number, values: RowValues): unknown[] {
@@ -171,7 +186,7 @@ export class Store {
   /** Rewrites one row's body in place (an emulated change); reports it. */
   rewrite(kind: Kind, ns: number, row: { id: number; body: Buffer }, body: Buffer): RowChange | undefined {
     if (row.body.equals(body)) return undefined;
-    this.db.prepare(`UPDATE ${kind.table} SET body = ? WHERE id = ?`).run(body, row.id);
+    this.sql(`UPDATE ${kind.table} SET body = ? WHERE id = ?`).run(body, row.id);
     return { kind: kind.name, action: 'change', ns, before: row.body, after: body, silent: true };
   }
 

@@ -7,13 +7,14 @@
  * with a TransactionError that says all of it.
  */
 import { Rtnl } from '../backends/netlink/rtnl.js';
+import { decodeBody } from '../db/kinds/kind.js';
 import type { NetState } from '../db/netstate.js';
 import { ROOT } from '../db/source.js';
 import { NetlinkError, NetStateError, TransactionError } from '../errors.js';
-import { interfaceShown, neighbourShown, routeShown, ruleShown, waitUntil } from './confirm.js';
-import { neighbourOf, routeOf } from './current.js';
-import { plan, type Request, routeSpec, type Staging, type Step } from './plan.js';
-import type { InterfaceTarget, NeighbourTarget, RouteTarget, Staged } from './staged.js';
+import { indexCache, interfaceShown, neighbourShown, routeShown, ruleShown, waitUntil } from './confirm.js';
+import { neighbourOf } from './current.js';
+import { plan, type Request, type Staging, type Step } from './plan.js';
+import type { InterfaceTarget, NeighbourTarget, Staged } from './staged.js';
 
 export interface CommitReport {
   /** Steps applied, as the plan named them. */
@@ -59,7 +60,7 @@ export async function commitStaging(db: NetState, staging: Staging, options: Com
       if (failure) throw failure;
     }
     try {
-      await waitUntil(db, () => missing(db, staging), timeout);
+      await waitUntil(db, confirmer(db, staging), timeout);
     } catch (e) {
       throw new StepFailure('confirm', e as Error);
     }
@@ -114,7 +115,11 @@ function phases(steps: Step[]): Step[][] {
 /** One phase: a batch per namespace; the steps that went through are recorded as applied. */
 async function applyGroup(sockets: Sockets, group: Step[], applied: Step[]): Promise<StepFailure | undefined> {
   const byNs = new Map<string, Step[]>();
-  for (const s of group) byNs.set(s.request.netns, [...(byNs.get(s.request.netns) ?? []), s]);
+  for (const s of group) {
+    const list = byNs.get(s.request.netns);
+    if (list) list.push(s);
+    else byNs.set(s.request.netns, [s]);
+  }
   let failure: StepFailure | undefined;
   for (const [netns, list] of byNs) {
     const nl = await sockets.of(netns);
@@ -149,26 +154,58 @@ function keepAddressFlags(db: NetState, steps: Step[]): void {
   }
 }
 
+/**
+ * Changes after which the kernel removes routes or neighbours by itself: the
+ * link removed, set down, losing an address, or changing master (a VRF takes
+ * its ports' routes). Anything else needs no snapshot (a link can carry a
+ * million routes).
+ */
+function canTakeThingsAway({ base, target }: Staged<InterfaceTarget>): boolean {
+  if (!base) return false;
+  if (!target) return true;
+  if (base.state === 'up' && target.state === 'down') return true;
+  if (base.master !== target.master) return true;
+  return base.ipaddr.some((a) => !target.ipaddr.includes(a));
+}
+
 /** What the kernel may remove on its own when these links change: routes and neighbours through them. */
-function snapshotSideEffects(db: NetState, staging: Staging): { routes: RouteTarget[]; neighbours: NeighbourTarget[] } {
-  const routes: RouteTarget[] = [];
+function snapshotSideEffects(db: NetState, staging: Staging): SideEffects {
+  const routes: SideEffects['routes'] = [];
   const neighbours: NeighbourTarget[] = [];
   for (const s of staging.interfaces) {
-    if (!s.base) continue;
+    if (!s.base || !canTakeThingsAway(s)) continue;
     const { netns, ifname } = s.base;
-    for (const r of db.routes.list({ netns, dev: ifname, table: 'all' })) {
-      if (r.proto !== 'kernel') routes.push(routeOf(db, r));
-    }
+    // Kept as stored rows: a link may carry a million routes, and they are decoded only if a
+    // rollback needs them.
+    for (const row of db.routes.rows({ netns, dev: ifname, table: 'all' })) routes.push({ netns, body: row });
     for (const n of db.neighbours.list({ netns, ifname })) neighbours.push(neighbourOf(db, n));
   }
   return { routes, neighbours };
+}
+
+interface SideEffects {
+  routes: { netns: string; body: Buffer }[];
+  neighbours: NeighbourTarget[];
+}
+
+/** A stored route as a request spec that puts it back (indexes, not names: the link is the same). */
+function restoreSpec(body: Buffer): Record<string, unknown> | undefined {
+  const r = decodeBody('route', body);
+  if (r.proto === 'kernel') return undefined; // the kernel's own routes come back with their address
+  const spec: Record<string, unknown> = { family: r.family, dst: r.dst, table: r.table };
+  for (const k of ['priority', 'type', 'scope', 'proto', 'gateway', 'oif', 'prefsrc', 'metrics', 'src'])
+    if (r[k] !== undefined) spec[k] = r[k];
+  if (r.multipath) {
+    spec.multipath = (r.multipath as Record<string, unknown>[]).map((h) => ({ gateway: h.gateway, oif: h.oif, hops: h.hops }));
+  }
+  return spec;
 }
 
 async function rollback(
   db: NetState,
   sockets: Sockets,
   applied: Step[],
-  side: { routes: RouteTarget[]; neighbours: NeighbourTarget[] },
+  side: SideEffects,
   staging: Staging,
   timeout: number,
 ): Promise<{ rolledBack: string[]; notRolledBack: string[] }> {
@@ -184,10 +221,12 @@ async function rollback(
   }
   // What the kernel took away by itself (routes through a link set down or removed) comes back too.
   for (const r of side.routes) {
+    const spec = restoreSpec(r.body);
+    if (!spec) continue;
     try {
-      await send(sockets, { netns: r.netns, op: 'route', cmd: 'replace', spec: routeSpec(r) });
+      await send(sockets, { netns: r.netns, op: 'route', cmd: 'replace', spec });
     } catch (e) {
-      notRolledBack.push(`route ${r.dst} (${(e as Error).message})`);
+      notRolledBack.push(`route ${spec.dst} (${(e as Error).message})`);
     }
   }
   for (const n of side.neighbours) {
@@ -210,31 +249,72 @@ async function rollback(
     neighbours: [...staging.neighbours].map((s) => ({ base: s.base, target: s.base })),
   };
   try {
-    await waitUntil(db, () => missing(db, back), timeout);
+    await waitUntil(db, confirmer(db, back), timeout);
   } catch (e) {
     notRolledBack.push(`the store never showed the starting state again: ${(e as Error).message}`);
   }
   return { rolledBack, notRolledBack };
 }
 
-/** Names of the targets the store does not show yet. */
-function missing(db: NetState, staging: Staging): string[] {
-  const out: string[] = [];
-  for (const s of staging.interfaces) {
-    if (!s.base && !s.target) continue;
-    if (!interfaceShown(db, s as Staged<InterfaceTarget>)) out.push(`interface ${(s.target ?? s.base)?.ifname}`);
-  }
-  for (const s of staging.routes) {
-    if (!s.base && !s.target) continue;
-    if (!routeShown(db, s)) out.push(`route ${(s.target ?? s.base)?.dst}`);
-  }
-  for (const s of staging.rules) {
-    if (!s.base && !s.target) continue;
-    if (!ruleShown(db, s)) out.push(`rule ${(s.target ?? s.base)?.priority ?? ''}`);
-  }
-  for (const s of staging.neighbours) {
-    if (!s.base && !s.target) continue;
-    if (!neighbourShown(db, s)) out.push(`neighbour ${(s.target ?? s.base)?.dst}`);
-  }
-  return out;
+interface Confirmer {
+  /** How many targets the store does not show yet (cheap: called after every batch). */
+  left(): number;
+  /** Their names (for the error). */
+  names(): string[];
+}
+
+interface Expectation {
+  name: string;
+  shown: () => boolean;
+}
+
+/**
+ * Names of the targets the store does not show yet. Each call checks only
+ * what was still missing the time before: a commit of 100 000 routes is
+ * confirmed batch by batch, not re-read whole after every event.
+ */
+function confirmer(db: NetState, staging: Staging): Confirmer {
+  const pending: Expectation[] = [];
+  const expect = <T>(list: Iterable<Staged<T>>, name: (t: T) => string, shown: (s: Staged<T>) => boolean) => {
+    for (const s of list) {
+      if (!s.base && !s.target) continue;
+      pending.push({ name: name((s.target ?? s.base) as T), shown: () => shown(s) });
+    }
+  };
+  expect(
+    staging.interfaces,
+    (t) => `interface ${t.ifname}`,
+    (s) => interfaceShown(db, s),
+  );
+  let indexOf = indexCache(db);
+  expect(
+    staging.routes,
+    (t) => `route ${t.dst}`,
+    (s) => routeShown(db, s, indexOf),
+  );
+  expect(
+    staging.rules,
+    (t) => `rule ${t.priority ?? ''}`,
+    (s) => ruleShown(db, s),
+  );
+  expect(
+    staging.neighbours,
+    (t) => `neighbour ${t.dst}`,
+    (s) => neighbourShown(db, s),
+  );
+  // Objects show up in the order they were sent: check from the oldest and stop at the first
+  // still missing. Only the final error message checks them all.
+  let head = 0;
+  return {
+    left: () => {
+      indexOf = indexCache(db); // names may have changed since the last round
+      while (head < pending.length && (pending[head] as Expectation).shown()) head++;
+      return pending.length - head;
+    },
+    names: () =>
+      pending
+        .slice(head)
+        .filter((e) => !e.shown())
+        .map((e) => e.name),
+  };
 }

@@ -5,7 +5,7 @@
  */
 import type { NetState } from '../db/netstate.js';
 import { TimeoutError } from '../errors.js';
-import { interfaceOf, neighbourOf, routeOf } from './current.js';
+import { interfaceOf, neighbourOf } from './current.js';
 import { canonical } from './diff.js';
 import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
@@ -31,21 +31,34 @@ export function interfaceShown(db: NetState, s: Staged<InterfaceTarget>): boolea
   return canonical([...cur.ports].sort()) === canonical([...t.ports].sort());
 }
 
-export function routeShown(db: NetState, s: Staged<RouteTarget>): boolean {
+/** Interface names to indexes, per namespace, read once per confirmation round. */
+export type IndexOf = (netns: string, ifname: string) => number | undefined;
+
+export function indexCache(db: NetState): IndexOf {
+  const cache = new Map<string, number | undefined>();
+  return (netns, ifname) => {
+    const key = `${netns}|${ifname}`;
+    if (!cache.has(key)) cache.set(key, db.interfaces.get({ netns, ifname })?.index as number | undefined);
+    return cache.get(key);
+  };
+}
+
+/** Compared on the record itself: this runs once per route of a 100 000-route commit. */
+export function routeShown(db: NetState, s: Staged<RouteTarget>, indexOf: IndexOf = indexCache(db)): boolean {
   const t = s.target ?? (s.base as RouteTarget);
   const filter: Record<string, unknown> = { netns: t.netns, family: t.family, dst: t.dst, table: t.table };
   if (t.priority !== undefined) filter.priority = t.priority;
   const rec = db.routes.get(filter);
   if (!s.target) return rec === undefined;
   if (!rec) return false;
-  const cur = routeOf(db, rec);
   const tt = s.target;
-  if (tt.gateway !== cur.gateway) return false;
-  if (tt.dev !== undefined && tt.dev !== cur.dev) return false;
-  if (tt.type !== undefined && tt.type !== cur.type) return false;
-  if (tt.metrics !== undefined && canonical(tt.metrics) !== canonical(cur.metrics)) return false;
-  const hops = (h: RouteTarget['multipath']) => canonical(h.map((x) => [x.gateway ?? null, x.hops]).sort());
-  return hops(tt.multipath) === hops(cur.multipath);
+  if (tt.gateway !== rec.gateway) return false;
+  if (tt.dev !== undefined && indexOf(tt.netns, tt.dev) !== rec.oif) return false;
+  if (tt.type !== undefined && tt.type !== rec.type) return false;
+  if (tt.metrics !== undefined && canonical(tt.metrics) !== canonical(rec.metrics)) return false;
+  const hops = (rec.multipath as { gateway?: string; hops: number }[] | undefined) ?? [];
+  const key = (h: { gateway?: string; hops: number }[]) => canonical(h.map((x) => [x.gateway ?? null, x.hops]).sort());
+  return key(tt.multipath) === key(hops);
 }
 
 export function ruleShown(db: NetState, s: Staged<RuleTarget>): boolean {
@@ -67,22 +80,22 @@ export function neighbourShown(db: NetState, s: Staged<NeighbourTarget>): boolea
   );
 }
 
-/** Resolves when `done()` holds, re-checking after each store event; TimeoutError names what never came. */
-export function waitUntil(db: NetState, done: () => string[], timeout: number): Promise<void> {
+/**
+ * Resolves when nothing is missing any more, re-checking after each batch
+ * the store applies; the TimeoutError names what never came.
+ */
+export function waitUntil(db: NetState, missing: { left(): number; names(): string[] }, timeout: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    let missing = done();
-    if (missing.length === 0) return resolve();
-    const sub = db.events$.subscribe(() => {
-      missing = done();
-      if (missing.length === 0) finish();
+    if (missing.left() === 0) return resolve();
+    const sub = db.applied$.subscribe(() => {
+      if (missing.left() === 0) finish();
     });
     const timer = setTimeout(() => {
       sub.unsubscribe();
-      reject(
-        new TimeoutError(
-          `the kernel never showed: ${missing.slice(0, 10).join('; ')}${missing.length > 10 ? ` (+${missing.length - 10} more)` : ''}`,
-        ),
-      );
+      const left = missing.names();
+      if (left.length === 0) return resolve();
+      const more = left.length > 10 ? ` (+${left.length - 10} more)` : '';
+      reject(new TimeoutError(`the kernel never showed: ${left.slice(0, 10).join('; ')}${more}`));
     }, timeout);
     function finish(): void {
       clearTimeout(timer);

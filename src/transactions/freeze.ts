@@ -43,7 +43,7 @@ export class Frozen {
     private readonly pinned: InterfaceTarget,
     private readonly pinnedRoutes: RouteTarget[],
   ) {
-    this.sub = db.events$.subscribe(() => this.check());
+    this.sub = db.applied$.subscribe(() => this.check());
   }
 
   static freeze(db: NetState, ifname: string, netns: string): Frozen {

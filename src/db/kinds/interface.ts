@@ -3,7 +3,7 @@ import { ValidationError } from '../../errors.js';
 import { bodyWithout } from '../raw.js';
 import { byIfname, decodeMessageBody, eq, type Kind, type RowValues } from './kind.js';
 
-const AF_BRIDGE = 7;
+const AF_UNSPEC = 0;
 const IFF_UP = 1;
 
 /**
@@ -39,9 +39,11 @@ export const interfaces: Kind = {
   indexes: [['ifname'], ['master']],
   headerLen: 16,
   row(buf, off, len): RowValues | undefined {
-    // A bridge reports its ports with family AF_BRIDGE; RTM_DELLINK of that kind
-    // means "left the bridge", not "deleted".
-    if (buf[off + 16] === AF_BRIDGE) return undefined;
+    // Only AF_UNSPEC messages describe the link. A bridge reports its ports with family
+    // AF_BRIDGE (and its RTM_DELLINK means "left the bridge", not "deleted"); IPv6 sends
+    // partial RTM_NEWLINKs of family AF_INET6 (addrconf state), even for a link being
+    // unregistered: taken for link records, they bring deleted links back.
+    if (buf[off + 16] !== AF_UNSPEC) return undefined;
     const body = decodeMessageBody('link', buf, off, len);
     const a = body.attrs as { ifname?: string; master?: number; link?: number; linkinfo?: { kind?: string } };
     return [
