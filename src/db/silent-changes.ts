@@ -153,14 +153,15 @@ export class SilentChanges {
   /** Recomputes the detached flags of rules that name interfaces. */
   private detachRules(ns: number): RowChange[] {
     const db = this.store;
-    const names = new Set((db.sql('SELECT ifname FROM interfaces WHERE ns = ?').pluck().all(ns) as string[]) ?? []);
+    const exists = db.sql('SELECT 1 FROM interfaces WHERE ns = ? AND ifname = ?').pluck();
+    const present = (name: unknown): boolean => exists.get(ns, name) !== undefined;
     const out: RowChange[] = [];
     for (const row of db.sql('SELECT id, body FROM rules WHERE ns = ?').all(ns) as Row[]) {
       const rule = decodeBody('rule', row.body);
       if (rule.iifname === undefined && rule.oifname === undefined) continue;
       let flags = row.body.readUInt32LE(8) & ~(FIB_RULE_IIF_DETACHED | FIB_RULE_OIF_DETACHED);
-      if (rule.iifname !== undefined && !names.has(rule.iifname as string)) flags |= FIB_RULE_IIF_DETACHED;
-      if (rule.oifname !== undefined && !names.has(rule.oifname as string)) flags |= FIB_RULE_OIF_DETACHED;
+      if (rule.iifname !== undefined && !present(rule.iifname)) flags |= FIB_RULE_IIF_DETACHED;
+      if (rule.oifname !== undefined && !present(rule.oifname)) flags |= FIB_RULE_OIF_DETACHED;
       const body = Buffer.from(row.body);
       body.writeUInt32LE(flags, 8);
       const change = this.store.rewrite(rules, ns, row, body);
