@@ -244,7 +244,7 @@ async function rollback(
   // The store must show the starting point again before the failure is reported.
   const back: Staging = {
     interfaces: [...staging.interfaces].map((s) => ({ base: s.base, target: s.base })),
-    routes: [...staging.routes].map((s) => ({ base: s.base, target: s.base })).filter((s) => s.base || true),
+    routes: [...staging.routes].map((s) => ({ base: s.base, target: s.base })),
     rules: [...staging.rules].map((s) => ({ base: s.base, target: s.base })),
     neighbours: [...staging.neighbours].map((s) => ({ base: s.base, target: s.base })),
   };

@@ -14,7 +14,7 @@ export function interfaceShown(db: NetState, s: Staged<InterfaceTarget>): boolea
   const name = (t ?? s.base)?.ifname as string;
   const netns = (t ?? s.base)?.netns as string;
   const rec = db.interfaces.get({ netns, ifname: name });
-  if (!t) return rec === undefined || (s.base?.kind === undefined && false);
+  if (!t) return rec === undefined;
   if (!rec) return false;
   const cur = interfaceOf(db, rec);
   if (cur.state !== t.state || cur.master !== t.master) return false;

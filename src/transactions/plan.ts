@@ -87,7 +87,7 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>): Step[] {
   if (!target && base) {
     // Everything a link had comes back with it if the commit fails.
     const restore: Request[] = base.kind ? [creation(base)] : [];
-    restore.push(...restoreLink(base, base));
+    restore.push(...restoreLink(base));
     steps.push({
       phase: PHASES.removeLinks,
       what: `remove interface ${base.ifname}`,
@@ -178,7 +178,7 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>): Step[] {
 }
 
 /** After recreating a removed link: its master, addresses and state. */
-function restoreLink(base: InterfaceTarget, _t: InterfaceTarget): Request[] {
+function restoreLink(base: InterfaceTarget): Request[] {
   const out: Request[] = [];
   if (base.master) out.push(link(base.netns, { ifname: base.ifname, master: base.master }));
   for (const a of base.ipaddr) if (!a.startsWith('fe80:')) out.push(addr(base.netns, base.ifname, a, 'add'));
@@ -196,7 +196,7 @@ export function routeSpec(t: RouteTarget): Record<string, unknown> {
 }
 
 function ruleSpec(t: RuleTarget): Record<string, unknown> {
-  const { netns: _n, netnsName: _m, ...spec } = t as Record<string, unknown>;
+  const { netns: _n, ...spec } = t as Record<string, unknown>;
   return spec;
 }
 

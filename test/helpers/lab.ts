@@ -1,5 +1,7 @@
 /** A small lab inside a test namespace, built with iproute2 (an outside writer). */
-import { ip } from './netns.js';
+import { afterEach, beforeEach } from 'vitest';
+import { NetState } from '../../src/index.js';
+import { ip, useNetns } from './netns.js';
 
 /** v0<->v1 veth, both up, 10.0.0.1/24 and 2001:db8::1/64 on v0, a gateway route in main and table 100. */
 export function basicLab(ns: string): void {
@@ -17,4 +19,26 @@ export function basicLab(ns: string): void {
 /** Runs several `ip -n ns ...` commands given as strings. */
 export function ipAll(ns: string, commands: readonly string[]): void {
   for (const c of commands) ip(ns, ...c.split(' ').filter(Boolean));
+}
+
+/**
+ * A fresh `nst-` namespace with the basic lab, and a store following it,
+ * for each test: `const lab = useLabStore(); ... lab.db.begin()`. The store
+ * is closed before the namespace goes.
+ */
+export function useLabStore(options: { before?: (ns: string) => void } = {}): {
+  ns: ReturnType<typeof useNetns>;
+  db: NetState;
+} {
+  const ns = useNetns();
+  const handle = { ns, db: undefined as unknown as NetState };
+  beforeEach(async () => {
+    options.before?.(ns.name);
+    basicLab(ns.name);
+    handle.db = await NetState.open({ netns: ns.name });
+  });
+  afterEach(async () => {
+    await handle.db?.close();
+  });
+  return handle;
 }

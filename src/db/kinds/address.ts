@@ -2,7 +2,7 @@
 import { FAMILY_NAMES } from '../../backends/netlink/constants.js';
 import { bodyWithout } from '../raw.js';
 import { byIfname, decodeMessageBody, eq, type Kind, type RowValues } from './kind.js';
-import { familyNumber } from './values.js';
+import { familyNumber, ipText } from './values.js';
 
 const NONE = new Set<number>();
 
@@ -31,12 +31,14 @@ export const addresses: Kind = {
     index: eq('idx'),
     ifindex: eq('idx'),
     ifname: byIfname('idx'),
-    dev: (v) => (typeof v === 'number' ? eq('idx')(v) : byIfname('idx')(v)),
+    dev: byIfname('idx'),
     prefixlen: eq('prefixlen'),
+    // Compared in the kernel's spelling, so '2001:DB8::0001' finds 2001:db8::1.
     address: (v) => {
       const [addr, plen] = String(v).split('/');
-      if (plen === undefined) return { sql: 't.address = ?', params: [addr] };
-      return { sql: 't.address = ? AND t.prefixlen = ?', params: [addr, Number(plen)] };
+      const text = ipText(addr, 'address');
+      if (plen === undefined) return { sql: 't.address = ?', params: [text] };
+      return { sql: 't.address = ? AND t.prefixlen = ?', params: [text, Number(plen)] };
     },
   },
 };

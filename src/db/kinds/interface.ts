@@ -61,8 +61,8 @@ export const interfaces: Kind = {
     ifindex: eq('idx'),
     ifname: eq('ifname'),
     kind: eq('kind'),
-    link: (v) => (typeof v === 'number' ? eq('link')(v) : byIfname('link')(v)),
-    master: (v) => (typeof v === 'number' ? eq('master')(v) : byIfname('master')(v)),
+    link: byIfname('link'),
+    master: byIfname('master'),
     state: (v) => {
       if (v !== 'up' && v !== 'down') throw new ValidationError(`state: "${String(v)}" is not up or down`, 'state');
       return { sql: `(t.flags & ${IFF_UP}) ${v === 'up' ? '!=' : '='} 0`, params: [] };

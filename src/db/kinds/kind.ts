@@ -71,10 +71,10 @@ export function eq(column: string, convert: (v: unknown) => unknown = (v) => v):
   return (value) => ({ sql: `t.${column} = ?`, params: [convert(value)] });
 }
 
-/** An interface name resolved inside the row's own namespace. */
+/** An interface given by index, or by name resolved inside the row's own namespace. */
 export function byIfname(column: string): FieldToSql {
-  return (value) => ({
-    sql: `t.${column} IN (SELECT i.idx FROM interfaces i WHERE i.ns = t.ns AND i.ifname = ?)`,
-    params: [String(value)],
-  });
+  return (value) =>
+    typeof value === 'number'
+      ? { sql: `t.${column} = ?`, params: [value] }
+      : { sql: `t.${column} IN (SELECT i.idx FROM interfaces i WHERE i.ns = t.ns AND i.ifname = ?)`, params: [String(value)] };
 }

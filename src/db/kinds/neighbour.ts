@@ -40,7 +40,7 @@ export const neighbours: Kind = {
     ifindex: eq('idx'),
     index: eq('idx'),
     ifname: byIfname('idx'),
-    dev: (v) => (typeof v === 'number' ? eq('idx')(v) : byIfname('idx')(v)),
+    dev: byIfname('idx'),
     dst: eq('dst', (v) => ipText(v, 'dst')),
   },
 };

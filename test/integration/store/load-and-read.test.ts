@@ -120,6 +120,10 @@ describe('reading', () => {
     expect(db.addresses.list({ ifname: 'v0', family: 'inet' }).map((a) => `${a.address}/${a.prefixlen}`)).toEqual([
       '10.0.0.1/24',
     ]);
+    // Any spelling of an IPv6 address finds it; an interface is a name or an index.
+    expect(db.addresses.list({ address: '2001:DB8:0::0001/64' }).map((x) => x.address)).toEqual(['2001:db8::1']);
+    expect(db.routes.count({ dev: v0?.index as number, table: 'all' })).toBe(db.routes.count({ dev: 'v0', table: 'all' }));
+    expect(db.routes.count({ dev: 'v0', table: 'all' })).toBeGreaterThan(3);
     expect(db.neighbours.get('10.0.0.7')).toMatchObject({ lladdr: '02:00:00:00:00:07', state: 'permanent' });
     expect(
       db.interfaces

@@ -3,25 +3,18 @@
  * matrix makes the kernel refuse at each phase of a multi-object commit in
  * turn and proves with `ip -j` that the state afterwards is the state before.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NetState, type Transaction, TransactionError } from '../../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { type Transaction, TransactionError } from '../../../src/index.js';
 import { expectStoreMatchesKernel, viewFromIproute2 } from '../../helpers/kernel-view.js';
-import { basicLab } from '../../helpers/lab.js';
-import { ip, ipJson, useNetns } from '../../helpers/netns.js';
+import { useLabStore } from '../../helpers/lab.js';
+import { ip, ipJson } from '../../helpers/netns.js';
 
-const ns = useNetns();
-let db: NetState;
-beforeEach(async () => {
-  basicLab(ns.name);
-  db = await NetState.open({ netns: ns.name });
-});
-afterEach(async () => {
-  await db.close();
-});
+const lab = useLabStore();
+const ns = lab.ns;
 
 describe('commit', () => {
   it('builds a lab in one transaction, in dependency order, and resolves with a report', async () => {
-    const tx = db.begin();
+    const tx = lab.db.begin();
     tx.create({ kind: 'veth', ifname: 'h0', peer: 'h1' }).up().addIp('10.1.0.1/24');
     tx.create({ kind: 'bridge', ifname: 'br0' }).addPort('h1').up();
     tx.interface('h1').up();
@@ -35,8 +28,8 @@ describe('commit', () => {
     expect(report.applied.indexOf('add 10.1.0.1/24 to h0')).toBeLessThan(report.applied.indexOf('add route 10.2.0.0/16'));
     expect(ipJson<{ master?: string }[]>(ns.name, 'link', 'show', 'h1')[0]?.master).toBe('br0');
     expect(ipJson<{ gateway?: string }[]>(ns.name, 'route', 'show', '10.2.0.0/16')[0]?.gateway).toBe('10.1.0.2');
-    expect(db.interfaces.get('v0')?.mtu).toBe(1400);
-    await expectStoreMatchesKernel(db, ns.name);
+    expect(lab.db.interfaces.get('v0')?.mtu).toBe(1400);
+    await expectStoreMatchesKernel(lab.db, ns.name);
     expect(() => tx.review()).toThrow(/committed/);
   });
 
@@ -50,7 +43,7 @@ describe('commit', () => {
     ]);
     await commitWith((tx) => tx.route('10.9.0.0/16').delNh({ gateway: '10.0.0.3' }));
     expect(ipJson<{ gateway?: string }[]>(ns.name, 'route', 'show', '10.9.0.0/16')[0]?.gateway).toBe('10.0.0.2');
-    await expectStoreMatchesKernel(db, ns.name);
+    await expectStoreMatchesKernel(lab.db, ns.name);
   });
 
   it('removes what it was told to, and confirms the removal', async () => {
@@ -60,12 +53,12 @@ describe('commit', () => {
       tx.removeNeighbour({ ifname: 'v0', dst: '10.0.0.7' });
     });
     expect(ipJson(ns.name, 'route', 'show', 'table', '100')).toEqual([]);
-    await expectStoreMatchesKernel(db, ns.name);
+    await expectStoreMatchesKernel(lab.db, ns.name);
   });
 });
 
 async function commitWith(stage: (tx: Transaction) => void): Promise<void> {
-  const tx = db.begin();
+  const tx = lab.db.begin();
   stage(tx);
   await tx.commit();
 }
@@ -138,12 +131,12 @@ const faults: Fault[] = [
 describe('fault matrix: a refusal at each phase rolls everything back', () => {
   for (const f of faults) {
     it(f.name, async () => {
-      const tx = db.begin();
+      const tx = lab.db.begin();
       common(tx);
       f.stage(tx);
       f.meanwhile?.();
       const before = viewFromIproute2(ns.name, false);
-      await db.waitFor('interface', 'lo'); // the store has caught up with the outside change
+      await lab.db.waitFor('interface', 'lo'); // the store has caught up with the outside change
       const err = await tx.commit().catch((e) => e);
       expect(err).toBeInstanceOf(TransactionError);
       expect(err.step).toMatch(f.step);
@@ -151,13 +144,13 @@ describe('fault matrix: a refusal at each phase rolls everything back', () => {
       expect(err.notRolledBack).toEqual([]);
       expect(err.message).toContain(f.code);
       expect(viewFromIproute2(ns.name, false)).toEqual(before);
-      await expectStoreMatchesKernel(db, ns.name);
+      await expectStoreMatchesKernel(lab.db, ns.name);
     });
   }
 
   it('a failed check rolls back like a failed step', async () => {
     const before = viewFromIproute2(ns.name, false);
-    const tx = db.begin();
+    const tx = lab.db.begin();
     common(tx);
     tx.check(async () => false);
     const err = await tx.commit().catch((e) => e);
@@ -165,6 +158,6 @@ describe('fault matrix: a refusal at each phase rolls everything back', () => {
     expect(err.step).toBe('check 1');
     expect(err.rolledBack.length).toBeGreaterThan(5);
     expect(viewFromIproute2(ns.name, false)).toEqual(before);
-    await expectStoreMatchesKernel(db, ns.name);
+    await expectStoreMatchesKernel(lab.db, ns.name);
   });
 });

@@ -1,31 +1,26 @@
 /** Freeze: outside changes to a frozen interface are reverted as soon as their events arrive. */
 import { execFileSync } from 'node:child_process';
 import { filter, firstValueFrom, take, timeout } from 'rxjs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NetState, NetStateError } from '../../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { NetStateError } from '../../../src/index.js';
 import { expectStoreMatchesKernel, viewFromIproute2 } from '../../helpers/kernel-view.js';
-import { basicLab } from '../../helpers/lab.js';
-import { ip, useNetns } from '../../helpers/netns.js';
+import { useLabStore } from '../../helpers/lab.js';
+import { ip } from '../../helpers/netns.js';
 
-const ns = useNetns();
-let db: NetState;
-beforeEach(async () => {
+const lab = useLabStore({
   // No DAD: link-local addresses and their routes settle at once, so "before" is stable.
-  execFileSync('ip', [
-    'netns',
-    'exec',
-    ns.name,
-    'sysctl',
-    '-qw',
-    'net.ipv6.conf.all.accept_dad=0',
-    'net.ipv6.conf.default.accept_dad=0',
-  ]);
-  basicLab(ns.name);
-  db = await NetState.open({ netns: ns.name });
+  before: (name) =>
+    execFileSync('ip', [
+      'netns',
+      'exec',
+      name,
+      'sysctl',
+      '-qw',
+      'net.ipv6.conf.all.accept_dad=0',
+      'net.ipv6.conf.default.accept_dad=0',
+    ]),
 });
-afterEach(async () => {
-  await db.close();
-});
+const ns = lab.ns;
 
 /** What a freeze of v0 pins, as iproute2 shows it (neighbours are not pinned). */
 function pinnedView(): Omit<ReturnType<typeof viewFromIproute2>, 'neighbours'> {
@@ -37,14 +32,14 @@ function pinnedView(): Omit<ReturnType<typeof viewFromIproute2>, 'neighbours'> {
 async function backTo(before: ReturnType<typeof pinnedView>): Promise<void> {
   for (let i = 0; i < 50; i++) {
     if (JSON.stringify(pinnedView()) === JSON.stringify(before)) return;
-    await firstValueFrom(db.events$.pipe(timeout({ first: 200, with: () => [undefined] })), { defaultValue: undefined });
+    await firstValueFrom(lab.db.events$.pipe(timeout({ first: 200, with: () => [undefined] })), { defaultValue: undefined });
   }
   expect(pinnedView()).toEqual(before);
 }
 
 describe('freeze', () => {
   it('reverts an added address, a removed one (with its routes), a link set down, and reports each', async () => {
-    const frozen = db.interfaces.freeze('v0');
+    const frozen = lab.db.interfaces.freeze('v0');
     const before = pinnedView();
     const reverts = frozen.reverts$.pipe(take(1), timeout(5000));
 
@@ -58,13 +53,13 @@ describe('freeze', () => {
 
     ip(ns.name, 'link', 'set', 'v0', 'down');
     await backTo(before);
-    await expectStoreMatchesKernel(db, ns.name);
+    await expectStoreMatchesKernel(lab.db, ns.name);
     frozen.release();
   });
 
   it('recreates a deleted frozen bridge', async () => {
-    await db.create({ kind: 'bridge', ifname: 'brf' }).up().addIp('10.50.0.1/24').commit();
-    const frozen = db.interfaces.freeze('brf');
+    await lab.db.create({ kind: 'bridge', ifname: 'brf' }).up().addIp('10.50.0.1/24').commit();
+    const frozen = lab.db.interfaces.freeze('brf');
     const before = pinnedView();
     ip(ns.name, 'link', 'del', 'brf');
     const revert = await firstValueFrom(
@@ -75,19 +70,19 @@ describe('freeze', () => {
     );
     expect(revert.error).toBeUndefined();
     // A new link (new index), with what was pinned.
-    expect(db.interfaces.get('brf')).toMatchObject({
+    expect(lab.db.interfaces.get('brf')).toMatchObject({
       kind: 'bridge',
       state: 'up',
       ipaddr: expect.arrayContaining(['10.50.0.1/24']),
     });
-    expect(db.routes.get('10.50.0.0/24')).toBeDefined();
+    expect(lab.db.routes.get('10.50.0.0/24')).toBeDefined();
     frozen.release();
-    await expectStoreMatchesKernel(db, ns.name);
+    await expectStoreMatchesKernel(lab.db, ns.name);
     void before;
   });
 
   it('holds under a stream of outside changes', async () => {
-    const frozen = db.interfaces.freeze('v0');
+    const frozen = lab.db.interfaces.freeze('v0');
     const before = pinnedView();
     const reverts: { error?: Error }[] = [];
     frozen.reverts$.subscribe((r) => reverts.push(r));
@@ -100,18 +95,18 @@ describe('freeze', () => {
     frozen.release();
     expect(reverts.length).toBeGreaterThan(0);
     expect(reverts.every((r) => r.error === undefined)).toBe(true);
-    await expectStoreMatchesKernel(db, ns.name);
+    await expectStoreMatchesKernel(lab.db, ns.name);
   });
 
   it('freezing twice throws; release and unfreeze end it', async () => {
-    const frozen = db.interfaces.freeze('v0');
-    expect(() => db.interfaces.freeze('v0')).toThrow(NetStateError);
+    const frozen = lab.db.interfaces.freeze('v0');
+    expect(() => lab.db.interfaces.freeze('v0')).toThrow(NetStateError);
     frozen.release();
-    const again = db.interfaces.freeze('v0');
-    db.interfaces.unfreeze('v0');
-    expect(() => db.interfaces.unfreeze('v0')).toThrow(/not frozen/);
+    const again = lab.db.interfaces.freeze('v0');
+    lab.db.interfaces.unfreeze('v0');
+    expect(() => lab.db.interfaces.unfreeze('v0')).toThrow(/not frozen/);
     ip(ns.name, 'link', 'set', 'v0', 'mtu', '1300');
-    await db.waitFor('interface', { ifname: 'v0', mtu: 1300 });
+    await lab.db.waitFor('interface', { ifname: 'v0', mtu: 1300 });
     void again;
   });
 });

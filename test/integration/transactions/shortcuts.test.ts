@@ -1,44 +1,37 @@
 /** interfaces.edit, db.create, explicit mode, readonly views. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NetState, NetStateError, ValidationError } from '../../../src/index.js';
 import { expectStoreMatchesKernel, viewFromIproute2 } from '../../helpers/kernel-view.js';
-import { basicLab } from '../../helpers/lab.js';
-import { ipJson, useNetns } from '../../helpers/netns.js';
+import { useLabStore } from '../../helpers/lab.js';
+import { ipJson } from '../../helpers/netns.js';
 
-const ns = useNetns();
-let db: NetState;
-beforeEach(async () => {
-  basicLab(ns.name);
-  db = await NetState.open({ netns: ns.name });
-});
-afterEach(async () => {
-  await db.close();
-});
+const lab = useLabStore();
+const ns = lab.ns;
 
 describe('shortcuts', () => {
   it('interfaces.edit stages and commits in one call', async () => {
-    const report = await db.interfaces.edit('v0', (i) => i.addIp('10.0.3.1/24').set({ mtu: 1450 }));
+    const report = await lab.db.interfaces.edit('v0', (i) => i.addIp('10.0.3.1/24').set({ mtu: 1450 }));
     expect(report.applied).toEqual(expect.arrayContaining(['add 10.0.3.1/24 to v0']));
     expect(ipJson<{ mtu: number }[]>(ns.name, 'link', 'show', 'v0')[0]?.mtu).toBe(1450);
-    await expectStoreMatchesKernel(db, ns.name);
+    await expectStoreMatchesKernel(lab.db, ns.name);
   });
 
   it('interfaces.edit drops everything when the function throws', async () => {
     const before = viewFromIproute2(ns.name, false);
     await expect(
-      db.interfaces.edit('v0', (i) => {
+      lab.db.interfaces.edit('v0', (i) => {
         i.set({ mtu: 1300 });
         throw new Error('changed my mind');
       }),
     ).rejects.toThrow('changed my mind');
-    await expect(db.interfaces.edit('v0', (i) => i.addIp('bad'))).rejects.toThrow(ValidationError);
+    await expect(lab.db.interfaces.edit('v0', (i) => i.addIp('bad'))).rejects.toThrow(ValidationError);
     expect(viewFromIproute2(ns.name, false)).toEqual(before);
   });
 
   it('db.create returns a staged interface with commit()', async () => {
-    await db.create({ kind: 'bridge', ifname: 'br7' }).up().commit();
-    expect(db.interfaces.get('br7')).toMatchObject({ kind: 'bridge', state: 'up' });
-    await expectStoreMatchesKernel(db, ns.name);
+    await lab.db.create({ kind: 'bridge', ifname: 'br7' }).up().commit();
+    expect(lab.db.interfaces.get('br7')).toMatchObject({ kind: 'bridge', state: 'up' });
+    await expectStoreMatchesKernel(lab.db, ns.name);
   });
 });
 
@@ -59,12 +52,12 @@ describe('modes and views', () => {
   });
 
   it('a read-only view reads the same and refuses every change', async () => {
-    const ro = db.readonly();
-    expect(ro.interfaces.get('v0')).toEqual(db.interfaces.get('v0'));
+    const ro = lab.db.readonly();
+    expect(ro.interfaces.get('v0')).toEqual(lab.db.interfaces.get('v0'));
     expect(ro.routes.count({ table: 100 })).toBe(1);
     expect(() => ro.begin()).toThrow(NetStateError);
     expect(() => ro.create({ kind: 'bridge', ifname: 'x' })).toThrow(/read-only/);
     expect(() => (ro.interfaces as unknown as { edit: () => void }).edit()).toThrow(/read-only/);
-    expect(ro.dump()).toEqual(db.dump());
+    expect(ro.dump()).toEqual(lab.db.dump());
   });
 });
