@@ -111,26 +111,38 @@ export class Collection {
   }
 }
 
-/** Interfaces can also be edited in place: one call, one transaction, one commit. */
-export class InterfaceCollection extends Collection {
+/** How a kind's objects are frozen: by the spec a user gives, in a namespace (the first followed one when omitted). */
+export interface Freezer<S> {
+  freeze(spec: S, netns?: string): Frozen;
+  unfreeze(spec: S, netns?: string): void;
+}
+
+/** Interfaces, routes and rules can be frozen: pinned, and reverted when other software changes them. */
+export class FreezableCollection<S = string | Filter> extends Collection {
   constructor(
-    private readonly open: () => Transaction,
-    private readonly freezer: {
-      freeze: (ifname: string, netns?: string) => Frozen;
-      unfreeze: (ifname: string, netns?: string) => void;
-    },
+    private readonly freezer: Freezer<S>,
     ...args: ConstructorParameters<typeof Collection>
   ) {
     super(...args);
   }
 
-  /** Pins the interface's state and reverts any outside change to it (see Frozen). */
-  freeze(ifname: string, opts: { netns?: string } = {}): Frozen {
-    return this.freezer.freeze(ifname, opts.netns);
+  /** Pins the object's state and reverts any outside change to it (see Frozen). */
+  freeze(spec: S, opts: { netns?: string } = {}): Frozen {
+    return this.freezer.freeze(spec, opts.netns);
   }
 
-  unfreeze(ifname: string, opts: { netns?: string } = {}): void {
-    this.freezer.unfreeze(ifname, opts.netns);
+  unfreeze(spec: S, opts: { netns?: string } = {}): void {
+    this.freezer.unfreeze(spec, opts.netns);
+  }
+}
+
+/** Interfaces can also be edited in place: one call, one transaction, one commit. */
+export class InterfaceCollection extends FreezableCollection<string> {
+  constructor(
+    private readonly open: () => Transaction,
+    ...args: ConstructorParameters<typeof FreezableCollection<string>>
+  ) {
+    super(...args);
   }
 
   /**

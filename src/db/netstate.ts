@@ -12,10 +12,10 @@ import { filter, type Observable, Subject } from 'rxjs';
 import { NETNS_RUN_DIR, netnsExists } from '../backends/netns.js';
 import { NamespaceError, NetStateError, TimeoutError, ValidationError } from '../errors.js';
 // The one upward import: transactions are opened from the store they read.
-import { Frozen } from '../transactions/freeze.js';
+import { Frozen, routeFilter, ruleFilter } from '../transactions/freeze.js';
 import { type InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import { Applier } from './apply.js';
-import { Collection, type Filter, InterfaceCollection } from './collection.js';
+import { Collection, type Filter, FreezableCollection, InterfaceCollection } from './collection.js';
 import type { StoreEvent } from './events.js';
 import { addresses, interfaces, KIND_BY_NAME, KINDS, neighbours, routes, rules } from './kinds/index.js';
 import type { KindName } from './kinds/kind.js';
@@ -53,8 +53,8 @@ export type WaitKind = KindName;
 export class NetState {
   readonly interfaces: InterfaceCollection;
   readonly addresses: Collection;
-  readonly routes: Collection;
-  readonly rules: Collection;
+  readonly routes: FreezableCollection<string | Filter>;
+  readonly rules: FreezableCollection<number | Filter>;
   readonly neighbours: Collection;
   /** Typed change events: `{ kind, action, netns, before, after }`. */
   readonly events$: Observable<StoreEvent>;
@@ -76,11 +76,12 @@ export class NetState {
     readonly mode: 'implicit' | 'explicit' = 'implicit',
   ) {
     const addressesOf = store.db.prepare('SELECT address, prefixlen FROM addresses WHERE ns = ? AND idx = ? ORDER BY family, id');
+    const ns = (netns?: string): string => netns ?? (this.namespaces[0] as string);
     this.interfaces = new InterfaceCollection(
       () => this.implicit(),
       {
-        freeze: (ifname, netns) => Frozen.freeze(this, ifname, netns ?? (this.namespaces[0] as string)),
-        unfreeze: (ifname, netns) => Frozen.release(this, ifname, netns ?? (this.namespaces[0] as string)),
+        freeze: (ifname, netns) => Frozen.interface(this, ifname, ns(netns)),
+        unfreeze: (ifname, netns) => Frozen.release(this, `interface ${ns(netns)}:${ifname}`),
       },
       store,
       interfaces,
@@ -92,8 +93,24 @@ export class NetState {
       }),
     );
     this.addresses = new Collection(store, addresses, (s) => ({ address: String(s) }));
-    this.routes = new Collection(store, routes, (s) => ({ dst: String(s), table: 254 }));
-    this.rules = new Collection(store, rules, (s) => ({ priority: Number(s) }));
+    this.routes = new FreezableCollection<string | Filter>(
+      {
+        freeze: (spec, netns) => Frozen.route(this, spec, ns(netns)),
+        unfreeze: (spec, netns) => Frozen.releaseMatching(this, 'routes', ns(netns), routeFilter(spec)),
+      },
+      store,
+      routes,
+      (s) => ({ dst: String(s), table: 254 }),
+    );
+    this.rules = new FreezableCollection<number | Filter>(
+      {
+        freeze: (spec, netns) => Frozen.rule(this, spec, ns(netns)),
+        unfreeze: (spec, netns) => Frozen.releaseMatching(this, 'rules', ns(netns), ruleFilter(spec)),
+      },
+      store,
+      rules,
+      (s) => ({ priority: Number(s) }),
+    );
     this.neighbours = new Collection(store, neighbours, (s) => ({ dst: String(s) }));
     this.events$ = this.subject.asObservable();
     this.errors$ = this.errorSubject.asObservable();

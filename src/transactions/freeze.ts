@@ -1,21 +1,28 @@
 /**
- * Freeze: pin an interface's state (attributes, addresses, ports, and the
- * routes through it) and revert whatever other software changes, as soon as
- * its event arrives. Each revert is a commit from the current state back to
- * the pinned one, reported on `reverts$`.
+ * Freeze: pin objects' state and revert whatever other software changes, as
+ * soon as its event arrives. Each revert is a commit from the current state
+ * back to the pinned one, reported on `reverts$`.
  *
- *   const frozen = db.interfaces.freeze('v0');
+ *   const frozen = db.interfaces.freeze('v0');    // attributes, addresses, ports, routes through it
+ *   db.routes.freeze('10.1.0.0/16');              // gateway, dev, nexthops, metrics
+ *   db.rules.freeze(1000);                        // the rule with priority 1000 stays
  *   frozen.reverts$.subscribe((r) => console.log(r.review));
  *   frozen.release();
  */
 import { Subject, type Subscription } from 'rxjs';
+import { tableNumber } from '../backends/netlink/families/route.js';
+import { checkPrefix } from '../backends/netlink/families/validate.js';
+import type { Filter } from '../db/collection.js';
 import type { NetState } from '../db/netstate.js';
+import type { StoreRecord } from '../db/records.js';
 import { NetStateError, ValidationError } from '../errors.js';
 import { commitStaging } from './commit.js';
-import { interfaceOf, routeOf } from './current.js';
-import { diffObject, type ObjectDiff } from './diff.js';
-import type { InterfaceTarget, RouteTarget, Staged } from './staged.js';
-import { routeKey } from './transaction.js';
+import { ruleShown } from './confirm.js';
+import { interfaceOf, routeOf, ruleOf } from './current.js';
+import { canonical, diffObject, type ObjectDiff } from './diff.js';
+import type { Staging } from './plan.js';
+import type { InterfaceTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
+import { describeRoute, describeRule } from './transaction.js';
 
 export interface Revert {
   /** What was found changed and put back, as a review would show it (current → pinned). */
@@ -26,7 +33,20 @@ export interface Revert {
   error?: Error;
 }
 
-/** Frozen interfaces by store, so a second freeze of one can be refused. */
+type PinKind = 'interfaces' | 'routes' | 'rules';
+
+/** One pinned object: how to read its current state, and what of it counts as a change. */
+interface Pin {
+  kind: PinKind;
+  label: string;
+  pinned: InterfaceTarget | RouteTarget | RuleTarget;
+  /** What the object is now, as a target; undefined when it is gone. */
+  current(): InterfaceTarget | RouteTarget | RuleTarget | undefined;
+  /** current → pinned; undefined when nothing a freeze cares about differs. */
+  drift(current: InterfaceTarget | RouteTarget | RuleTarget | undefined): ObjectDiff | undefined;
+}
+
+/** Frozen objects by store, so a second freeze of one can be refused. */
 const frozenBy = new WeakMap<NetState, Map<string, Frozen>>();
 
 export class Frozen {
@@ -38,52 +58,72 @@ export class Frozen {
 
   private constructor(
     private readonly db: NetState,
-    readonly netns: string,
-    readonly ifname: string,
-    private readonly pinned: InterfaceTarget,
-    private readonly pinnedRoutes: RouteTarget[],
+    /** What was frozen: `interface lab:v0`, `route lab:10.1.0.0/16`, `rule lab:1000 from all lookup 100`. */
+    readonly name: string,
+    private readonly pins: Pin[],
   ) {
     this.sub = db.applied$.subscribe(() => this.check());
   }
 
-  static freeze(db: NetState, ifname: string, netns: string): Frozen {
-    const key = `${netns}|${ifname}`;
-    const mine = frozenBy.get(db) ?? new Map<string, Frozen>();
-    frozenBy.set(db, mine);
-    if (mine.has(key)) throw new NetStateError(`interface ${ifname} in ${netns} is frozen already`);
+  /** The interface, its addresses and ports, and the routes through it. */
+  static interface(db: NetState, ifname: string, netns: string): Frozen {
     const rec = db.interfaces.get({ netns, ifname });
     if (!rec) throw new ValidationError(`no interface named "${ifname}" in ${netns}`, 'ifname');
     const routes = db.routes
       .list({ netns, dev: ifname, table: 'all' })
       .filter((r) => r.proto !== 'kernel')
-      .map((r) => routeOf(db, r));
-    const frozen = new Frozen(db, netns, ifname, interfaceOf(db, rec), routes);
-    mine.set(key, frozen);
+      .map((r) => routePin(db, r));
+    return Frozen.register(db, `interface ${netns}:${ifname}`, [interfacePin(db, rec), ...routes]);
+  }
+
+  /** One route: a prefix (table main) or `{ dst, table, priority, family }`. */
+  static route(db: NetState, spec: string | Filter, netns: string): Frozen {
+    const filter = routeFilter(spec);
+    const rec = db.routes.get({ ...filter, netns });
+    if (!rec) throw new ValidationError(`no route ${JSON.stringify(filter)} in ${netns}`, 'dst');
+    const pin = routePin(db, rec);
+    return Frozen.register(db, `route ${netns}:${pin.label}`, [pin]);
+  }
+
+  /** One rule: its priority or a partial spec; it is kept in existence with its whole match set. */
+  static rule(db: NetState, spec: number | Filter, netns: string): Frozen {
+    const filter = ruleFilter(spec);
+    const rec = db.rules.get({ ...filter, netns });
+    if (!rec) throw new ValidationError(`no rule ${JSON.stringify(filter)} in ${netns}`, 'rule');
+    const pin = rulePin(db, rec);
+    return Frozen.register(db, `rule ${netns}:${pin.label}`, [pin]);
+  }
+
+  private static register(db: NetState, name: string, pins: Pin[]): Frozen {
+    const mine = frozenBy.get(db) ?? new Map<string, Frozen>();
+    frozenBy.set(db, mine);
+    if (mine.has(name)) throw new NetStateError(`${name} is frozen already`);
+    const frozen = new Frozen(db, name, pins);
+    mine.set(name, frozen);
     return frozen;
   }
 
-  /** What differs from the pinned state now. */
-  private staging(): { interfaces: Staged<InterfaceTarget>[]; routes: Staged<RouteTarget>[] } {
-    const rec = this.db.interfaces.get({ netns: this.netns, ifname: this.ifname });
-    const current = rec ? interfaceOf(this.db, rec) : undefined;
-    const interfaces: Staged<InterfaceTarget>[] = [];
-    if (!current || diffObject(comparable(current), comparable(this.pinned), ['ipaddr', 'ports'])) {
-      interfaces.push({ base: current && { ...current, peer: this.pinned.peer }, target: this.pinned });
+  /** Ends the freeze named like `Frozen.name` (what `db.interfaces.unfreeze(...)` calls). */
+  static release(db: NetState, name: string): void {
+    const f = frozenBy.get(db)?.get(name);
+    if (!f) throw new NetStateError(`${name} is not frozen`);
+    f.release();
+  }
+
+  /**
+   * Ends the freeze of the route or rule a spec names, as it was pinned (it
+   * may be gone from the kernel by now): `db.routes.unfreeze('10.1.0.0/16')`.
+   */
+  static releaseMatching(db: NetState, kind: 'routes' | 'rules', netns: string, spec: Filter): void {
+    for (const f of frozenBy.get(db)?.values() ?? []) {
+      const pin = f.pins[0] as Pin;
+      if (pin.kind !== kind || pin.pinned.netns !== netns) continue;
+      if (Object.entries(spec).every(([k, v]) => canonical((pin.pinned as Record<string, unknown>)[k]) === canonical(v))) {
+        f.release();
+        return;
+      }
     }
-    const routes: Staged<RouteTarget>[] = [];
-    for (const pinned of this.pinnedRoutes) {
-      const filter: Record<string, unknown> = {
-        netns: pinned.netns,
-        family: pinned.family,
-        dst: pinned.dst,
-        table: pinned.table,
-      };
-      if (pinned.priority !== undefined) filter.priority = pinned.priority;
-      const r = this.db.routes.get(filter);
-      const cur = r ? routeOf(this.db, r) : undefined;
-      if (!cur || diffObject({ ...cur }, { ...pinned }, ['multipath'])) routes.push({ base: cur, target: pinned });
-    }
-    return { interfaces, routes };
+    throw new NetStateError(`no frozen ${kind === 'routes' ? 'route' : 'rule'} ${JSON.stringify(spec)} in ${netns}`);
   }
 
   /** Serialised: one revert at a time; events that come meanwhile trigger one more check. */
@@ -93,15 +133,17 @@ export class Frozen {
       this.again = true;
       return;
     }
-    const staging = this.staging();
-    if (staging.interfaces.length === 0 && staging.routes.length === 0) return;
+    const staging: Staging & Record<PinKind, Staged<unknown>[]> = { interfaces: [], routes: [], rules: [], neighbours: [] };
     const review: Record<string, ObjectDiff> = {};
-    for (const s of staging.interfaces)
-      review[this.ifname] =
-        diffObject(s.base && comparable(s.base), comparable(s.target as InterfaceTarget), ['ipaddr', 'ports']) ?? {};
-    for (const s of staging.routes)
-      review[routeKey(s.target as RouteTarget)] = diffObject(s.base && { ...s.base }, { ...s.target }, ['multipath']) ?? {};
-    this.running = commitStaging(this.db, { ...staging, rules: [], neighbours: [] })
+    for (const pin of this.pins) {
+      const current = pin.current();
+      const drift = pin.drift(current);
+      if (!drift) continue;
+      review[pin.label] = drift;
+      staging[pin.kind].push({ base: current, target: pin.pinned });
+    }
+    if (Object.keys(review).length === 0) return;
+    this.running = commitStaging(this.db, staging as Staging)
       .then(
         (report) => this.reverts$.next({ review, applied: report.applied }),
         (error: Error) => this.reverts$.next({ review, applied: [], error }),
@@ -120,20 +162,74 @@ export class Frozen {
     while (this.running) await this.running;
   }
 
-  /** Ends the freeze; the interface may change freely again. */
+  /** Ends the freeze; the objects may change freely again. */
   release(): void {
     if (this.released) return;
     this.released = true;
     this.sub.unsubscribe();
     this.reverts$.complete();
-    frozenBy.get(this.db)?.delete(`${this.netns}|${this.ifname}`);
+    frozenBy.get(this.db)?.delete(this.name);
   }
+}
 
-  static release(db: NetState, ifname: string, netns: string): void {
-    const f = frozenBy.get(db)?.get(`${netns}|${ifname}`);
-    if (!f) throw new NetStateError(`interface ${ifname} in ${netns} is not frozen`);
-    f.release();
+/** What a route spec names: a prefix in table main, or fields of the route (dst in canonical form). */
+export function routeFilter(spec: string | Filter): Filter {
+  const filter: Filter = typeof spec === 'string' ? { dst: spec } : { ...spec };
+  if (filter.table === undefined) filter.table = 254;
+  else filter.table = tableNumber(filter.table);
+  if (typeof filter.dst === 'string' && filter.dst !== 'default') {
+    const p = checkPrefix(filter.dst, 'dst');
+    filter.dst = p.length === 0 ? 'default' : `${p.address}/${p.length}`;
   }
+  return filter;
+}
+
+export function ruleFilter(spec: number | Filter): Filter {
+  return typeof spec === 'number' ? { priority: spec } : spec;
+}
+
+function interfacePin(db: NetState, rec: StoreRecord): Pin {
+  const pinned = interfaceOf(db, rec);
+  return {
+    kind: 'interfaces',
+    label: pinned.ifname,
+    pinned,
+    current() {
+      const r = db.interfaces.get({ netns: pinned.netns, ifname: pinned.ifname });
+      // The peer is not something a record says; keep the pinned one so a recreation makes the pair.
+      return r ? { ...interfaceOf(db, r), peer: pinned.peer } : undefined;
+    },
+    drift: (cur) =>
+      diffObject(cur && comparable(cur as InterfaceTarget), comparable(pinned), ['ipaddr', 'ports']),
+  };
+}
+
+function routePin(db: NetState, rec: StoreRecord): Pin {
+  const pinned = routeOf(db, rec);
+  return {
+    kind: 'routes',
+    label: describeRoute(pinned),
+    pinned,
+    current() {
+      const filter: Record<string, unknown> = { netns: pinned.netns, family: pinned.family, dst: pinned.dst, table: pinned.table };
+      if (pinned.priority !== undefined) filter.priority = pinned.priority;
+      const r = db.routes.get(filter);
+      return r ? routeOf(db, r) : undefined;
+    },
+    drift: (cur) => diffObject(cur && { ...cur }, { ...pinned }, ['multipath']),
+  };
+}
+
+/** A rule's identity is its whole match set: it is there or it is not. */
+function rulePin(db: NetState, rec: StoreRecord): Pin {
+  const pinned = ruleOf(rec);
+  return {
+    kind: 'rules',
+    label: describeRule(pinned),
+    pinned,
+    current: () => (ruleShown(db, { target: pinned }) ? pinned : undefined),
+    drift: (cur) => (cur ? undefined : diffObject(undefined, { ...pinned }, [])),
+  };
 }
 
 /** The parts of an interface a freeze pins (link-local IPv6 addresses are the kernel's business). */
@@ -141,3 +237,4 @@ function comparable(t: InterfaceTarget): Record<string, unknown> {
   const { netns: _n, peer: _p, peerOf: _o, ...rest } = t;
   return { ...rest, ipaddr: t.ipaddr.filter((a) => !a.startsWith('fe80:')) };
 }
+

@@ -647,14 +647,14 @@ export function routeKey(t: Pick<RouteTarget, 'netns' | 'family' | 'table' | 'ds
   return `${t.netns}|${t.family}|${t.table}|${t.dst}|${t.priority ?? ''}`;
 }
 
-function describeRoute(t: Pick<RouteTarget, 'family' | 'table' | 'dst' | 'priority'>): string {
+export function describeRoute(t: Pick<RouteTarget, 'family' | 'table' | 'dst' | 'priority'>): string {
   let s = t.dst === 'default' && t.family === 'inet6' ? 'default (inet6)' : t.dst;
   if (t.table !== 254) s += ` table ${t.table}`;
   if (t.priority !== undefined) s += ` metric ${t.priority}`;
   return s;
 }
 
-function describeRule(t: RuleTarget): string {
+export function describeRule(t: RuleTarget): string {
   return `${t.priority ?? '*'} from ${t.src ?? 'all'}${t.dst ? ` to ${t.dst}` : ''} lookup ${t.table ?? 'main'}`;
 }
 

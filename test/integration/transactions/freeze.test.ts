@@ -1,8 +1,8 @@
-/** Freeze: outside changes to a frozen interface are reverted as soon as their events arrive. */
+/** Freeze: outside changes to a frozen interface, route or rule are reverted as soon as their events arrive. */
 import { execFileSync } from 'node:child_process';
 import { filter, firstValueFrom, take, timeout } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { NetStateError } from '../../../src/index.js';
+import { NetStateError, ValidationError } from '../../../src/index.js';
 import { expectStoreMatchesKernel, viewFromIproute2 } from '../../helpers/kernel-view.js';
 import { useLabStore } from '../../helpers/lab.js';
 import { ip } from '../../helpers/netns.js';
@@ -108,5 +108,63 @@ describe('freeze', () => {
     ip(ns.name, 'link', 'set', 'v0', 'mtu', '1300');
     await lab.db.waitFor('interface', { ifname: 'v0', mtu: 1300 });
     void again;
+  });
+
+  it('a frozen route: a changed gateway is put back, a deleted route comes back, an unrelated route is left alone', async () => {
+    ip(ns.name, 'route', 'add', '10.0.0.0/8', 'via', '10.0.0.3', 'metric', '50');
+    await lab.db.waitFor('route', { dst: '10.0.0.0/8', priority: 50 });
+    const frozen = lab.db.routes.freeze({ dst: '10.0.0.0/8', priority: 50 });
+    const pinned = () => JSON.parse(ip(ns.name, '-j', 'route', 'show', '10.0.0.0/8', 'metric', '50'));
+    const before = pinned();
+    expect(before).toMatchObject([{ dst: '10.0.0.0/8', gateway: '10.0.0.3' }]);
+
+    const changed = firstValueFrom(frozen.reverts$.pipe(take(1), timeout(5000)));
+    ip(ns.name, 'route', 'replace', '10.0.0.0/8', 'via', '10.0.0.4', 'metric', '50');
+    expect((await changed).review['10.0.0.0/8 metric 50']).toEqual({ gateway: '10.0.0.3' });
+    await frozen.settled();
+    await lab.db.waitFor('route', { dst: '10.0.0.0/8', priority: 50, gateway: '10.0.0.3' });
+    expect(pinned()).toEqual(before);
+
+    const deleted = firstValueFrom(frozen.reverts$.pipe(take(1), timeout(5000)));
+    ip(ns.name, 'route', 'del', '10.0.0.0/8', 'metric', '50');
+    expect((await deleted).applied).toEqual(['add route 10.0.0.0/8']);
+    expect(pinned()).toEqual(before);
+
+    // Not pinned: another route may change freely.
+    ip(ns.name, 'route', 'del', '10.9.0.0/16');
+    await lab.db.waitFor('route', '10.9.0.0/16', { absent: true });
+    await frozen.settled();
+    expect(lab.db.routes.get('10.9.0.0/16')).toBeUndefined();
+
+    lab.db.routes.unfreeze({ dst: '10.0.0.0/8', priority: 50 });
+    expect(() => lab.db.routes.unfreeze('10.0.0.0/8')).toThrow(/no frozen route/);
+    await expectStoreMatchesKernel(lab.db, ns.name);
+  });
+
+  it('a frozen rule is put back when deleted; freezing it twice throws', async () => {
+    ip(ns.name, 'rule', 'add', 'from', '10.7.0.0/16', 'lookup', '100', 'priority', '1000');
+    await lab.db.waitFor('rule', { priority: 1000 });
+    const frozen = lab.db.rules.freeze(1000);
+    expect(() => lab.db.rules.freeze(1000)).toThrow(/frozen already/);
+    const before = ip(ns.name, '-j', 'rule', 'show');
+
+    const revert = firstValueFrom(frozen.reverts$.pipe(take(1), timeout(5000)));
+    ip(ns.name, 'rule', 'del', 'priority', '1000');
+    const r = await revert;
+    expect(r.error).toBeUndefined();
+    expect(r.applied).toEqual(['add rule 1000']);
+    await lab.db.waitFor('rule', { priority: 1000 });
+    expect(ip(ns.name, '-j', 'rule', 'show')).toEqual(before);
+
+    lab.db.rules.unfreeze(1000);
+    ip(ns.name, 'rule', 'del', 'priority', '1000');
+    await lab.db.waitFor('rule', { priority: 1000 }, { absent: true });
+    await expectStoreMatchesKernel(lab.db, ns.name);
+  });
+
+  it('refuses to freeze what is not there', () => {
+    expect(() => lab.db.routes.freeze('10.99.0.0/16')).toThrow(ValidationError);
+    expect(() => lab.db.rules.freeze(4242)).toThrow(ValidationError);
+    expect(() => lab.db.interfaces.freeze('nope0')).toThrow(ValidationError);
   });
 });

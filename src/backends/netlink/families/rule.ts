@@ -122,6 +122,11 @@ const KEYS = new Set([
   'proto',
 ]);
 
+/** The kernel's "not set" for suppress_prefixlen (-1 as a u32). */
+function isNone(value: unknown): boolean {
+  return value === 0xffffffff || value === -1;
+}
+
 /** { start, end }, [start, end], 'a-b' or a single number. */
 function range(value: unknown, field: string, max: number): { start: number; end: number } {
   let start: unknown;
@@ -191,7 +196,9 @@ async function build(cmd: Command, spec: Record<string, unknown>, _ctx: BuildCon
   if (spec.dport_range !== undefined) attrs.dport_range = range(spec.dport_range, 'dport_range', U16);
   if (spec.flow !== undefined) attrs.flow = checkInt(spec.flow, 'flow', 0, U32);
   if (spec.proto !== undefined) attrs.proto = ROUTE_PROTOCOLS.number(spec.proto, 'proto');
-  if (spec.suppress_prefixlen !== undefined)
+  // The kernel reports "none" as 0xffffffff in every dump; taking it back as "none" lets a
+  // dumped rule be added again as it is.
+  if (spec.suppress_prefixlen !== undefined && !isNone(spec.suppress_prefixlen))
     attrs.suppress_prefixlen = checkInt(spec.suppress_prefixlen, 'suppress_prefixlen', 0, 128);
   if (spec.suppress_ifgroup !== undefined) attrs.suppress_ifgroup = checkInt(spec.suppress_ifgroup, 'suppress_ifgroup', 0, U32);
 
