@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     ] as const) {
       // One end in the lab namespace on the bridge, the other in the host.
       tx.create({ kind: 'veth', ifname: `p${n}`, peer: { ifname: 'eth0', netns: host } }).up();
-      tx.interface('p' + n).set({ master: 'br0' });
+      tx.interface(`p${n}`).set({ master: 'br0' });
       tx.interface('eth0', { netns: host }).up().addIp(`10.0.0.${n}/24`);
       tx.interface('lo', { netns: host }).up();
     }

@@ -172,6 +172,7 @@ function canTakeThingsAway({ base, target }: Staged<InterfaceTarget>): boolean {
 function snapshotSideEffects(db: NetState, staging: Staging): SideEffects {
   const routes: SideEffects['routes'] = [];
   const neighbours: NeighbourTarget[] = [];
+  const names: SideEffects['names'] = new Map();
   for (const s of staging.interfaces) {
     if (!s.base || !canTakeThingsAway(s)) continue;
     const { netns, ifname } = s.base;
@@ -179,24 +180,35 @@ function snapshotSideEffects(db: NetState, staging: Staging): SideEffects {
     // rollback needs them.
     for (const row of db.routes.rows({ netns, dev: ifname, table: 'all' })) routes.push({ netns, body: row });
     for (const n of db.neighbours.list({ netns, ifname })) neighbours.push(neighbourOf(db, n));
+    if (!names.has(netns)) {
+      names.set(netns, new Map(db.interfaces.list({ netns }).map((i) => [i.index as number, i.ifname as string])));
+    }
   }
-  return { routes, neighbours };
+  return { routes, neighbours, names };
 }
 
 interface SideEffects {
   routes: { netns: string; body: Buffer }[];
   neighbours: NeighbourTarget[];
+  /** Interface names by index as they were: a link put back by a rollback has a new index. */
+  names: Map<string, Map<number, string>>;
 }
 
-/** A stored route as a request spec that puts it back (indexes, not names: the link is the same). */
-function restoreSpec(body: Buffer): Record<string, unknown> | undefined {
+/** A stored route as a request spec that puts it back, naming its links as they were named. */
+function restoreSpec(body: Buffer, names: ReadonlyMap<number, string> = new Map()): Record<string, unknown> | undefined {
   const r = decodeBody('route', body);
   if (r.proto === 'kernel') return undefined; // the kernel's own routes come back with their address
   const spec: Record<string, unknown> = { family: r.family, dst: r.dst, table: r.table };
-  for (const k of ['priority', 'type', 'scope', 'proto', 'gateway', 'oif', 'prefsrc', 'metrics', 'src'])
+  for (const k of ['priority', 'type', 'scope', 'proto', 'gateway', 'prefsrc', 'metrics', 'src'])
     if (r[k] !== undefined) spec[k] = r[k];
+  const dev = (oif: unknown) => (typeof oif === 'number' ? (names.get(oif) ?? oif) : undefined);
+  if (r.oif !== undefined) spec.dev = dev(r.oif);
   if (r.multipath) {
-    spec.multipath = (r.multipath as Record<string, unknown>[]).map((h) => ({ gateway: h.gateway, oif: h.oif, hops: h.hops }));
+    spec.multipath = (r.multipath as Record<string, unknown>[]).map((h) => ({
+      gateway: h.gateway,
+      dev: dev(h.oif),
+      hops: h.hops,
+    }));
   }
   return spec;
 }
@@ -221,7 +233,7 @@ async function rollback(
   }
   // What the kernel took away by itself (routes through a link set down or removed) comes back too.
   for (const r of side.routes) {
-    const spec = restoreSpec(r.body);
+    const spec = restoreSpec(r.body, side.names.get(r.netns));
     if (!spec) continue;
     try {
       await send(sockets, { netns: r.netns, op: 'route', cmd: 'replace', spec });

@@ -1,4 +1,5 @@
 /** Records of the store turned into targets: the state a transaction starts from. */
+import { ADDR_GEN_MODES } from '../backends/netlink/families/names.js';
 import type { NetState } from '../db/netstate.js';
 import type { StoreRecord } from '../db/records.js';
 import type { InterfaceTarget, NeighbourTarget, NexthopTarget, RouteTarget, RuleTarget } from './staged.js';
@@ -13,11 +14,89 @@ function defined<T extends object>(o: T): T {
   return o;
 }
 
+/**
+ * The options (IFLA_INFO_DATA) that recreate a link of each kind as it was,
+ * with the kernel's default for each (undefined: always sent). A value at its
+ * default is left out: some kernels refuse even a default for an option they
+ * lack (bridge vlan_filtering 0 here), and the rest is state, not options.
+ */
+const RECREATE_DATA: Record<string, Record<string, unknown>> = {
+  bridge: {
+    stp_state: 0,
+    forward_delay: 1500,
+    hello_time: 200,
+    max_age: 2000,
+    ageing_time: 30000,
+    priority: 32768,
+    vlan_filtering: 0,
+    mcast_snooping: 1,
+  },
+  macvlan: { mode: undefined },
+  macvtap: { mode: undefined },
+  vxlan: {
+    id: undefined,
+    group: undefined,
+    group6: undefined,
+    local: undefined,
+    local6: undefined,
+    ttl: 0,
+    tos: 0,
+    learning: 1,
+    ageing: 300,
+    port: undefined,
+  },
+  vlan: { id: undefined, protocol: undefined },
+  bond: { mode: 0, miimon: 0 },
+  vrf: { table: undefined },
+  gre: { local: undefined, remote: undefined, ttl: 0, ikey: undefined, okey: undefined },
+  gretap: { local: undefined, remote: undefined, ttl: 0, ikey: undefined, okey: undefined },
+};
+
+function recreatable(kind: unknown, data: unknown): Record<string, unknown> | undefined {
+  const defaults = RECREATE_DATA[kind as string];
+  if (!defaults || !data) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, fallback] of Object.entries(defaults)) {
+    const v = (data as Record<string, unknown>)[k];
+    if (v !== undefined && v !== fallback) out[k] = v;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * The peer of a veth: by name in its own namespace, or found in another
+ * namespace this store follows (the veth there that points back at this
+ * one). Undefined when the peer is somewhere the store cannot see.
+ */
+function peerOf(db: NetState, r: StoreRecord): InterfaceTarget['peer'] {
+  const netns = r.netns as string;
+  if (r.kind !== 'veth' || typeof r.link !== 'number') return undefined;
+  if (r.link_netnsid === undefined) {
+    const name = nameOf(db, netns, r.link);
+    return name ? { ifname: name } : undefined;
+  }
+  for (const other of db.namespaces) {
+    if (other === netns) continue;
+    const p = db.interfaces.get({ netns: other, index: r.link });
+    if (p && p.kind === 'veth' && p.link === r.index && p.link_netnsid !== undefined) {
+      return { ifname: p.ifname as string, netns: other };
+    }
+  }
+  return undefined;
+}
+
+function addrGenMode(r: StoreRecord): string | undefined {
+  const mode = (r.af_spec as { inet6?: { addr_gen_mode?: number } } | undefined)?.inet6?.addr_gen_mode;
+  return mode === undefined ? undefined : (ADDR_GEN_MODES.name(mode) as string);
+}
+
 export function interfaceOf(db: NetState, r: StoreRecord): InterfaceTarget {
   const netns = r.netns as string;
+  const stacked = r.kind !== 'veth' && r.link_netnsid === undefined && typeof r.link === 'number';
   return defined({
     netns,
     ifname: r.ifname as string,
+    index: r.index as number,
     kind: r.kind as string | undefined,
     state: r.state as 'up' | 'down',
     mtu: r.mtu as number | undefined,
@@ -25,11 +104,10 @@ export function interfaceOf(db: NetState, r: StoreRecord): InterfaceTarget {
     master: nameOf(db, netns, r.master),
     ifalias: r.ifalias as string | undefined,
     txqlen: r.txqlen as number | undefined,
-    // A veth whose peer is in this namespace: enough to recreate the pair.
-    peer:
-      r.kind === 'veth' && r.link_netnsid === undefined && nameOf(db, netns, r.link)
-        ? { ifname: nameOf(db, netns, r.link) as string }
-        : undefined,
+    addr_gen_mode: addrGenMode(r),
+    link: stacked ? nameOf(db, netns, r.link) : undefined,
+    peer: peerOf(db, r),
+    data: recreatable(r.kind, r.data),
     ipaddr: [...((r.ipaddr as string[]) ?? [])].sort(),
     ports: db.interfaces
       .list({ netns, master: r.index as number })

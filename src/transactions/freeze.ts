@@ -199,8 +199,7 @@ function interfacePin(db: NetState, rec: StoreRecord): Pin {
       // The peer is not something a record says; keep the pinned one so a recreation makes the pair.
       return r ? { ...interfaceOf(db, r), peer: pinned.peer } : undefined;
     },
-    drift: (cur) =>
-      diffObject(cur && comparable(cur as InterfaceTarget), comparable(pinned), ['ipaddr', 'ports']),
+    drift: (cur) => diffObject(cur && comparable(cur as InterfaceTarget), comparable(pinned), ['ipaddr', 'ports']),
   };
 }
 
@@ -211,7 +210,12 @@ function routePin(db: NetState, rec: StoreRecord): Pin {
     label: describeRoute(pinned),
     pinned,
     current() {
-      const filter: Record<string, unknown> = { netns: pinned.netns, family: pinned.family, dst: pinned.dst, table: pinned.table };
+      const filter: Record<string, unknown> = {
+        netns: pinned.netns,
+        family: pinned.family,
+        dst: pinned.dst,
+        table: pinned.table,
+      };
       if (pinned.priority !== undefined) filter.priority = pinned.priority;
       const r = db.routes.get(filter);
       return r ? routeOf(db, r) : undefined;
@@ -234,7 +238,6 @@ function rulePin(db: NetState, rec: StoreRecord): Pin {
 
 /** The parts of an interface a freeze pins (link-local IPv6 addresses are the kernel's business). */
 function comparable(t: InterfaceTarget): Record<string, unknown> {
-  const { netns: _n, peer: _p, peerOf: _o, ...rest } = t;
+  const { netns: _n, peer: _p, peerOf: _o, index: _i, ...rest } = t;
   return { ...rest, ipaddr: t.ipaddr.filter((a) => !a.startsWith('fe80:')) };
 }
-

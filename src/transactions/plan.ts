@@ -29,7 +29,9 @@ export interface Step {
 
 /** Kinds that sit on another link (`link`) and are created after plain ones. */
 const STACKED = new Set(['vlan', 'vxlan', 'macvlan', 'macvtap', 'gre', 'gretap']);
-const ATTRS = ['mtu', 'address', 'ifalias', 'txqlen'] as const;
+/** Attributes a creation request carries; the kernel takes addrgenmode only once a link exists. */
+const CREATE_ATTRS = ['mtu', 'address', 'ifalias', 'txqlen'] as const;
+const ATTRS = [...CREATE_ATTRS, 'addr_gen_mode'] as const;
 
 export const PHASES = {
   removeNeighbours: 10,
@@ -37,6 +39,7 @@ export const PHASES = {
   removeRoutes: 30,
   removeAddresses: 40,
   detachPorts: 50,
+  removeMasters: 55,
   removeLinks: 60,
   createLinks: 100,
   createStacked: 110,
@@ -58,7 +61,9 @@ export interface Staging {
 
 export function plan(staging: Staging): Step[] {
   const steps: Step[] = [];
-  for (const s of staging.interfaces) steps.push(...interfaceSteps(s));
+  const removed = new Map<string, InterfaceTarget>();
+  for (const s of staging.interfaces) if (s.base && !s.target) removed.set(keyOf(s.base), s.base);
+  for (const s of staging.interfaces) steps.push(...interfaceSteps(s, removed));
   for (const s of staging.routes) steps.push(...objectSteps(s, ROUTE_OPS));
   for (const s of staging.rules) steps.push(...objectSteps(s, RULE_OPS));
   for (const s of staging.neighbours) steps.push(...objectSteps(s, NEIGHBOUR_OPS));
@@ -68,9 +73,12 @@ export function plan(staging: Staging): Step[] {
 /** A link's full creation request, as a record can be turned back into one. */
 export function creation(t: InterfaceTarget): Request {
   const spec: Record<string, unknown> = { ifname: t.ifname, kind: t.kind };
+  // A link put back takes its old index again, so what refers to it by index still does.
+  if (t.index !== undefined) spec.index = t.index;
   if (t.peer) spec.peer = t.peer.netns ? { ifname: t.peer.ifname, netns: t.peer.netns } : { ifname: t.peer.ifname };
+  if (t.link) spec.link = t.link;
   if (t.data) spec.data = t.data;
-  for (const a of ATTRS) if (t[a] !== undefined) spec[a] = t[a];
+  Object.assign(spec, attributes(t));
   return { netns: t.netns, op: 'link', cmd: 'add', spec };
 }
 
@@ -82,14 +90,34 @@ function addr(netns: string, ifname: string, address: string, cmd: 'add' | 'del'
   return { netns, op: 'address', cmd, spec: { ifname, address } };
 }
 
-function interfaceSteps({ base, target }: Staged<InterfaceTarget>): Step[] {
+function keyOf(t: InterfaceTarget): string {
+  return `${t.netns}|${t.ifname}`;
+}
+
+/** The peer of a removed veth, when it goes in the same commit (it always does: the kernel takes it). */
+function removedPeer(base: InterfaceTarget, removed: ReadonlyMap<string, InterfaceTarget>): InterfaceTarget | undefined {
+  if (base.kind !== 'veth' || !base.peer) return undefined;
+  return removed.get(`${base.peer.netns ?? base.netns}|${base.peer.ifname}`);
+}
+
+function interfaceSteps({ base, target }: Staged<InterfaceTarget>, removed: ReadonlyMap<string, InterfaceTarget>): Step[] {
   const steps: Step[] = [];
   if (!target && base) {
-    // Everything a link had comes back with it if the commit fails.
-    const restore: Request[] = base.kind ? [creation(base)] : [];
-    restore.push(...restoreLink(base));
+    // A veth pair goes in one request, sent for the end whose key sorts first.
+    const peer = removedPeer(base, removed);
+    if (peer && keyOf(peer) < keyOf(base)) return steps;
+    // Everything a link had comes back with it if the commit fails (both ends of a pair).
+    const restore: Request[] = [];
+    if (base.kind) {
+      const create = creation(base);
+      if (peer) create.spec.peer = { ...(create.spec.peer as object), ...attributes(peer) };
+      restore.push(create);
+    }
+    restore.push(...restoreLink(base, removed));
+    if (peer) restore.push(...restoreLink(peer, removed));
     steps.push({
-      phase: PHASES.removeLinks,
+      // Masters go first, so on a rollback they come back last and can take their ports again.
+      phase: base.ports.length ? PHASES.removeMasters : PHASES.removeLinks,
       what: `remove interface ${base.ifname}`,
       request: link(base.netns, { ifname: base.ifname }, 'del'),
       undo: restore,
@@ -107,6 +135,14 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>): Step[] {
         what: `create ${target.kind} ${target.ifname}`,
         request: creation(target),
         undo: [link(netns, { ifname: target.ifname }, 'del')],
+      });
+    }
+    if (target.addr_gen_mode !== undefined) {
+      steps.push({
+        phase: PHASES.setAttributes,
+        what: `set addr_gen_mode of ${target.ifname}`,
+        request: link(netns, { ifname: target.ifname, addr_gen_mode: target.addr_gen_mode }),
+        undo: [],
       });
     }
   } else {
@@ -177,12 +213,34 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>): Step[] {
   return steps;
 }
 
-/** After recreating a removed link: its master, addresses and state. */
-function restoreLink(base: InterfaceTarget): Request[] {
+/** The attributes a creation request can carry. */
+function attributes(t: InterfaceTarget): Record<string, unknown> {
+  const out: Record<string, unknown> = t.index !== undefined ? { index: t.index } : {};
+  for (const a of CREATE_ATTRS) if (t[a] !== undefined) out[a] = t[a];
+  return out;
+}
+
+function hasLinkLocal(t: InterfaceTarget): boolean {
+  return t.ipaddr.some((a) => a.startsWith('fe80:'));
+}
+
+/**
+ * After recreating a removed link: its master (unless that is being put back
+ * too: it takes its ports itself), its ports, addresses (link-local ones
+ * too) and state.
+ */
+function restoreLink(base: InterfaceTarget, removed: ReadonlyMap<string, InterfaceTarget>): Request[] {
   const out: Request[] = [];
-  if (base.master) out.push(link(base.netns, { ifname: base.ifname, master: base.master }));
-  for (const a of base.ipaddr) if (!a.startsWith('fe80:')) out.push(addr(base.netns, base.ifname, a, 'add'));
+  // It must get the link-local addresses it had, not ones made from its MAC now (a bridge's
+  // MAC is its first port's): no addresses of the kernel's own while it is down (the kernel
+  // takes no addrgenmode at creation), its old ones added, then its mode back once it is up.
+  if (hasLinkLocal(base)) out.push(link(base.netns, { ifname: base.ifname, addr_gen_mode: 'none' }));
+  if (base.master && !removed.has(`${base.netns}|${base.master}`))
+    out.push(link(base.netns, { ifname: base.ifname, master: base.master }));
+  for (const p of base.ports) out.push(link(base.netns, { ifname: p, master: base.ifname }));
+  for (const a of base.ipaddr) out.push(addr(base.netns, base.ifname, a, 'add'));
   if (base.state === 'up') out.push(link(base.netns, { ifname: base.ifname, state: 'up' }));
+  if (hasLinkLocal(base)) out.push(link(base.netns, { ifname: base.ifname, addr_gen_mode: base.addr_gen_mode ?? 'eui64' }));
   return out;
 }
 

@@ -9,6 +9,8 @@ import type { Draft } from 'immer';
 export interface InterfaceTarget {
   netns: string;
   ifname: string;
+  /** The index it has (existing interfaces): a rollback or a freeze recreates a link with it. */
+  index?: number;
   kind?: string;
   state: 'up' | 'down';
   mtu?: number;
@@ -16,7 +18,11 @@ export interface InterfaceTarget {
   master?: string;
   ifalias?: string;
   txqlen?: number;
-  /** The veth peer of a created veth: name, and its namespace when elsewhere. */
+  /** How the kernel makes IPv6 link-local addresses: eui64 (its default), none, stable_secret, random. */
+  addr_gen_mode?: string;
+  /** The link a stacked kind sits on (macvlan, vlan, vxlan's dev), by name. */
+  link?: string;
+  /** The veth peer: name, and its namespace when elsewhere. */
   peer?: { ifname: string; netns?: string };
   /** Set on the peer of a created veth: it comes into being with that veth, not by itself. */
   peerOf?: string;

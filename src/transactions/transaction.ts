@@ -14,6 +14,7 @@
 import { produce } from 'immer';
 import { parsePrefix } from '../backends/netlink/codec/address.js';
 import { LINK_KINDS } from '../backends/netlink/families/link-kinds.js';
+import { ADDR_GEN_MODES } from '../backends/netlink/families/names.js';
 import { tableNumber } from '../backends/netlink/families/route.js';
 import { checkIfname, checkInt, checkMac, checkMtu, checkPrefix } from '../backends/netlink/families/validate.js';
 import type { NetState } from '../db/netstate.js';
@@ -26,7 +27,7 @@ import type { InterfaceTarget, NeighbourTarget, NexthopTarget, RouteTarget, Rule
 /** Kinds the backend can create (the kernel may still lack some: it says so at commit). */
 export const CREATABLE_KINDS: ReadonlySet<string> = new Set(LINK_KINDS);
 
-const SETTABLE = new Set(['state', 'mtu', 'address', 'master', 'ifalias', 'alias', 'txqlen', 'ifname', 'data']);
+const SETTABLE = new Set(['state', 'mtu', 'address', 'master', 'ifalias', 'alias', 'txqlen', 'ifname', 'data', 'addr_gen_mode']);
 
 export interface Review {
   interfaces: Record<string, ObjectDiff>;
@@ -65,7 +66,7 @@ export class Transaction {
   /** Stages a new interface: `{ kind, ifname, peer?, netns?, data?, mtu?, ... }`. */
   create(spec: Record<string, unknown>): InterfaceHandle {
     this.live();
-    const { kind, ifname, peer, netns, data, ...rest } = spec;
+    const { kind, ifname, peer, netns, data, link, ...rest } = spec;
     if (typeof kind !== 'string' || !CREATABLE_KINDS.has(kind)) {
       throw new ValidationError(`kind: ${JSON.stringify(kind)} is not one of ${[...CREATABLE_KINDS].join(', ')}`, 'kind');
     }
@@ -75,6 +76,11 @@ export class Transaction {
     this.refuseTaken(key);
     const target: InterfaceTarget = { netns: ns, ifname: name, kind, state: 'down', ipaddr: [], ports: [] };
     if (data !== undefined) target.data = data as Record<string, unknown>;
+    if (link !== undefined) {
+      // A macvlan, vlan or vxlan sits on another link of its namespace (existing or staged).
+      target.link = checkIfname(link, 'link');
+      this.touchInterface(this.ifKey(target.link, ns), true);
+    }
     if (kind === 'veth') {
       const p = typeof peer === 'string' ? { ifname: peer } : (peer as { ifname: string; netns?: string } | undefined);
       if (!p || typeof p.ifname !== 'string')
@@ -458,6 +464,13 @@ export class InterfaceHandle {
         });
         return;
       }
+      case 'addr_gen_mode': {
+        const mode = ADDR_GEN_MODES.name(ADDR_GEN_MODES.number(v, 'addr_gen_mode')) as string;
+        this.tx.updateInterface(this.key, (d) => {
+          d.addr_gen_mode = mode;
+        });
+        return;
+      }
       case 'data':
         this.tx.updateInterface(this.key, (d) => {
           d.data = { ...(d.data ?? {}), ...(v as Record<string, unknown>) };
@@ -556,12 +569,46 @@ export class InterfaceHandle {
     return this;
   }
 
-  /** Stages the removal of the interface (a veth takes its peer). */
+  /**
+   * Stages the removal of the interface. A veth takes its peer with it, so
+   * the peer is staged for removal too (and both come back on a rollback);
+   * that needs the peer's namespace followed by this store.
+   */
   remove(): void {
     this.tx.live();
     const s = this.tx.touchInterface(this.key, true) as Staged<InterfaceTarget>;
-    if (!s.base) this.tx.interfaces.delete(this.key);
-    else s.target = undefined;
+    const me = (s.target ?? s.base) as InterfaceTarget;
+    const peerKey = this.peerKey(s);
+    if (!s.base) {
+      this.tx.interfaces.delete(this.key);
+      if (peerKey) this.tx.interfaces.delete(peerKey);
+      return;
+    }
+    if (me.kind === 'veth' && !peerKey) {
+      throw new ValidationError(
+        `${me.ifname}: its veth peer is in a namespace this store does not follow; removing ${me.ifname} removes the peer too, ` +
+          'and a rollback could not put it back. Follow that namespace as well (NetState.open({ netns: [...] })).',
+        'ifname',
+      );
+    }
+    s.target = undefined;
+    if (peerKey) {
+      const p = this.tx.touchInterface(peerKey, false);
+      if (p) p.target = undefined;
+    }
+  }
+
+  /** The key of this veth's peer, from either end of the pair (created or existing). */
+  private peerKey(s: Staged<InterfaceTarget>): string | undefined {
+    const t = (s.target ?? s.base) as InterfaceTarget;
+    if (t.peer) return this.tx.ifKey(t.peer.ifname, t.peer.netns ?? t.netns);
+    if (t.peerOf) {
+      for (const [key, other] of this.tx.interfaces) {
+        const o = other.target ?? other.base;
+        if (o?.peer?.ifname === t.ifname && (o.peer.netns ?? o.netns) === t.netns) return key;
+      }
+    }
+    return undefined;
   }
 }
 
@@ -666,6 +713,6 @@ function canonicalKey(t: RuleTarget): string {
 /** A target without its namespace (the key says it) and without empty fields, for the diff. */
 function strip<T extends { netns: string }>(t: T | undefined): Record<string, unknown> | undefined {
   if (!t) return undefined;
-  const { netns: _n, ...rest } = t as Record<string, unknown>;
+  const { netns: _n, index: _i, ...rest } = t as Record<string, unknown>;
   return rest;
 }

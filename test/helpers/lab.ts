@@ -23,19 +23,24 @@ export function ipAll(ns: string, commands: readonly string[]): void {
 
 /**
  * A fresh `nst-` namespace with the basic lab, and a store following it,
- * for each test: `const lab = useLabStore(); ... lab.db.begin()`. The store
- * is closed before the namespace goes.
+ * for each test: `const lab = useLabStore(); ... lab.db.begin()`. With
+ * `namespaces: n`, n namespaces (the lab in the first) all followed by the
+ * store. `before` runs before the lab is built, `after` once it is. The store
+ * is closed before the namespaces go.
  */
-export function useLabStore(options: { before?: (ns: string) => void } = {}): {
+export function useLabStore(
+  options: { before?: (ns: string) => void; after?: (names: string[]) => void; namespaces?: number } = {},
+): {
   ns: ReturnType<typeof useNetns>;
   db: NetState;
 } {
-  const ns = useNetns();
+  const ns = useNetns(options.namespaces ?? 1);
   const handle = { ns, db: undefined as unknown as NetState };
   beforeEach(async () => {
     options.before?.(ns.name);
     basicLab(ns.name);
-    handle.db = await NetState.open({ netns: ns.name });
+    options.after?.(ns.names);
+    handle.db = await NetState.open({ netns: ns.names });
   });
   afterEach(async () => {
     await handle.db?.close();

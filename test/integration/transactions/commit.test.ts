@@ -6,11 +6,39 @@
 import { describe, expect, it } from 'vitest';
 import { type Transaction, TransactionError } from '../../../src/index.js';
 import { expectStoreMatchesKernel, viewFromIproute2 } from '../../helpers/kernel-view.js';
-import { useLabStore } from '../../helpers/lab.js';
+import { ipAll, useLabStore } from '../../helpers/lab.js';
 import { ip, ipJson } from '../../helpers/netns.js';
 
-const lab = useLabStore();
+/**
+ * Besides the basic lab: a macvlan on v0, a bridge with a veth port whose
+ * peer is in the second namespace, and a rule; the common change removes
+ * all of them, so every fault also rolls back removals. And a bridge brq.
+ */
+const lab = useLabStore({
+  namespaces: 2,
+  after: ([a, b]) => {
+    ipAll(a as string, [
+      'link add m0 link v0 type macvlan mode bridge',
+      'addr add 10.0.40.1/24 dev m0',
+      'link set m0 up',
+      'link add brw type bridge',
+      'link set brw up',
+      'addr add 10.0.50.1/24 dev brw',
+      `link add w0 type veth peer name w1 netns ${b}`,
+      'link set w0 master brw',
+      'link set w0 up',
+      'rule add from 10.5.0.0/16 lookup 100 priority 800',
+      'link add brq type bridge',
+    ]);
+    ipAll(b as string, ['addr add 10.0.50.2/24 dev w1', 'link set w1 up', 'route add 10.60.0.0/16 via 10.0.50.1']);
+  },
+});
 const ns = lab.ns;
+
+/** Both namespaces as iproute2 shows them. */
+function bothViews(): unknown {
+  return lab.ns.names.map((n) => viewFromIproute2(n, false));
+}
 
 describe('commit', () => {
   it('builds a lab in one transaction, in dependency order, and resolves with a report', async () => {
@@ -84,6 +112,10 @@ function common(tx: Transaction): void {
   tx.addRoute({ dst: '10.6.0.0/16', gateway: '10.0.9.2' });
   tx.addRule({ src: '10.6.0.0/16', table: 100, priority: 900 });
   tx.addNeighbour({ ifname: 'v0', dst: '10.0.0.8', lladdr: '02:00:00:00:00:08' });
+  tx.interface('m0').remove();
+  tx.interface('brw').remove();
+  tx.interface('w0').remove(); // and w1, in the other namespace
+  tx.removeRule({ priority: 800 });
 }
 
 const faults: Fault[] = [
@@ -126,6 +158,25 @@ const faults: Fault[] = [
     stage: () => undefined,
     meanwhile: () => ip(ns.name, 'rule', 'add', 'from', '10.6.0.0/16', 'table', '100', 'prio', '900'),
   },
+  {
+    name: 'a port into a bridge replaced meanwhile by a veth (ports)',
+    step: /make q1 a port of brq/,
+    code: 'EOPNOTSUPP',
+    stage: (tx) => {
+      tx.create({ kind: 'veth', ifname: 'q0', peer: 'q1' });
+      tx.interface('q1').set({ master: 'brq' });
+    },
+    meanwhile: () => {
+      ip(ns.name, 'link', 'del', 'brq');
+      ip(ns.name, 'link', 'add', 'brq', 'type', 'veth', 'peer', 'name', 'brq1');
+    },
+  },
+  {
+    name: 'a permanent neighbour without a link-layer address (neighbours)',
+    step: /add neighbour 10.0.0.9/,
+    code: 'EINVAL',
+    stage: (tx) => tx.addNeighbour({ ifname: 'v0', dst: '10.0.0.9' }),
+  },
 ];
 
 describe('fault matrix: a refusal at each phase rolls everything back', () => {
@@ -135,7 +186,7 @@ describe('fault matrix: a refusal at each phase rolls everything back', () => {
       common(tx);
       f.stage(tx);
       f.meanwhile?.();
-      const before = viewFromIproute2(ns.name, false);
+      const before = bothViews();
       await lab.db.waitFor('interface', 'lo'); // the store has caught up with the outside change
       const err = await tx.commit().catch((e) => e);
       expect(err).toBeInstanceOf(TransactionError);
@@ -143,13 +194,13 @@ describe('fault matrix: a refusal at each phase rolls everything back', () => {
       expect(err.code).toBe(f.code);
       expect(err.notRolledBack).toEqual([]);
       expect(err.message).toContain(f.code);
-      expect(viewFromIproute2(ns.name, false)).toEqual(before);
-      await expectStoreMatchesKernel(lab.db, ns.name);
+      expect(bothViews()).toEqual(before);
+      for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
     });
   }
 
   it('a failed check rolls back like a failed step', async () => {
-    const before = viewFromIproute2(ns.name, false);
+    const before = bothViews();
     const tx = lab.db.begin();
     common(tx);
     tx.check(async () => false);
@@ -157,7 +208,7 @@ describe('fault matrix: a refusal at each phase rolls everything back', () => {
     expect(err).toBeInstanceOf(TransactionError);
     expect(err.step).toBe('check 1');
     expect(err.rolledBack.length).toBeGreaterThan(5);
-    expect(viewFromIproute2(ns.name, false)).toEqual(before);
-    await expectStoreMatchesKernel(lab.db, ns.name);
+    expect(bothViews()).toEqual(before);
+    for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
   });
 });

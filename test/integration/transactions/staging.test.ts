@@ -89,14 +89,14 @@ const cases: ReviewCase[] = [
     expected: { interfaces: {}, routes: {}, rules: {}, neighbours: {} },
   },
   {
-    name: 'removals',
+    name: 'removals (a veth takes its peer)',
     stage: (tx) => {
       tx.interface('v1').remove();
       tx.route({ dst: '10.8.0.0/16', table: 100 }).remove();
       tx.removeNeighbour({ ifname: 'v0', dst: '10.0.0.7' });
     },
     expected: {
-      interfaces: { v1: { remove: true } },
+      interfaces: { v0: { remove: true }, v1: { remove: true } },
       routes: { '10.8.0.0/16 table 100': { remove: true } },
       rules: {},
       neighbours: { '10.0.0.7 dev v0': { remove: true } },

@@ -8,7 +8,7 @@ import { struct } from '../codec/struct.js';
 import { AF, NLM_F } from '../constants.js';
 import { type BuildContext, type Command, type Family, matchesAll, NEW_FLAGS, type Request } from './family.js';
 import { BOND_MODES, bridgePortData, DATA_SCHEMAS, LINK_KINDS, MACVLAN_MODES, PORT_DATA_SCHEMAS } from './link-kinds.js';
-import { IFF_UP, OPERSTATES } from './names.js';
+import { ADDR_GEN_MODES, IFF_UP, OPERSTATES } from './names.js';
 import { checkIfname, checkInt, checkKnownKeys, checkMac, checkMtu, checkObject, U32 } from './validate.js';
 
 export const RTM_NEWLINK = 16;
@@ -212,6 +212,7 @@ const DATA_ENUMS: Record<string, Record<string, Record<string, number>>> = {
 };
 
 const LINK_SPEC_KEYS = new Set([
+  'addr_gen_mode',
   'index',
   'ifname',
   'newname',
@@ -327,6 +328,10 @@ async function linkAttrs(cmd: Command, spec: Record<string, unknown>, ctx: Build
     else if (typeof spec.netns === 'number') attrs.net_ns_pid = checkInt(spec.netns, `${where}.netns`, 1, 0x7fffffff);
     else throw new ValidationError(`${where}.netns: a namespace name or a pid`, 'netns');
   }
+  if (spec.addr_gen_mode !== undefined) {
+    // `ip link set X addrgenmode none`: how (and whether) the kernel makes IPv6 link-local addresses.
+    attrs.af_spec = { inet6: { addr_gen_mode: ADDR_GEN_MODES.number(spec.addr_gen_mode, `${where}.addr_gen_mode`) } };
+  }
   if (spec.net_ns_fd !== undefined) attrs.net_ns_fd = checkInt(spec.net_ns_fd, `${where}.net_ns_fd`, 0, 0x7fffffff);
   if (spec.net_ns_pid !== undefined) attrs.net_ns_pid = checkInt(spec.net_ns_pid, `${where}.net_ns_pid`, 1, 0x7fffffff);
 
@@ -403,12 +408,15 @@ const ATTR_ORDER = [
   'proto_down',
   'net_ns_fd',
   'net_ns_pid',
+  'af_spec',
   'linkinfo',
 ];
 
+/** Known attributes in iproute2's order; any other keeps its place after them (never dropped). */
 function inIproute2Order(attrs: Attrs): Attrs {
   const out: Attrs = {};
   for (const key of ATTR_ORDER) if (attrs[key] !== undefined) out[key] = attrs[key];
+  for (const [key, value] of Object.entries(attrs)) if (!(key in out)) out[key] = value;
   return out;
 }
 

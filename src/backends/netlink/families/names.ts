@@ -106,6 +106,14 @@ export const NEIGH_STATES = new NameTable('neighbour state', {
   permanent: 0x80,
 });
 
+/** IN6_ADDR_GEN_MODE_*: `ip link set X addrgenmode ...`. */
+export const ADDR_GEN_MODES = new NameTable('addr_gen_mode', {
+  eui64: 0,
+  none: 1,
+  stable_secret: 2,
+  random: 3,
+});
+
 export const OPERSTATES = new NameTable('operstate', {
   UNKNOWN: 0,
   NOTPRESENT: 1,
