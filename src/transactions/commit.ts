@@ -12,7 +12,7 @@ import type { NetState } from '../db/netstate.js';
 import { ROOT } from '../db/source.js';
 import { NetlinkError, NetStateError, TransactionError } from '../errors.js';
 import { indexCache, interfaceShown, neighbourShown, routeShown, ruleShown, waitUntil } from './confirm.js';
-import { neighbourOf } from './current.js';
+import { neighbourOf, uppersOf } from './current.js';
 import { plan, type Request, type Staging, type Step } from './plan.js';
 import type { InterfaceTarget, NeighbourTarget, Staged } from './staged.js';
 
@@ -138,6 +138,23 @@ async function send(sockets: Sockets, r: Request): Promise<void> {
   await nl.call(r.op, r.cmd, r.spec);
 }
 
+/** What a removal answers when the thing is gone already: the undo wanted exactly that. */
+const GONE_ALREADY = new Set(['ESRCH', 'ENOENT', 'EADDRNOTAVAIL']);
+
+/**
+ * An undo request. A removal of something the kernel took away meanwhile
+ * counts as done (an IPv6 address goes when its link goes down, and the undo
+ * of "set up" may run before the undo of "add address").
+ */
+async function sendUndo(sockets: Sockets, r: Request): Promise<void> {
+  try {
+    await send(sockets, r);
+  } catch (e) {
+    if (r.cmd === 'del' && e instanceof NetlinkError && GONE_ALREADY.has(e.code)) return;
+    throw e;
+  }
+}
+
 /** IFA_F_* bits a request can set (nodad, homeaddress, mngtmpaddr, noprefixroute, autojoin). */
 const SETTABLE_ADDRESS_FLAGS = 0x02 | 0x10 | 0x100 | 0x200 | 0x400;
 
@@ -163,6 +180,7 @@ function keepAddressFlags(db: NetState, steps: Step[]): void {
 function canTakeThingsAway({ base, target }: Staged<InterfaceTarget>): boolean {
   if (!base) return false;
   if (!target) return true;
+  if (base.netns !== target.netns) return true;
   if (base.state === 'up' && target.state === 'down') return true;
   if (base.master !== target.master) return true;
   return base.ipaddr.some((a) => !target.ipaddr.includes(a));
@@ -173,9 +191,16 @@ function snapshotSideEffects(db: NetState, staging: Staging): SideEffects {
   const routes: SideEffects['routes'] = [];
   const neighbours: NeighbourTarget[] = [];
   const names: SideEffects['names'] = new Map();
+  const uppers: SideEffects['uppers'] = [];
   for (const s of staging.interfaces) {
-    if (!s.base || !canTakeThingsAway(s)) continue;
+    if (!s.base) continue;
     const { netns, ifname } = s.base;
+    // A lower link's new MTU caps the MTU of the links stacked on it, with no request of theirs.
+    if (s.base.index !== undefined && (!s.target || s.target.mtu !== s.base.mtu || s.target.netns !== netns)) {
+      for (const up of uppersOf(db, netns, s.base.index))
+        uppers.push({ netns, ifname: up.ifname as string, mtu: up.mtu as number });
+    }
+    if (!canTakeThingsAway(s)) continue;
     // Kept as stored rows: a link may carry a million routes, and they are decoded only if a
     // rollback needs them.
     for (const row of db.routes.rows({ netns, dev: ifname, table: 'all' })) routes.push({ netns, body: row });
@@ -184,12 +209,14 @@ function snapshotSideEffects(db: NetState, staging: Staging): SideEffects {
       names.set(netns, new Map(db.interfaces.list({ netns }).map((i) => [i.index as number, i.ifname as string])));
     }
   }
-  return { routes, neighbours, names };
+  return { routes, neighbours, names, uppers };
 }
 
 interface SideEffects {
   routes: { netns: string; body: Buffer }[];
   neighbours: NeighbourTarget[];
+  /** MTUs of the links stacked on a changed one. */
+  uppers: { netns: string; ifname: string; mtu: number }[];
   /** Interface names by index as they were: a link put back by a rollback has a new index. */
   names: Map<string, Map<number, string>>;
 }
@@ -225,7 +252,7 @@ async function rollback(
   const notRolledBack: string[] = [];
   for (const step of [...applied].reverse()) {
     try {
-      for (const r of step.undo) await send(sockets, r);
+      for (const r of step.undo) await sendUndo(sockets, r);
       rolledBack.push(step.what);
     } catch (e) {
       notRolledBack.push(`${step.what} (${(e as Error).message})`);
@@ -239,6 +266,13 @@ async function rollback(
       await send(sockets, { netns: r.netns, op: 'route', cmd: 'replace', spec });
     } catch (e) {
       notRolledBack.push(`route ${spec.dst} (${(e as Error).message})`);
+    }
+  }
+  for (const u of side.uppers) {
+    try {
+      await send(sockets, { netns: u.netns, op: 'link', cmd: 'set', spec: { ifname: u.ifname, mtu: u.mtu } });
+    } catch (e) {
+      notRolledBack.push(`mtu of ${u.ifname} (${(e as Error).message})`);
     }
   }
   for (const n of side.neighbours) {

@@ -24,7 +24,8 @@ export function interfaceShown(db: NetState, s: Staged<InterfaceTarget>): boolea
   if (t.txqlen !== undefined && cur.txqlen !== t.txqlen) return false;
   // Addresses: what was staged must be there and what was removed gone; the kernel adds its own
   // (127.0.0.1 when lo comes up, IPv6 link-local ones) and those are not ours to judge.
-  const had = new Set(s.base?.ipaddr ?? []);
+  // A link moved to another namespace arrives there with no addresses: all of the target's are due.
+  const had = new Set(s.base && s.base.netns === t.netns ? s.base.ipaddr : []);
   const has = new Set(cur.ipaddr);
   for (const a of t.ipaddr) if (!had.has(a) && !has.has(a)) return false;
   for (const a of had) if (!t.ipaddr.includes(a) && has.has(a)) return false;

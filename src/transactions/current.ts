@@ -116,6 +116,13 @@ export function interfaceOf(db: NetState, r: StoreRecord): InterfaceTarget {
   });
 }
 
+/** Links stacked on this one (macvlan, vlan, vxlan on it): the kernel deletes them with it and caps their MTU at its. */
+export function uppersOf(db: NetState, netns: string, index: number): StoreRecord[] {
+  return db.interfaces
+    .list({ netns })
+    .filter((r) => r.link === index && r.kind !== 'veth' && r.link_netnsid === undefined && r.index !== index);
+}
+
 export function routeOf(db: NetState, r: StoreRecord): RouteTarget {
   const netns = r.netns as string;
   const hops = (r.multipath as Record<string, unknown>[] | undefined) ?? [];

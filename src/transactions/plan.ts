@@ -40,9 +40,11 @@ export const PHASES = {
   removeAddresses: 40,
   detachPorts: 50,
   removeMasters: 55,
+  removeStacked: 57,
   removeLinks: 60,
   createLinks: 100,
   createStacked: 110,
+  moveLinks: 115,
   setAttributes: 120,
   attachPorts: 130,
   addAddresses: 140,
@@ -116,8 +118,13 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>, removed: Read
     restore.push(...restoreLink(base, removed));
     if (peer) restore.push(...restoreLink(peer, removed));
     steps.push({
-      // Masters go first, so on a rollback they come back last and can take their ports again.
-      phase: base.ports.length ? PHASES.removeMasters : PHASES.removeLinks,
+      // Masters go first, then stacked links, then what they sit on: on a rollback the lower
+      // links come back first, and masters last, to take their ports again.
+      phase: base.ports.length
+        ? PHASES.removeMasters
+        : base.kind && STACKED.has(base.kind)
+          ? PHASES.removeStacked
+          : PHASES.removeLinks,
       what: `remove interface ${base.ifname}`,
       request: link(base.netns, { ifname: base.ifname }, 'del'),
       undo: restore,
@@ -146,6 +153,17 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>, removed: Read
       });
     }
   } else {
+    if (base.netns !== netns) {
+      // `ip link set X netns other`: the kernel takes its addresses, master and up state, and
+      // the routes through it; the steps below put back in the new namespace what the target
+      // keeps, and the undo takes it home and restores it there.
+      steps.push({
+        phase: PHASES.moveLinks,
+        what: `move ${base.ifname} to ${netns}`,
+        request: link(base.netns, { ifname: base.ifname, netns }),
+        undo: [link(netns, { ifname: base.ifname, netns: base.netns }), ...restoreLink({ ...base, ports: [] }, removed)],
+      });
+    }
     const changed: Record<string, unknown> = {};
     const old: Record<string, unknown> = {};
     for (const a of ATTRS) {
@@ -172,7 +190,9 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>, removed: Read
     }
     name = target.ifname;
   }
-  const was = base?.master;
+  // What is left of the starting state where the target is (a moved link arrives bare and down).
+  const from = base && base.netns !== netns ? { ...base, ipaddr: [], master: undefined, state: 'down' as const } : base;
+  const was = from?.master;
   if (target.master !== was) {
     const attach = target.master !== undefined;
     steps.push({
@@ -182,7 +202,7 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>, removed: Read
       undo: [link(netns, { ifname: name, master: was ?? 0 })],
     });
   }
-  const had = new Set(base?.ipaddr ?? []);
+  const had = new Set(from?.ipaddr ?? []);
   const has = new Set(target.ipaddr);
   for (const a of had) {
     if (has.has(a)) continue;
@@ -202,12 +222,12 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>, removed: Read
       undo: [addr(netns, name, a, 'del')],
     });
   }
-  if (target.state !== (base?.state ?? 'down')) {
+  if (target.state !== (from?.state ?? 'down')) {
     steps.push({
       phase: PHASES.setState,
       what: `set ${name} ${target.state}`,
       request: link(netns, { ifname: name, state: target.state }),
-      undo: [link(netns, { ifname: name, state: base?.state ?? 'down' })],
+      undo: [link(netns, { ifname: name, state: from?.state ?? 'down' })],
     });
   }
   return steps;

@@ -20,14 +20,26 @@ import { checkIfname, checkInt, checkMac, checkMtu, checkPrefix } from '../backe
 import type { NetState } from '../db/netstate.js';
 import { NetStateError, ValidationError } from '../errors.js';
 import { type CommitOptions, type CommitReport, commitStaging } from './commit.js';
-import { interfaceOf, neighbourOf, routeOf, ruleOf } from './current.js';
+import { interfaceOf, neighbourOf, routeOf, ruleOf, uppersOf } from './current.js';
 import { diffObject, type ObjectDiff } from './diff.js';
 import type { InterfaceTarget, NeighbourTarget, NexthopTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
 /** Kinds the backend can create (the kernel may still lack some: it says so at commit). */
 export const CREATABLE_KINDS: ReadonlySet<string> = new Set(LINK_KINDS);
 
-const SETTABLE = new Set(['state', 'mtu', 'address', 'master', 'ifalias', 'alias', 'txqlen', 'ifname', 'data', 'addr_gen_mode']);
+const SETTABLE = new Set([
+  'state',
+  'mtu',
+  'address',
+  'master',
+  'ifalias',
+  'alias',
+  'txqlen',
+  'ifname',
+  'data',
+  'addr_gen_mode',
+  'netns',
+]);
 
 export interface Review {
   interfaces: Record<string, ObjectDiff>;
@@ -245,7 +257,11 @@ export class Transaction {
       label: (t: T) => string,
     ) => {
       for (const s of map.values()) {
-        const d = diffObject(strip(s.base), strip(s.target), sets);
+        let d = diffObject(strip(s.base), strip(s.target), sets);
+        if (s.base && s.target && s.base.netns !== s.target.netns) {
+          // A move: the key leaves netns out, so say it here.
+          d = Object.fromEntries(Object.entries({ ...d, netns: s.target.netns }).sort(([a], [b]) => (a < b ? -1 : 1)));
+        }
         if (d) into[label((s.target ?? s.base) as T)] = d;
       }
     };
@@ -471,6 +487,9 @@ export class InterfaceHandle {
         });
         return;
       }
+      case 'netns':
+        this.moveTo(v);
+        return;
       case 'data':
         this.tx.updateInterface(this.key, (d) => {
           d.data = { ...(d.data ?? {}), ...(v as Record<string, unknown>) };
@@ -487,6 +506,38 @@ export class InterfaceHandle {
         return;
       }
     }
+  }
+
+  /**
+   * `ip link set X netns other`. The kernel strips a moved link of its
+   * addresses, master and up state; the target keeps its addresses and state
+   * (without the link-local ones: the kernel makes those again from the MAC),
+   * so the commit puts them back on the other side. The other namespace must
+   * be followed by this store, which confirms the move there.
+   */
+  private moveTo(v: unknown): void {
+    const to = String(v);
+    const me = (this.tx.touchInterface(this.key, true) as Staged<InterfaceTarget>).target as InterfaceTarget;
+    if (to === me.netns) return;
+    if (!this.tx.db.namespaces.includes(to)) {
+      throw new ValidationError(
+        `netns: "${to}" is not followed by this store, so the move could not be confirmed; open it with NetState.open({ netns: [...] })`,
+        'netns',
+      );
+    }
+    if (
+      this.tx.db.interfaces.get({ netns: to, ifname: me.ifname }) ||
+      this.tx.interfaces.get(this.tx.ifKey(me.ifname, to))?.target
+    ) {
+      throw new ValidationError(`netns: an interface named "${me.ifname}" exists already in ${to}`, 'netns');
+    }
+    if (me.ports.length)
+      throw new ValidationError(`netns: ${me.ifname} has ports (${me.ports.join(', ')}); a master cannot move`, 'netns');
+    if (me.master !== undefined) this.setMaster(undefined);
+    this.tx.updateInterface(this.key, (d) => {
+      d.netns = to;
+      d.ipaddr = d.ipaddr.filter((a) => !a.startsWith('fe80:'));
+    });
   }
 
   private setMaster(master: string | undefined): void {
@@ -595,6 +646,14 @@ export class InterfaceHandle {
     if (peerKey) {
       const p = this.tx.touchInterface(peerKey, false);
       if (p) p.target = undefined;
+    }
+    // The kernel deletes the links stacked on this one; staged, they are put back on a rollback.
+    const base = s.base as InterfaceTarget;
+    if (base.index !== undefined) {
+      for (const up of uppersOf(this.tx.db, base.netns, base.index)) {
+        const u = this.tx.touchInterface(this.tx.ifKey(up.ifname as string, base.netns), false);
+        if (u?.target) new InterfaceHandle(this.tx, this.tx.ifKey(up.ifname as string, base.netns)).remove();
+      }
     }
   }
 

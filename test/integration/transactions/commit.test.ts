@@ -179,6 +179,56 @@ const faults: Fault[] = [
   },
 ];
 
+describe('links that go with another', () => {
+  it('removing a link stages its veth peer and the links stacked on it; a rollback brings all back', async () => {
+    const before = bothViews();
+    const tx = lab.db.begin();
+    tx.interface('v0').remove();
+    expect(Object.keys(tx.review().interfaces).sort()).toEqual(['m0', 'v0', 'v1']);
+    tx.addRoute({ dst: '10.5.0.0/16', gateway: '192.0.2.1' });
+    const err = await tx.commit().catch((e) => e);
+    expect(err).toBeInstanceOf(TransactionError);
+    expect(err.notRolledBack).toEqual([]);
+    expect(bothViews()).toEqual(before);
+    for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
+  });
+});
+
+describe('moving a link to another namespace', () => {
+  it('takes its addresses and state along, and shows it in the review', async () => {
+    const [a, b] = ns.names as [string, string];
+    const tx = lab.db.begin();
+    tx.interface('v0').set({ netns: b });
+    expect(tx.review().interfaces[`${b}:v0`]).toMatchObject({ netns: b });
+    await tx.commit();
+    expect(ipJson<{ ifname: string }[]>(a, 'link', 'show').map((l) => l.ifname)).not.toContain('v0');
+    expect(
+      ipJson<{ addr_info: { local: string }[]; operstate: string }[]>(b, 'addr', 'show', 'v0')[0]?.addr_info.map((i) => i.local),
+    ).toEqual(expect.arrayContaining(['10.0.0.1', '2001:db8::1']));
+    expect(lab.db.interfaces.get({ netns: b, ifname: 'v0' })).toMatchObject({ state: 'up' });
+    for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
+  });
+
+  it('is undone on a failure: the link comes home with its addresses, routes and neighbours', async () => {
+    const before = bothViews();
+    const tx = lab.db.begin();
+    tx.interface('v0').set({ netns: ns.names[1] as string, mtu: 1400 });
+    tx.addRoute({ dst: '10.5.0.0/16', gateway: '192.0.2.1' });
+    const err = await tx.commit().catch((e) => e);
+    expect(err).toBeInstanceOf(TransactionError);
+    expect(err.code).toBe('ENETUNREACH');
+    expect(err.notRolledBack).toEqual([]);
+    expect(bothViews()).toEqual(before);
+    for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
+  });
+
+  it('is refused at staging to a namespace the store does not follow', () => {
+    const tx = lab.db.begin();
+    expect(() => tx.interface('v0').set({ netns: 'nst-not-followed' })).toThrow(/not followed/);
+    expect(() => tx.interface('brw').set({ netns: ns.names[1] as string })).toThrow(/has ports/);
+  });
+});
+
 describe('fault matrix: a refusal at each phase rolls everything back', () => {
   for (const f of faults) {
     it(f.name, async () => {
