@@ -13,10 +13,12 @@
  * - the last IPv4 address removed from a link takes all its IPv4 routes;
  *   an address removed takes the routes that use it as preferred source;
  * - a rule naming an interface (iif/oif) is `detached` while no interface of
- *   that name exists.
+ *   that name exists;
+ * - a new veth pair: the end created first is announced before its peer
+ *   exists (IFLA_LINK 0) and never again; the peer's announcement fills it in.
  */
 
-import { addresses, neighbours, routes, rules } from './kinds/index.js';
+import { addresses, interfaces, neighbours, routes, rules } from './kinds/index.js';
 import { decodeBody } from './kinds/kind.js';
 import { forEachAttr } from './raw.js';
 import type { RowChange, Store } from './store.js';
@@ -31,6 +33,9 @@ const RTN_ANYCAST = 4;
 const RTA_MULTIPATH = 9;
 const FIB_RULE_IIF_DETACHED = 0x8;
 const FIB_RULE_OIF_DETACHED = 0x10;
+const IFLA_LINK = 5;
+const IFLA_LINK_NETNSID = 37;
+const IFINFOMSG_LEN = 16;
 
 type Row = { id: number; body: Buffer };
 
@@ -49,6 +54,7 @@ export class SilentChanges {
     const after = c.after ? decodeBody('link', c.after) : undefined;
     const index = (after ?? before)?.index as number;
     const out: RowChange[] = [];
+    if (c.action === 'add' && after?.kind === 'veth') out.push(...this.linkPeer(c.ns, c.after as Buffer));
     if (c.action === 'remove') {
       out.push(...this.removeRoutesVia(c.ns, index, 0));
       out.push(...this.removeWhere(addresses, c.ns, 'idx = ?', index));
@@ -151,6 +157,32 @@ export class SilentChanges {
   }
 
   /** Recomputes the detached flags of rules that name interfaces. */
+  /** The first end of a new veth pair learns its peer's index from the peer's announcement. */
+  private linkPeer(ns: number, body: Buffer): RowChange[] {
+    let peer = 0;
+    let elsewhere = false;
+    forEachAttr(body, IFINFOMSG_LEN, body.length, (type, at) => {
+      if (type === IFLA_LINK) peer = body.readInt32LE(at);
+      if (type === IFLA_LINK_NETNSID) elsewhere = true;
+    });
+    if (!peer || elsewhere) return [];
+    const row = this.store.sql('SELECT id, body FROM interfaces WHERE ns = ? AND idx = ?').get(ns, peer) as Row | undefined;
+    if (!row) return [];
+    let linkAt = -1;
+    let linkValue = 0;
+    forEachAttr(row.body, IFINFOMSG_LEN, row.body.length, (type, at) => {
+      if (type === IFLA_LINK) {
+        linkAt = at;
+        linkValue = row.body.readInt32LE(at);
+      }
+    });
+    if (linkAt < 0 || linkValue !== 0) return [];
+    const updated = Buffer.from(row.body);
+    updated.writeInt32LE(body.readInt32LE(4), linkAt);
+    const change = this.store.rewrite(interfaces, ns, row, updated);
+    return change ? [change] : [];
+  }
+
   private detachRules(ns: number): RowChange[] {
     const db = this.store;
     const exists = db.sql('SELECT 1 FROM interfaces WHERE ns = ? AND ifname = ?').pluck();

@@ -4,9 +4,49 @@ import type { NetState } from '../db/netstate.js';
 import type { StoreRecord } from '../db/records.js';
 import type { InterfaceTarget, NeighbourTarget, NexthopTarget, RouteTarget, RuleTarget } from './staged.js';
 
-function nameOf(db: NetState, netns: string, index: unknown): string | undefined {
+/**
+ * Where records' interface indexes are looked up: the store, or a state
+ * given as `db.dump()` gives it (`tx.load(state)`).
+ */
+export interface Links {
+  readonly namespaces: readonly string[];
+  byIndex(netns: string, index: number): StoreRecord | undefined;
+  portsOf(netns: string, index: number): StoreRecord[];
+  all(netns: string): StoreRecord[];
+}
+
+/** The store's interfaces as Links (each lookup is one indexed query). */
+export function storeLinks(db: NetState): Links {
+  return {
+    get namespaces() {
+      return db.namespaces;
+    },
+    byIndex: (netns, index) => db.interfaces.get({ netns, index }),
+    portsOf: (netns, index) => db.interfaces.list({ netns, master: index }),
+    all: (netns) => db.interfaces.list({ netns }),
+  };
+}
+
+/** The interfaces of a dumped state as Links. */
+export function dumpLinks(state: { namespaces: Record<string, Record<string, readonly StoreRecord[]>> }): Links {
+  const all = (netns: string) => [...(state.namespaces[netns]?.interfaces ?? [])];
+  return {
+    namespaces: Object.keys(state.namespaces),
+    byIndex: (netns, index) => all(netns).find((r) => r.index === index),
+    portsOf: (netns, index) => all(netns).filter((r) => r.master === index),
+    all,
+  };
+}
+
+type Source = NetState | Links;
+
+function links(src: Source): Links {
+  return 'byIndex' in src ? src : storeLinks(src);
+}
+
+function nameOf(src: Source, netns: string, index: unknown): string | undefined {
   if (typeof index !== 'number' || index === 0) return undefined;
-  return db.interfaces.get({ netns, index })?.ifname as string | undefined;
+  return links(src).byIndex(netns, index)?.ifname as string | undefined;
 }
 
 function defined<T extends object>(o: T): T {
@@ -68,16 +108,16 @@ function recreatable(kind: unknown, data: unknown): Record<string, unknown> | un
  * namespace this store follows (the veth there that points back at this
  * one). Undefined when the peer is somewhere the store cannot see.
  */
-function peerOf(db: NetState, r: StoreRecord): InterfaceTarget['peer'] {
+function peerOf(db: Source, r: StoreRecord): InterfaceTarget['peer'] {
   const netns = r.netns as string;
   if (r.kind !== 'veth' || typeof r.link !== 'number') return undefined;
   if (r.link_netnsid === undefined) {
     const name = nameOf(db, netns, r.link);
     return name ? { ifname: name } : undefined;
   }
-  for (const other of db.namespaces) {
+  for (const other of links(db).namespaces) {
     if (other === netns) continue;
-    const p = db.interfaces.get({ netns: other, index: r.link });
+    const p = links(db).byIndex(other, r.link);
     if (p && p.kind === 'veth' && p.link === r.index && p.link_netnsid !== undefined) {
       return { ifname: p.ifname as string, netns: other };
     }
@@ -90,7 +130,7 @@ function addrGenMode(r: StoreRecord): string | undefined {
   return mode === undefined ? undefined : (ADDR_GEN_MODES.name(mode) as string);
 }
 
-export function interfaceOf(db: NetState, r: StoreRecord): InterfaceTarget {
+export function interfaceOf(db: Source, r: StoreRecord): InterfaceTarget {
   const netns = r.netns as string;
   const stacked = r.kind !== 'veth' && r.link_netnsid === undefined && typeof r.link === 'number';
   return defined({
@@ -109,21 +149,21 @@ export function interfaceOf(db: NetState, r: StoreRecord): InterfaceTarget {
     peer: peerOf(db, r),
     data: recreatable(r.kind, r.data),
     ipaddr: [...((r.ipaddr as string[]) ?? [])].sort(),
-    ports: db.interfaces
-      .list({ netns, master: r.index as number })
+    ports: links(db)
+      .portsOf(netns, r.index as number)
       .map((p) => p.ifname as string)
       .sort(),
   });
 }
 
 /** Links stacked on this one (macvlan, vlan, vxlan on it): the kernel deletes them with it and caps their MTU at its. */
-export function uppersOf(db: NetState, netns: string, index: number): StoreRecord[] {
-  return db.interfaces
-    .list({ netns })
+export function uppersOf(db: Source, netns: string, index: number): StoreRecord[] {
+  return links(db)
+    .all(netns)
     .filter((r) => r.link === index && r.kind !== 'veth' && r.link_netnsid === undefined && r.index !== index);
 }
 
-export function routeOf(db: NetState, r: StoreRecord): RouteTarget {
+export function routeOf(db: Source, r: StoreRecord): RouteTarget {
   const netns = r.netns as string;
   const hops = (r.multipath as Record<string, unknown>[] | undefined) ?? [];
   return defined({
@@ -155,7 +195,7 @@ export function ruleOf(r: StoreRecord): RuleTarget {
   return { ...rest } as RuleTarget;
 }
 
-export function neighbourOf(db: NetState, r: StoreRecord): NeighbourTarget {
+export function neighbourOf(db: Source, r: StoreRecord): NeighbourTarget {
   const netns = r.netns as string;
   return defined({
     netns,

@@ -77,7 +77,7 @@ export function creation(t: InterfaceTarget): Request {
   const spec: Record<string, unknown> = { ifname: t.ifname, kind: t.kind };
   // A link put back takes its old index again, so what refers to it by index still does.
   if (t.index !== undefined) spec.index = t.index;
-  if (t.peer) spec.peer = t.peer.netns ? { ifname: t.peer.ifname, netns: t.peer.netns } : { ifname: t.peer.ifname };
+  if (t.peer) spec.peer = { ...t.peer };
   if (t.link) spec.link = t.link;
   if (t.data) spec.data = t.data;
   Object.assign(spec, attributes(t));

@@ -23,7 +23,7 @@ export interface InterfaceTarget {
   /** The link a stacked kind sits on (macvlan, vlan, vxlan's dev), by name. */
   link?: string;
   /** The veth peer: name, and its namespace when elsewhere. */
-  peer?: { ifname: string; netns?: string };
+  peer?: { ifname: string; netns?: string; index?: number };
   /** Set on the peer of a created veth: it comes into being with that veth, not by itself. */
   peerOf?: string;
   /** kind-specific options (IFLA_INFO_DATA), as the backend takes them. */

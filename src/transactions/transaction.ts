@@ -22,6 +22,7 @@ import { NetStateError, ValidationError } from '../errors.js';
 import { type CommitOptions, type CommitReport, commitStaging } from './commit.js';
 import { interfaceOf, neighbourOf, routeOf, ruleOf, uppersOf } from './current.js';
 import { diffObject, type ObjectDiff } from './diff.js';
+import { type DumpedState, stageState } from './load.js';
 import type { InterfaceTarget, NeighbourTarget, NexthopTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
 /** Kinds the backend can create (the kernel may still lack some: it says so at commit). */
@@ -78,7 +79,7 @@ export class Transaction {
   /** Stages a new interface: `{ kind, ifname, peer?, netns?, data?, mtu?, ... }`. */
   create(spec: Record<string, unknown>): InterfaceHandle {
     this.live();
-    const { kind, ifname, peer, netns, data, link, ...rest } = spec;
+    const { kind, ifname, peer, netns, data, link, index, ...rest } = spec;
     if (typeof kind !== 'string' || !CREATABLE_KINDS.has(kind)) {
       throw new ValidationError(`kind: ${JSON.stringify(kind)} is not one of ${[...CREATABLE_KINDS].join(', ')}`, 'kind');
     }
@@ -88,22 +89,36 @@ export class Transaction {
     this.refuseTaken(key);
     const target: InterfaceTarget = { netns: ns, ifname: name, kind, state: 'down', ipaddr: [], ports: [] };
     if (data !== undefined) target.data = data as Record<string, unknown>;
+    // An index asked for (`ip link add ... index N`); load() recreates links with theirs.
+    if (index !== undefined) target.index = checkInt(index, 'index', 1, 0x7fffffff);
     if (link !== undefined) {
       // A macvlan, vlan or vxlan sits on another link of its namespace (existing or staged).
       target.link = checkIfname(link, 'link');
       this.touchInterface(this.ifKey(target.link, ns), true);
     }
     if (kind === 'veth') {
-      const p = typeof peer === 'string' ? { ifname: peer } : (peer as { ifname: string; netns?: string } | undefined);
+      const p =
+        typeof peer === 'string' ? { ifname: peer } : (peer as { ifname: string; netns?: string; index?: number } | undefined);
       if (!p || typeof p.ifname !== 'string')
         throw new ValidationError('peer: a veth needs a peer name (peer: "v1" or { ifname, netns })', 'peer');
       const peerKey = this.ifKey(checkIfname(p.ifname, 'peer'), p.netns ?? ns);
       if (peerKey === key) throw new ValidationError(`peer: "${p.ifname}" is the veth's own name`, 'peer');
       this.refuseTaken(peerKey);
       target.peer = p.netns && p.netns !== ns ? { ifname: p.ifname, netns: p.netns } : { ifname: p.ifname };
-      this.interfaces.set(peerKey, {
-        target: { netns: p.netns ?? ns, ifname: p.ifname, kind: 'veth', peerOf: name, state: 'down', ipaddr: [], ports: [] },
-      });
+      const peerTarget: InterfaceTarget = {
+        netns: p.netns ?? ns,
+        ifname: p.ifname,
+        kind: 'veth',
+        peerOf: name,
+        state: 'down',
+        ipaddr: [],
+        ports: [],
+      };
+      if (p.index !== undefined) {
+        target.peer.index = checkInt(p.index, 'peer.index', 1, 0x7fffffff);
+        peerTarget.index = target.peer.index;
+      }
+      this.interfaces.set(peerKey, { target: peerTarget });
     } else if (peer !== undefined) {
       throw new ValidationError(`peer: only a veth has a peer, not a ${kind}`, 'peer');
     }
@@ -203,6 +218,20 @@ export class Transaction {
     const base = this.currentNeighbour(probe);
     if (!base) throw new ValidationError(`no neighbour ${spec.dst} on ${dev} in ${netns}`, 'dst');
     this.neighbours.set(`${netns}|${dev}|${base.dst}`, { base });
+    return this;
+  }
+
+  // ---- whole states
+
+  /**
+   * Stages the changes that turn the current state into `state`, as
+   * `db.dump()` gives it (see load.ts for what is compared).
+   *
+   *   const saved = db.dump();  ...  db.begin().load(saved).commit();
+   */
+  load(state: DumpedState): this {
+    this.live();
+    stageState(this, state);
     return this;
   }
 

@@ -45,7 +45,9 @@ export function viewFromIproute2(ns: string, all = true): KernelView {
     const kind = (l.linkinfo as { info_kind?: string } | undefined)?.info_kind ?? '';
     const up = (l.flags as string[]).includes('UP') ? 'up' : 'down';
     const master = l.master ?? '';
-    return `${l.ifindex} ${l.ifname} ${kind} mtu=${l.mtu} ${up} ${l.address} master=${master}`;
+    // The link it sits on (a veth's peer): by name here, by index and netnsid elsewhere.
+    const lower = l.link_netnsid !== undefined ? `#${l.link_index}@${l.link_netnsid}` : (l.link ?? '');
+    return `${l.ifindex} ${l.ifname} ${kind} mtu=${l.mtu} ${up} ${l.address} master=${master} link=${lower}`;
   });
   const addresses = ipJson(ns, 'addr', 'show').flatMap((l) =>
     (l.addr_info as Record<string, unknown>[]).map((a) => `${l.ifindex} ${a.local}/${a.prefixlen}`),
@@ -95,9 +97,11 @@ type Rec = Record<string, unknown>;
 /** View lines from plain records (Rtnl's dumps or the store's). */
 function viewFromRecords(links: Rec[], addrs: Rec[], routeRecs: Rec[], ruleRecs: Rec[], neighRecs: Rec[]): KernelView {
   const names = new Map(links.map((l) => [l.index as number, l.ifname as string]));
+  const lowerOf = (l: Rec) =>
+    l.link_netnsid !== undefined ? `#${l.link}@${l.link_netnsid}` : l.link ? (names.get(l.link as number) ?? '') : '';
   const linkLines = links.map(
     (l) =>
-      `${l.index} ${l.ifname} ${l.kind ?? ''} mtu=${l.mtu} ${l.state} ${l.address} master=${l.master ? names.get(l.master as number) : ''}`,
+      `${l.index} ${l.ifname} ${l.kind ?? ''} mtu=${l.mtu} ${l.state} ${l.address} master=${l.master ? names.get(l.master as number) : ''} link=${lowerOf(l)}`,
   );
   const addresses = addrs.map((a) => `${a.index} ${a.local ?? a.address}/${a.prefixlen}`);
   const routes = routeRecs

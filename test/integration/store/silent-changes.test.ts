@@ -36,6 +36,15 @@ const MULTIPATH_LAB = [
 
 const scenarios: Scenario[] = [
   {
+    name: 'a new veth pair: the end announced first (before its peer existed) learns its peer',
+    change: ['link add x0 type veth peer name x1'],
+    expect: (db) => {
+      const [x0, x1] = [db.interfaces.get('x0'), db.interfaces.get('x1')];
+      expect(x1?.link).toBe(x0?.index);
+      expect(x0?.link).toBe(x1?.index);
+    },
+  },
+  {
     name: 'a deleted link takes its routes (every table), addresses and neighbours',
     change: ['link del v0'],
     expect: (db) => {

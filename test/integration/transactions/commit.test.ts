@@ -194,6 +194,55 @@ describe('links that go with another', () => {
   });
 });
 
+describe('load(state)', () => {
+  it('stages what turns the current state back into a dumped one; committed, the kernel is as it was', async () => {
+    const [a, b] = ns.names as [string, string];
+    const saved = JSON.parse(JSON.stringify(lab.db.dump())); // as it would come back from a file
+    const before = bothViews();
+    ipAll(a, [
+      'addr add 10.0.77.1/24 dev v0',
+      'route del 10.9.0.0/16',
+      'route add 10.33.0.0/16 via 10.0.0.2 table 100',
+      'link set m0 mtu 1300',
+      'link add x0 type veth peer name x1',
+      'link set w0 nomaster',
+      'rule del priority 800',
+      'neigh del 10.0.0.7 dev v0',
+      'link del brq',
+    ]);
+    ipAll(b, ['addr del 10.0.50.2/24 dev w1']); // takes 10.60.0.0/16 with it
+    await lab.db.waitFor('interface', 'x1');
+    await lab.db.waitFor('address', { netns: b, address: '10.0.50.2' }, { absent: true });
+    await lab.db.waitFor('interface', 'brq', { absent: true });
+
+    const tx = lab.db.begin().load(saved);
+    const review = tx.review();
+    expect(review.interfaces).toMatchObject({
+      v0: { '-ipaddr': ['10.0.77.1/24'] },
+      m0: { mtu: 1500 },
+      w0: { master: 'brw' },
+      x0: { remove: true },
+      x1: { remove: true },
+      brq: { kind: 'bridge' },
+      [`${b}:w1`]: { '+ipaddr': ['10.0.50.2/24'] },
+    });
+    expect(Object.keys(review.routes).sort()).toEqual(['10.33.0.0/16 table 100', '10.9.0.0/16', `${b}:10.60.0.0/16`].sort());
+    expect(Object.keys(review.rules)).toHaveLength(1);
+    expect(Object.keys(review.neighbours)).toEqual(['10.0.0.7 dev v0']);
+    await tx.commit();
+    expect(bothViews()).toEqual(before);
+    for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
+    // Loaded again: nothing left to do.
+    const again = lab.db.begin().load(saved).review();
+    expect(again).toEqual({ interfaces: {}, routes: {}, rules: {}, neighbours: {} });
+  });
+
+  it('refuses a state of a namespace the store does not follow, or that is not a state', () => {
+    expect(() => lab.db.begin().load({ namespaces: { 'nst-elsewhere': {} } })).toThrow(/does not follow/);
+    expect(() => lab.db.begin().load({} as never)).toThrow(/db.dump\(\)/);
+  });
+});
+
 describe('moving a link to another namespace', () => {
   it('takes its addresses and state along, and shows it in the review', async () => {
     const [a, b] = ns.names as [string, string];
