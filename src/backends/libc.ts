@@ -11,6 +11,8 @@ const lib = koffi.load('libc.so.6');
 
 export const AF_NETLINK = 16;
 export const SOCK_RAW = 3;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
@@ -45,6 +47,7 @@ export const sys = {
   setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *val, uint32 len)'),
   getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *val, _Inout_ uint32 *len)'),
   send: lib.func('intptr send(int fd, const void *buf, uintptr len, int flags)'),
+  connect: lib.func('int connect(int fd, const void *addr, uint32 len)'),
   recv: lib.func('intptr recv(int fd, void *buf, uintptr len, int flags)'),
   close: lib.func('int close(int fd)'),
   read: lib.func('intptr read(int fd, void *buf, uintptr len)'),

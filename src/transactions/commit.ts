@@ -23,11 +23,13 @@ export interface CommitReport {
   ms: number;
 }
 
+export type Check = (() => Promise<unknown>) | { name: string; fn: () => Promise<unknown> };
+
 export interface CommitOptions {
   /** How long the store may take to show the target (ms, default 5000). */
   timeout?: number;
-  /** Predicates that must hold before the commit is final. */
-  checks?: (() => Promise<unknown>)[];
+  /** Predicates that must hold before the commit is final (a named one fails under its name). */
+  checks?: Check[];
 }
 
 /** One Rtnl per namespace for the duration of a commit. */
@@ -65,13 +67,14 @@ export async function commitStaging(db: NetState, staging: Staging, options: Com
       throw new StepFailure('confirm', e as Error);
     }
     for (const [i, check] of (options.checks ?? []).entries()) {
+      const { name, fn } = typeof check === 'function' ? { name: `check ${i + 1}`, fn: check } : check;
       let ok: unknown;
       try {
-        ok = await check();
+        ok = await fn();
       } catch (e) {
-        throw new StepFailure(`check ${i + 1}`, e as Error);
+        throw new StepFailure(name, e as Error);
       }
-      if (ok === false) throw new StepFailure(`check ${i + 1}`, new NetStateError(`check ${i + 1} failed`));
+      if (ok === false) throw new StepFailure(name, new NetStateError(`${name} failed`));
     }
     return { applied: applied.map((s) => s.what), steps: steps.length, ms: performance.now() - started };
   } catch (e) {

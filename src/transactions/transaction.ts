@@ -12,14 +12,17 @@
  * Bad input is refused at the staging call with a ValidationError.
  */
 import { produce } from 'immer';
+import { echo } from '../backends/icmp.js';
 import { parsePrefix } from '../backends/netlink/codec/address.js';
 import { LINK_KINDS } from '../backends/netlink/families/link-kinds.js';
 import { ADDR_GEN_MODES } from '../backends/netlink/families/names.js';
 import { tableNumber } from '../backends/netlink/families/route.js';
 import { checkIfname, checkInt, checkMac, checkMtu, checkPrefix } from '../backends/netlink/families/validate.js';
+import { Rtnl } from '../backends/netlink/rtnl.js';
 import type { NetState } from '../db/netstate.js';
+import { ROOT } from '../db/source.js';
 import { NetStateError, ValidationError } from '../errors.js';
-import { type CommitOptions, type CommitReport, commitStaging } from './commit.js';
+import { type Check, type CommitOptions, type CommitReport, commitStaging } from './commit.js';
 import { interfaceOf, neighbourOf, routeOf, ruleOf, uppersOf } from './current.js';
 import { diffObject, type ObjectDiff } from './diff.js';
 import { type DumpedState, stageState } from './load.js';
@@ -237,13 +240,38 @@ export class Transaction {
 
   // ---- commit
 
-  private readonly checks: (() => Promise<unknown>)[] = [];
+  private readonly checks: Check[] = [];
   private committed = false;
 
   /** A predicate that must hold once the target is reached, or the commit rolls back. */
   check(fn: () => Promise<unknown>): this {
     this.live();
     this.checks.push(fn);
+    return this;
+  }
+
+  /**
+   * A check that `address` answers an ICMP echo from a namespace (this
+   * transaction's by default) once the target is reached, as `ping` from
+   * inside it would; unanswered within `timeout` ms (default 2000), the
+   * commit rolls back.
+   */
+  ensureReachable(address: string, opts: { netns?: string; timeout?: number } = {}): this {
+    this.live();
+    const netns = opts.netns ?? this.netns;
+    checkGateway(address, address.includes(':') ? 6 : 4, 'address');
+    this.checks.push({
+      name: `ensureReachable ${address}${netns === this.netns ? '' : ` from ${netns}`}`,
+      fn: async () => {
+        const where = netns === ROOT ? undefined : netns;
+        try {
+          return await echo(where, address, { timeout: opts.timeout });
+        } catch (e) {
+          await forgetUnanswered(where, address);
+          throw e;
+        }
+      },
+    });
     return this;
   }
 
@@ -765,6 +793,22 @@ export class RouteHandle {
     const s = this.tx.routes.get(this.key) as Staged<RouteTarget>;
     if (!s.base) this.tx.routes.delete(this.key);
     else s.target = undefined;
+  }
+}
+
+/**
+ * The probe of an address nobody answers leaves a failed neighbour entry
+ * behind (ARP or ND); a rolled-back commit must not leave even that.
+ */
+async function forgetUnanswered(netns: string | undefined, address: string): Promise<void> {
+  const nl = await Rtnl.open({ netns });
+  try {
+    for (const n of await nl.neigh('dump', {})) {
+      if (n.dst === address && n.lladdr === undefined)
+        await nl.neigh('del', { ifindex: n.ifindex, dst: address }).catch(() => undefined);
+    }
+  } finally {
+    nl.close();
   }
 }
 

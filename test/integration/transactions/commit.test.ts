@@ -194,6 +194,39 @@ describe('links that go with another', () => {
   });
 });
 
+describe('ensureReachable', () => {
+  it('passes when the address answers an ICMP echo from the namespace (IPv4 to the other namespace, IPv6 locally)', async () => {
+    const tx = lab.db.begin();
+    tx.interface('v0').addIp('10.0.5.1/24');
+    tx.ensureReachable('10.0.50.2').ensureReachable('2001:db8::1');
+    const report = await tx.commit();
+    expect(report.applied).toContain('add 10.0.5.1/24 to v0');
+    // From the other namespace too.
+    await lab.db
+      .begin()
+      .ensureReachable('10.0.50.1', { netns: ns.names[1] as string })
+      .commit();
+  });
+
+  it('an address that never answers rolls the commit back', async () => {
+    const before = bothViews();
+    const tx = lab.db.begin();
+    tx.interface('v0').addIp('10.0.5.1/24');
+    tx.ensureReachable('10.0.5.99', { timeout: 600 });
+    const err = await tx.commit().catch((e) => e);
+    expect(err).toBeInstanceOf(TransactionError);
+    expect(err.step).toBe('ensureReachable 10.0.5.99');
+    expect(err.message).toMatch(/did not answer an ICMP echo/);
+    expect(err.rolledBack).toEqual(['add 10.0.5.1/24 to v0']);
+    expect(bothViews()).toEqual(before);
+    for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
+  });
+
+  it('refuses what is not an address at staging', () => {
+    expect(() => lab.db.begin().ensureReachable('10.0.5')).toThrow(/not an IP address/);
+  });
+});
+
 describe('load(state)', () => {
   it('stages what turns the current state back into a dumped one; committed, the kernel is as it was', async () => {
     const [a, b] = ns.names as [string, string];
