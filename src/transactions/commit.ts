@@ -109,7 +109,7 @@ function phases(steps: Step[]): Step[][] {
   const out: Step[][] = [];
   for (const s of steps) {
     const last = out[out.length - 1];
-    if (last && last[0]?.phase === s.phase) last.push(s);
+    if (last && last[0]?.phase === s.phase && last[0]?.order === s.order) last.push(s);
     else out.push([s]);
   }
   return out;

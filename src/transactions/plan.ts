@@ -18,7 +18,9 @@ export interface Request {
 }
 
 export interface Step {
-  /** Lower phases run first. */
+  /** Explicit priority of its object; lower runs first, unordered steps last. */
+  order: number;
+  /** Lower phases run first (within one order). */
   phase: number;
   /** What the step does, as the review names things. */
   what: string;
@@ -65,12 +67,17 @@ export function plan(staging: Staging): Step[] {
   const steps: Step[] = [];
   const removed = new Map<string, InterfaceTarget>();
   for (const s of staging.interfaces) if (s.base && !s.target) removed.set(keyOf(s.base), s.base);
-  for (const s of staging.interfaces) steps.push(...interfaceSteps(s, removed));
-  for (const s of staging.routes) steps.push(...objectSteps(s, ROUTE_OPS));
-  for (const s of staging.rules) steps.push(...objectSteps(s, RULE_OPS));
-  for (const s of staging.neighbours) steps.push(...objectSteps(s, NEIGHBOUR_OPS));
-  return steps.sort((a, b) => a.phase - b.phase);
+  const ordered = <T>(s: Staged<T>, list: Omit<Step, 'order'>[]) => {
+    for (const step of list) steps.push({ order: s.order ?? UNORDERED, ...step });
+  };
+  for (const s of staging.interfaces) ordered(s, interfaceSteps(s, removed));
+  for (const s of staging.routes) ordered(s, objectSteps(s, ROUTE_OPS));
+  for (const s of staging.rules) ordered(s, objectSteps(s, RULE_OPS));
+  for (const s of staging.neighbours) ordered(s, objectSteps(s, NEIGHBOUR_OPS));
+  return steps.sort((a, b) => a.order - b.order || a.phase - b.phase);
 }
+
+const UNORDERED = Number.MAX_SAFE_INTEGER;
 
 /** A link's full creation request, as a record can be turned back into one. */
 export function creation(t: InterfaceTarget): Request {
@@ -102,8 +109,11 @@ function removedPeer(base: InterfaceTarget, removed: ReadonlyMap<string, Interfa
   return removed.get(`${base.peer.netns ?? base.netns}|${base.peer.ifname}`);
 }
 
-function interfaceSteps({ base, target }: Staged<InterfaceTarget>, removed: ReadonlyMap<string, InterfaceTarget>): Step[] {
-  const steps: Step[] = [];
+function interfaceSteps(
+  { base, target }: Staged<InterfaceTarget>,
+  removed: ReadonlyMap<string, InterfaceTarget>,
+): Omit<Step, 'order'>[] {
+  const steps: Omit<Step, 'order'>[] = [];
   if (!target && base) {
     // A veth pair goes in one request, sent for the end whose key sorts first.
     const peer = removedPeer(base, removed);
@@ -299,7 +309,7 @@ interface ObjectOps<T> {
   restore: 'add' | 'replace';
 }
 
-function objectSteps<T extends { netns: string }>({ base, target }: Staged<T>, o: ObjectOps<T>): Step[] {
+function objectSteps<T extends { netns: string }>({ base, target }: Staged<T>, o: ObjectOps<T>): Omit<Step, 'order'>[] {
   const req = (t: T, cmd: Request['cmd']): Request => ({ netns: t.netns, op: o.op, cmd, spec: o.spec(t) });
   if (!target && base) {
     return [

@@ -78,4 +78,6 @@ export type Drafted<T> = Draft<T>;
 export interface Staged<T> {
   base?: T;
   target?: T;
+  /** An explicit priority (`handle.order(n)`): its steps go before every unordered one, lowest first. */
+  order?: number;
 }

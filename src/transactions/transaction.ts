@@ -627,6 +627,16 @@ export class InterfaceHandle {
     });
   }
 
+  /**
+   * An explicit priority: this interface's steps go before every object
+   * without one, lower ranks first (`tx.interface('uplink').order(0)`).
+   */
+  order(rank: number): this {
+    this.tx.live();
+    (this.tx.touchInterface(this.key, true) as Staged<InterfaceTarget>).order = checkInt(rank, 'order', 0, 0x7fffffff);
+    return this;
+  }
+
   up(): this {
     return this.set({ state: 'up' });
   }
@@ -785,6 +795,13 @@ export class RouteHandle {
         if (last.dev) d.dev = last.dev;
       }
     });
+    return this;
+  }
+
+  /** An explicit priority, as InterfaceHandle.order. */
+  order(rank: number): this {
+    this.tx.live();
+    (this.tx.routes.get(this.key) as Staged<RouteTarget>).order = checkInt(rank, 'order', 0, 0x7fffffff);
     return this;
   }
 

@@ -179,6 +179,18 @@ const faults: Fault[] = [
   },
 ];
 
+describe('explicit priorities', () => {
+  it('objects given an order go first, lowest first; the rest follow the dependency order', async () => {
+    const tx = lab.db.begin();
+    tx.interface('v0').set({ mtu: 1400 });
+    tx.addRoute({ dst: '10.44.0.0/16', gateway: '10.0.0.2' }).order(1);
+    tx.interface('v1').set({ ifalias: 'first' }).order(0);
+    const report = await tx.commit();
+    expect(report.applied).toEqual(['set ifalias of v1', 'add route 10.44.0.0/16', 'set mtu of v0']);
+    for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
+  });
+});
+
 describe('links that go with another', () => {
   it('removing a link stages its veth peer and the links stacked on it; a rollback brings all back', async () => {
     const before = bothViews();
