@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { KINDS } from './kinds/index.js';
 import type { Kind, KindName, RowValues } from './kinds/kind.js';
+import { NLMSG_HDRLEN } from './raw.js';
 import { kindDdl, NAMESPACES_DDL } from './schema.js';
 
 /** One row that changed. `before`/`after` are stored bodies (absent on add/remove). */
@@ -183,10 +184,23 @@ export class Store {
     });
   }
 
-  /** Rewrites one row's body in place (an emulated change); reports it. */
+  /**
+   * Rewrites one row's body in place (an emulated change); reports it. The
+   * columns follow the body, so an emulated change of an indexed field (a
+   * veth learning its peer) can be found by it; only columns that changed
+   * are written (a route's flags touch none, and no index).
+   */
   rewrite(kind: Kind, ns: number, row: { id: number; body: Buffer }, body: Buffer): RowChange | undefined {
     if (row.body.equals(body)) return undefined;
-    this.sql(`UPDATE ${kind.table} SET body = ? WHERE id = ?`).run(body, row.id);
+    const was = columnsOf(kind, row.body);
+    const is = columnsOf(kind, body);
+    const set = kind.columns.map(([name]) => name).filter((_, i) => !sameValue(was?.[i], is?.[i]));
+    const values = set.map((name) => is?.[kind.columns.findIndex(([n]) => n === name)]);
+    this.sql(`UPDATE ${kind.table} SET ${[...set, 'body'].map((n) => `${n} = ?`).join(', ')} WHERE id = ?`).run(
+      ...values,
+      body,
+      row.id,
+    );
     return { kind: kind.name, action: 'change', ns, before: row.body, after: body, silent: true };
   }
 
@@ -282,4 +296,16 @@ export class BulkWriter {
     for (let r = 0; r < this.n; r++) this.s.insertOne.run(this.args.slice(r * w, (r + 1) * w));
     this.n = 0;
   }
+}
+
+/** The column values a stored body gives (it is wrapped in a message header for `row`). */
+function columnsOf(kind: Kind, body: Buffer): RowValues | undefined {
+  const msg = Buffer.alloc(NLMSG_HDRLEN + body.length);
+  msg.writeUInt32LE(msg.length, 0);
+  body.copy(msg, NLMSG_HDRLEN);
+  return kind.row(msg, 0, msg.length);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return Buffer.isBuffer(a) && Buffer.isBuffer(b) ? a.equals(b) : a === b;
 }

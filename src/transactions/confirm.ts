@@ -5,7 +5,7 @@
  */
 import type { NetState } from '../db/netstate.js';
 import { TimeoutError } from '../errors.js';
-import { interfaceOf, neighbourOf } from './current.js';
+import { interfaceOf, neighbourOf, routeLookup } from './current.js';
 import { canonical } from './diff.js';
 import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
@@ -47,9 +47,7 @@ export function indexCache(db: NetState): IndexOf {
 /** Compared on the record itself: this runs once per route of a 100 000-route commit. */
 export function routeShown(db: NetState, s: Staged<RouteTarget>, indexOf: IndexOf = indexCache(db)): boolean {
   const t = s.target ?? (s.base as RouteTarget);
-  const filter: Record<string, unknown> = { netns: t.netns, family: t.family, dst: t.dst, table: t.table };
-  if (t.priority !== undefined) filter.priority = t.priority;
-  const rec = db.routes.get(filter);
+  const rec = db.routes.get(routeLookup(t));
   if (!s.target) return rec === undefined;
   if (!rec) return false;
   const tt = s.target;

@@ -4,6 +4,11 @@ import type { NetState } from '../db/netstate.js';
 import type { StoreRecord } from '../db/records.js';
 import type { InterfaceTarget, NeighbourTarget, NexthopTarget, RouteTarget, RuleTarget } from './staged.js';
 
+/** A kernel-made IPv6 link-local address ('fe80::…/64'): made from the MAC, not ours to stage. */
+export function isLinkLocal(cidr: string): boolean {
+  return cidr.startsWith('fe80:');
+}
+
 /**
  * Where records' interface indexes are looked up: the store, or a state
  * given as `db.dump()` gives it (`tx.load(state)`).
@@ -12,6 +17,8 @@ export interface Links {
   readonly namespaces: readonly string[];
   byIndex(netns: string, index: number): StoreRecord | undefined;
   portsOf(netns: string, index: number): StoreRecord[];
+  /** Links whose IFLA_LINK is this one (a veth's peer among them). */
+  stackedOn(netns: string, index: number): StoreRecord[];
   all(netns: string): StoreRecord[];
 }
 
@@ -23,18 +30,23 @@ export function storeLinks(db: NetState): Links {
     },
     byIndex: (netns, index) => db.interfaces.get({ netns, index }),
     portsOf: (netns, index) => db.interfaces.list({ netns, master: index }),
+    stackedOn: (netns, index) => db.interfaces.list({ netns, link: index }),
     all: (netns) => db.interfaces.list({ netns }),
   };
 }
 
 /** The interfaces of a dumped state as Links. */
 export function dumpLinks(state: { namespaces: Record<string, Record<string, readonly StoreRecord[]>> }): Links {
-  const all = (netns: string) => [...(state.namespaces[netns]?.interfaces ?? [])];
+  const all = (netns: string) => state.namespaces[netns]?.interfaces ?? [];
+  const byIndex = new Map(
+    Object.keys(state.namespaces).map((netns) => [netns, new Map(all(netns).map((r) => [r.index as number, r]))]),
+  );
   return {
     namespaces: Object.keys(state.namespaces),
-    byIndex: (netns, index) => all(netns).find((r) => r.index === index),
+    byIndex: (netns, index) => byIndex.get(netns)?.get(index),
     portsOf: (netns, index) => all(netns).filter((r) => r.master === index),
-    all,
+    stackedOn: (netns, index) => all(netns).filter((r) => r.link === index),
+    all: (netns) => [...all(netns)],
   };
 }
 
@@ -159,8 +171,15 @@ export function interfaceOf(db: Source, r: StoreRecord): InterfaceTarget {
 /** Links stacked on this one (macvlan, vlan, vxlan on it): the kernel deletes them with it and caps their MTU at its. */
 export function uppersOf(db: Source, netns: string, index: number): StoreRecord[] {
   return links(db)
-    .all(netns)
-    .filter((r) => r.link === index && r.kind !== 'veth' && r.link_netnsid === undefined && r.index !== index);
+    .stackedOn(netns, index)
+    .filter((r) => r.kind !== 'veth' && r.link_netnsid === undefined && r.index !== index);
+}
+
+/** The store filter that finds the route a target names (its identity: netns, family, table, dst, priority). */
+export function routeLookup(t: Pick<RouteTarget, 'netns' | 'family' | 'table' | 'dst' | 'priority'>): Record<string, unknown> {
+  const filter: Record<string, unknown> = { netns: t.netns, family: t.family, dst: t.dst, table: t.table };
+  if (t.priority !== undefined) filter.priority = t.priority;
+  return filter;
 }
 
 export function routeOf(db: Source, r: StoreRecord): RouteTarget {

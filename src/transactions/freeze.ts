@@ -18,7 +18,7 @@ import type { StoreRecord } from '../db/records.js';
 import { NetStateError, ValidationError } from '../errors.js';
 import { commitStaging } from './commit.js';
 import { ruleShown } from './confirm.js';
-import { interfaceOf, routeOf, ruleOf } from './current.js';
+import { interfaceOf, isLinkLocal, routeLookup, routeOf, ruleOf } from './current.js';
 import { canonical, diffObject, type ObjectDiff } from './diff.js';
 import type { Staging } from './plan.js';
 import type { InterfaceTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
@@ -210,14 +210,7 @@ function routePin(db: NetState, rec: StoreRecord): Pin {
     label: describeRoute(pinned),
     pinned,
     current() {
-      const filter: Record<string, unknown> = {
-        netns: pinned.netns,
-        family: pinned.family,
-        dst: pinned.dst,
-        table: pinned.table,
-      };
-      if (pinned.priority !== undefined) filter.priority = pinned.priority;
-      const r = db.routes.get(filter);
+      const r = db.routes.get(routeLookup(pinned));
       return r ? routeOf(db, r) : undefined;
     },
     drift: (cur) => diffObject(cur && { ...cur }, { ...pinned }, ['multipath']),
@@ -239,5 +232,5 @@ function rulePin(db: NetState, rec: StoreRecord): Pin {
 /** The parts of an interface a freeze pins (link-local IPv6 addresses are the kernel's business). */
 function comparable(t: InterfaceTarget): Record<string, unknown> {
   const { netns: _n, peer: _p, peerOf: _o, index: _i, ...rest } = t;
-  return { ...rest, ipaddr: t.ipaddr.filter((a) => !a.startsWith('fe80:')) };
+  return { ...rest, ipaddr: t.ipaddr.filter((a) => !isLinkLocal(a)) };
 }

@@ -14,7 +14,7 @@
  */
 import type { StoreRecord } from '../db/records.js';
 import { ValidationError } from '../errors.js';
-import { dumpLinks, interfaceOf, type Links, neighbourOf, routeOf, ruleOf } from './current.js';
+import { dumpLinks, interfaceOf, isLinkLocal, type Links, neighbourOf, routeOf, ruleOf } from './current.js';
 import { canonical } from './diff.js';
 import type { InterfaceTarget, RouteTarget } from './staged.js';
 import { routeKey, type Transaction } from './transaction.js';
@@ -47,7 +47,7 @@ export function stageState(tx: Transaction, state: DumpedState): void {
   }
 }
 
-const own = (a: string) => !a.startsWith('fe80:');
+const own = (a: string) => !isLinkLocal(a);
 
 function stageInterfaces(tx: Transaction, netns: string, given: Links): void {
   const want = new Map(given.all(netns).map((r) => [r.ifname as string, interfaceOf(given, r)]));
@@ -102,7 +102,7 @@ function stageRoutes(tx: Transaction, netns: string, wanted: RouteTarget[]): voi
       .map((r) => [routeKey(r), r]),
   );
   for (const [key, r] of have) {
-    if (!want.has(key)) tx.route({ ...r, table: r.table }).remove();
+    if (!want.has(key)) tx.route({ ...r }).remove();
   }
   for (const [key, r] of want) {
     const cur = have.get(key);

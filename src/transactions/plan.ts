@@ -8,6 +8,7 @@
  * in one batch.
  */
 import type { FamilyName } from '../backends/netlink/codec/message.js';
+import { isLinkLocal } from './current.js';
 import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
 export interface Request {
@@ -251,7 +252,7 @@ function attributes(t: InterfaceTarget): Record<string, unknown> {
 }
 
 function hasLinkLocal(t: InterfaceTarget): boolean {
-  return t.ipaddr.some((a) => a.startsWith('fe80:'));
+  return t.ipaddr.some(isLinkLocal);
 }
 
 /**

@@ -23,7 +23,7 @@ import type { NetState } from '../db/netstate.js';
 import { ROOT } from '../db/source.js';
 import { NetStateError, ValidationError } from '../errors.js';
 import { type Check, type CommitOptions, type CommitReport, commitStaging } from './commit.js';
-import { interfaceOf, neighbourOf, routeOf, ruleOf, uppersOf } from './current.js';
+import { interfaceOf, isLinkLocal, neighbourOf, routeLookup, routeOf, ruleOf, uppersOf } from './current.js';
 import { diffObject, type ObjectDiff } from './diff.js';
 import { type DumpedState, stageState } from './load.js';
 import type { InterfaceTarget, NeighbourTarget, NexthopTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
@@ -456,9 +456,7 @@ export class Transaction {
   }
 
   private findRoute(t: RouteTarget): RouteTarget | undefined {
-    const filter: Record<string, unknown> = { netns: t.netns, family: t.family, dst: t.dst, table: t.table };
-    if (t.priority !== undefined) filter.priority = t.priority;
-    const rec = this.db.routes.get(filter);
+    const rec = this.db.routes.get(routeLookup(t));
     return rec ? routeOf(this.db, rec) : undefined;
   }
 
@@ -593,7 +591,7 @@ export class InterfaceHandle {
     if (me.master !== undefined) this.setMaster(undefined);
     this.tx.updateInterface(this.key, (d) => {
       d.netns = to;
-      d.ipaddr = d.ipaddr.filter((a) => !a.startsWith('fe80:'));
+      d.ipaddr = d.ipaddr.filter((a) => !isLinkLocal(a));
     });
   }
 

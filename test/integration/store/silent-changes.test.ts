@@ -42,6 +42,8 @@ const scenarios: Scenario[] = [
       const [x0, x1] = [db.interfaces.get('x0'), db.interfaces.get('x1')];
       expect(x1?.link).toBe(x0?.index);
       expect(x0?.link).toBe(x1?.index);
+      // Its indexed column follows: SQL finds it by its peer.
+      expect(db.interfaces.list({ link: x0?.index as number }).map((i) => i.ifname)).toEqual(['x1']);
     },
   },
   {
