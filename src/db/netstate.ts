@@ -229,6 +229,26 @@ export class NetState {
     return { namespaces: out };
   }
 
+  /**
+   * Resolves once the store holds every change the kernel made before the
+   * call, in every followed namespace (or one): the barrier to put after a
+   * change made by other software (an `ip` command that just returned)
+   * before reading the store.
+   *
+   *   execFileSync('ip', ['-n', 'lab', 'link', 'del', 'v0']);
+   *   await db.sync();
+   *   db.interfaces.get('v0'); // undefined
+   */
+  async sync(netns?: string): Promise<void> {
+    if (this.closed) throw new NetStateError('the store is closed');
+    if (netns !== undefined) {
+      const source = this.source(netns);
+      if (!source) throw new NamespaceError(`namespace "${netns}" is not followed by this store`);
+      return source.sync();
+    }
+    await Promise.all([...this.sources.values()].map((s) => s.sync()));
+  }
+
   /** Asks the kernel again for everything in one namespace (what an overrun does by itself). */
   async resync(netns?: string): Promise<void> {
     const source = this.source(netns);

@@ -222,6 +222,32 @@ export class Source {
     }
   }
 
+  /**
+   * Resolves once the store holds every change the kernel announced before
+   * the call: a no-op request goes through the event socket, whose ack comes
+   * after every notification queued before it. A resync in progress (or one
+   * an overrun starts meanwhile) is waited for: it covers those changes too.
+   */
+  async sync(): Promise<void> {
+    for (let attempt = 0; this.state !== 'gone'; attempt++) {
+      try {
+        await (this.events as NetlinkSocket).barrier();
+      } catch (e) {
+        // An overrun threw the ack away with the events; the resync it started is the barrier.
+        if ((this.state as SourceState) === 'gone' || attempt > 3) throw e;
+        await this.settled();
+        continue;
+      }
+      await this.settled();
+      return;
+    }
+  }
+
+  /** Waits for the resyncs in progress (and any they lead to). */
+  private async settled(): Promise<void> {
+    while (this.busy) await this.busy;
+  }
+
   /** The namespace went away (or the store closes): stop listening. */
   close(): void {
     this.state = 'gone';

@@ -28,6 +28,7 @@ import {
 } from '../libc.js';
 import { inNetns } from '../netns.js';
 import { poller } from '../poller.js';
+import { NLMSG_HDRLEN, writeHeader } from './codec/header.js';
 import { type Ack, decodeMessage, type Message, typeName } from './codec/message.js';
 import { Writer } from './codec/writer.js';
 import {
@@ -40,6 +41,7 @@ import {
   NLM_F,
   NLMSG_DONE,
   NLMSG_ERROR,
+  NLMSG_NOOP,
   RTNLGRP,
   type RtnlGroup,
   SOL_NETLINK,
@@ -201,6 +203,19 @@ export class NetlinkSocket {
       this.drain();
       if (this.pending.size > 0) this.watch();
     });
+  }
+
+  /**
+   * Resolves once the kernel has answered a no-op request: every message it
+   * queued on this socket before (the notifications of every change made so
+   * far, by anyone) has been read and handed over by then. The kernel acks
+   * NLMSG_NOOP without taking any lock.
+   */
+  barrier(): Promise<void> {
+    const seq = this.nextSeq();
+    const bytes = Buffer.alloc(NLMSG_HDRLEN);
+    writeHeader(bytes, 0, { len: NLMSG_HDRLEN, type: NLMSG_NOOP, flags: NLM_F.REQUEST | NLM_F.ACK, seq, pid: 0 });
+    return this.exchange(bytes, seq, seq, false).then(() => undefined);
   }
 
   private forget(first: number, last: number): void {

@@ -168,6 +168,27 @@ describe('events and waitFor', () => {
     await expectStoreMatchesKernel(db, ns.name);
   });
 
+  it('db.sync() is a barrier: what an ip command did before it is in the store after it', async () => {
+    const [a, b] = ns.names as [string, string];
+    basicLab(a);
+    basicLab(b);
+    db = await NetState.open({ netns: ns.names });
+    for (let i = 0; i < 20; i++) {
+      ip(a, 'route', 'add', `10.60.${i}.0/24`, 'via', '10.0.0.2');
+      ip(b, 'link', 'set', 'v1', 'mtu', String(1300 + i));
+      ip(a, 'route', 'del', `10.60.${i}.0/24`);
+      ip(a, 'route', 'add', `10.61.${i}.0/24`, 'via', '10.0.0.2');
+      await db.sync();
+      expect(db.routes.get(`10.60.${i}.0/24`)).toBeUndefined();
+      expect(db.routes.get(`10.61.${i}.0/24`)?.gateway).toBe('10.0.0.2');
+      expect(db.interfaces.get({ netns: b, ifname: 'v1' })?.mtu).toBe(1300 + i);
+    }
+    await db.sync(b);
+    await expect(db.sync('nst-nope')).rejects.toBeInstanceOf(NamespaceError);
+    await expectStoreMatchesKernel(db, a);
+    await expectStoreMatchesKernel(db, b);
+  });
+
   it('waitFor resolves at once when the record is already there, and times out with a clear error', async () => {
     basicLab(ns.name);
     db = await NetState.open({ netns: ns.name });

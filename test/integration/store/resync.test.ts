@@ -59,6 +59,22 @@ describe('resync', () => {
     expect(db.routes.count({ table: 100 })).toBe(15_001); // and the lab's own 10.8.0.0/16
   });
 
+  it('db.sync() after lost events resolves only once the resync has brought the store level', async () => {
+    basicLab(ns.name);
+    db = await NetState.open({ netns: ns.name, eventBuffer: 4096 });
+    const add = batchFile(routeLines('add', 20_000));
+    try {
+      execFileSync('ip', ['-n', ns.name, '-batch', add.path]);
+    } finally {
+      add.done();
+    }
+    // No waitFor: the barrier alone must leave every route in the store.
+    await db.sync();
+    expect(db.resyncCount(ns.name)).toBeGreaterThan(0);
+    expect(db.routes.count({ table: 100 })).toBe(20_001); // and the lab's own 10.8.0.0/16
+    await expectStoreMatchesKernel(db, ns.name, 10_000);
+  });
+
   it('an explicit resync finds nothing to change when nothing was lost', async () => {
     basicLab(ns.name);
     db = await NetState.open({ netns: ns.name });
