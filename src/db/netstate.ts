@@ -21,6 +21,7 @@ import { addresses, interfaces, KIND_BY_NAME, KINDS, neighbours, routes, rules }
 import type { KindName } from './kinds/kind.js';
 import { ReadOnlyNetState } from './readonly.js';
 import { type StoreRecord, toRecord } from './records.js';
+import { RouteCollection } from './route-collection.js';
 import { type LoadProgress, ROOT, Source } from './source.js';
 import { type RowChange, Store } from './store.js';
 
@@ -53,7 +54,7 @@ export type WaitKind = KindName;
 export class NetState {
   readonly interfaces: InterfaceCollection;
   readonly addresses: Collection;
-  readonly routes: FreezableCollection<string | Filter>;
+  readonly routes: RouteCollection;
   readonly rules: FreezableCollection<number | Filter>;
   readonly neighbours: Collection;
   /** Typed change events: `{ kind, action, netns, before, after }`. */
@@ -93,7 +94,7 @@ export class NetState {
       }),
     );
     this.addresses = new Collection(store, addresses, (s) => ({ address: String(s) }));
-    this.routes = new FreezableCollection<string | Filter>(
+    this.routes = new RouteCollection(
       {
         freeze: (spec, netns) => Frozen.route(this, spec, ns(netns)),
         unfreeze: (spec, netns) => Frozen.releaseMatching(this, 'routes', ns(netns), routeFilter(spec)),

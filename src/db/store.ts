@@ -32,6 +32,8 @@ type Statement = Database.Statement<unknown[]>;
 
 class KindStatements {
   readonly insertOne: Statement;
+  /** Inserts a row whose key is new, and nothing else (changes: 0 when the key exists). */
+  readonly insertNew: Statement;
   readonly insertBulk: Statement;
   readonly select: Statement;
   readonly update: Statement;
@@ -54,6 +56,7 @@ class KindStatements {
     // The kernel can hold two IPv4 routes with one key (`ip route append`): the last one read wins.
     const insert = `INSERT OR REPLACE INTO ${table} (${names.join(', ')}) VALUES `;
     this.insertOne = db.prepare(insert + one);
+    this.insertNew = db.prepare(`INSERT OR IGNORE INTO ${table} (${names.join(', ')}) VALUES ${one}`);
     this.insertBulk = db.prepare(insert + Array(BULK_ROWS).fill(one).join(', '));
     this.select = db.prepare(`SELECT id, body FROM ${table} WHERE ns = ? AND ${kind.key.map((k) => `${k} = ?`).join(' AND ')}`);
     this.update = db.prepare(`UPDATE ${table} SET ${kind.columns.map(([n]) => `${n} = ?`).join(', ')}, body = ? WHERE id = ?`);
@@ -150,20 +153,25 @@ export class Store {
     return out;
   }
 
-  /** Writes what a NEW message says; reports the change, or nothing when the row is identical. */
+  /**
+   * Writes what a NEW message says; reports the change, or nothing when the
+   * row is identical. A new key is inserted without looking first (most NEW
+   * messages of a big change are additions). The reported bodies are the
+   * values' own: they must not be views of a buffer that is reused.
+   */
   put(kind: Kind, ns: number, values: RowValues): RowChange | undefined {
     const s = this.statements(kind.name);
     const body = values[values.length - 1] as Buffer;
-    const old = s.select.get(...this.key(kind, ns, values)) as { id: number; body: Buffer } | undefined;
-    if (old) {
-      if (old.body.equals(body)) return undefined;
-      s.update.run(...values, old.id);
-      this.writeOifs(s, old.id, ns, body, true);
-      return { kind: kind.name, action: 'change', ns, before: old.body, after: Buffer.from(body) };
+    const added = s.insertNew.run(ns, ...values);
+    if (added.changes) {
+      this.writeOifs(s, Number(added.lastInsertRowid), ns, body, false);
+      return { kind: kind.name, action: 'add', ns, after: body };
     }
-    const id = Number(s.insertOne.run(ns, ...values).lastInsertRowid);
-    this.writeOifs(s, id, ns, body, false);
-    return { kind: kind.name, action: 'add', ns, after: Buffer.from(body) };
+    const old = s.select.get(...this.key(kind, ns, values)) as { id: number; body: Buffer };
+    if (old.body.equals(body)) return undefined;
+    s.update.run(...values, old.id);
+    this.writeOifs(s, old.id, ns, body, true);
+    return { kind: kind.name, action: 'change', ns, before: old.body, after: body };
   }
 
   /** Removes what a DEL message names; reports it, or nothing when no such row exists. */

@@ -58,7 +58,7 @@ export async function commitStaging(db: NetState, staging: Staging, options: Com
   keepAddressFlags(db, steps);
   try {
     for (const group of phases(steps)) {
-      const failure = await applyGroup(sockets, group, applied);
+      const failure = await applyGroup(db, sockets, group, applied);
       if (failure) throw failure;
     }
     try {
@@ -115,8 +115,16 @@ function phases(steps: Step[]): Step[][] {
   return out;
 }
 
+/**
+ * Requests per send of a phase. Between sends the store takes in the
+ * notifications of the last one (a barrier on its event socket): a phase of
+ * 100 000 routes would otherwise pile up 100 000 notifications in the socket
+ * faster than anything reads them, overrun it and cost a resync.
+ */
+const SLICE = 2048;
+
 /** One phase: a batch per namespace; the steps that went through are recorded as applied. */
-async function applyGroup(sockets: Sockets, group: Step[], applied: Step[]): Promise<StepFailure | undefined> {
+async function applyGroup(db: NetState, sockets: Sockets, group: Step[], applied: Step[]): Promise<StepFailure | undefined> {
   const byNs = new Map<string, Step[]>();
   for (const s of group) {
     const list = byNs.get(s.request.netns);
@@ -126,12 +134,16 @@ async function applyGroup(sockets: Sockets, group: Step[], applied: Step[]): Pro
   let failure: StepFailure | undefined;
   for (const [netns, list] of byNs) {
     const nl = await sockets.of(netns);
-    const results = await nl.batch(list.map((s) => ({ op: s.request.op, cmd: s.request.cmd, spec: s.request.spec })));
-    results.forEach((r, i) => {
-      const step = list[i] as Step;
-      if (r.ok) applied.push(step);
-      else failure ??= new StepFailure(step.what, r.error);
-    });
+    for (let at = 0; at < list.length; at += SLICE) {
+      const slice = list.slice(at, at + SLICE);
+      const results = await nl.batch(slice.map((s) => ({ op: s.request.op, cmd: s.request.cmd, spec: s.request.spec })));
+      results.forEach((r, i) => {
+        const step = slice[i] as Step;
+        if (r.ok) applied.push(step);
+        else failure ??= new StepFailure(step.what, r.error);
+      });
+      if (list.length > SLICE) await db.sync(netns);
+    }
   }
   return failure;
 }

@@ -3,9 +3,14 @@
  * kernel legitimately adjusts (link-local IPv6 addresses it adds, the
  * protocol and scope it picks for a route, MAC case).
  */
+
+import { parseIp } from '../backends/netlink/codec/address.js';
+import { ROUTE_TYPES } from '../backends/netlink/families/names.js';
+import { decodeBody } from '../db/kinds/kind.js';
 import type { NetState } from '../db/netstate.js';
+import { forEachAttr } from '../db/raw.js';
 import { TimeoutError } from '../errors.js';
-import { interfaceOf, neighbourOf, routeLookup } from './current.js';
+import { interfaceOf, neighbourOf } from './current.js';
 import { canonical } from './diff.js';
 import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
@@ -44,20 +49,61 @@ export function indexCache(db: NetState): IndexOf {
   };
 }
 
-/** Compared on the record itself: this runs once per route of a 100 000-route commit. */
+/**
+ * Read from the stored bytes: this runs once per route of a 100 000-route
+ * commit. A route with metrics or nexthops is decoded and compared whole.
+ */
 export function routeShown(db: NetState, s: Staged<RouteTarget>, indexOf: IndexOf = indexCache(db)): boolean {
-  const t = s.target ?? (s.base as RouteTarget);
-  const rec = db.routes.get(routeLookup(t));
-  if (!s.target) return rec === undefined;
-  if (!rec) return false;
-  const tt = s.target;
-  if (tt.gateway !== rec.gateway) return false;
-  if (tt.dev !== undefined && indexOf(tt.netns, tt.dev) !== rec.oif) return false;
-  if (tt.type !== undefined && tt.type !== rec.type) return false;
-  if (tt.metrics !== undefined && canonical(tt.metrics) !== canonical(rec.metrics)) return false;
+  const body = db.routes.bodyOf(s.target ?? (s.base as RouteTarget));
+  if (!s.target) return body === undefined;
+  if (!body) return false;
+  const t = s.target;
+  if (t.metrics !== undefined || t.multipath.length) return recordMatches(t, decodeBody('route', body), indexOf);
+  let gateway = -1;
+  let gatewayLen = 0;
+  let oif: number | undefined;
+  let multipath = false;
+  forEachAttr(body, RTMSG_LEN, body.length, (type, at, len) => {
+    if (type === RTA_GATEWAY) {
+      gateway = at;
+      gatewayLen = len;
+    } else if (type === RTA_OIF) oif = body.readUInt32LE(at);
+    else if (type === RTA_MULTIPATH) multipath = true;
+  });
+  if (multipath) return false;
+  if (t.type !== undefined && ROUTE_TYPES.number(t.type, 'type') !== body[RTM_TYPE_AT]) return false;
+  if (t.dev !== undefined && indexOf(t.netns, t.dev) !== oif) return false;
+  if (t.gateway === undefined) return gateway < 0;
+  const want = gatewayBytes(t.gateway);
+  return gateway >= 0 && want.length === gatewayLen && want.equals(body.subarray(gateway, gateway + gatewayLen));
+}
+
+const RTMSG_LEN = 12;
+const RTM_TYPE_AT = 7;
+const RTA_OIF = 4;
+const RTA_GATEWAY = 5;
+const RTA_MULTIPATH = 9;
+
+/** A commit's routes share a few gateways: each is parsed once. */
+const gateways = new Map<string, Buffer>();
+function gatewayBytes(text: string): Buffer {
+  let bytes = gateways.get(text);
+  if (!bytes) {
+    bytes = parseIp(text) ?? Buffer.alloc(0);
+    if (gateways.size > 1024) gateways.clear();
+    gateways.set(text, bytes);
+  }
+  return bytes;
+}
+
+function recordMatches(t: RouteTarget, rec: Record<string, unknown>, indexOf: IndexOf): boolean {
+  if (t.gateway !== rec.gateway) return false;
+  if (t.dev !== undefined && indexOf(t.netns, t.dev) !== rec.oif) return false;
+  if (t.type !== undefined && t.type !== rec.type) return false;
+  if (t.metrics !== undefined && canonical(t.metrics) !== canonical(rec.metrics)) return false;
   const hops = (rec.multipath as { gateway?: string; hops: number }[] | undefined) ?? [];
   const key = (h: { gateway?: string; hops: number }[]) => canonical(h.map((x) => [x.gateway ?? null, x.hops]).sort());
-  return key(tt.multipath) === key(hops);
+  return key(t.multipath) === key(hops);
 }
 
 export function ruleShown(db: NetState, s: Staged<RuleTarget>): boolean {

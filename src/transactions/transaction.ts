@@ -139,7 +139,7 @@ export class Transaction {
     const target = this.routeTarget(spec);
     const key = routeKey(target);
     const existing = this.routes.get(key);
-    if (existing?.target || (!existing && this.findRoute(target))) {
+    if (existing?.target || (!existing && this.db.routes.bodyOf(target))) {
       throw new ValidationError(`route ${describeRoute(target)} exists already; use tx.route(...) to change it`, 'dst');
     }
     this.routes.set(key, { base: existing?.base, target });
