@@ -4,12 +4,14 @@
  * Filters on indexed columns become SQL; any other field is compared on the
  * record, so every record field can be filtered on.
  */
+import type { Statement } from 'better-sqlite3';
 import { matchesAll } from '../backends/netlink/families/family.js';
 import { ValidationError } from '../errors.js';
 import type { CommitReport } from '../transactions/commit.js';
 import type { Frozen } from '../transactions/freeze.js';
 import type { InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import type { Kind } from './kinds/kind.js';
+import { type LinkBytes, readLink } from './kinds/link-bytes.js';
 import { type StoreRecord, toRecord } from './records.js';
 import type { Store } from './store.js';
 
@@ -27,7 +29,7 @@ export class Collection {
     readonly kind: Kind,
     /** What a bare string or number means for this kind ('v0' → { ifname: 'v0' }). */
     private readonly shorthand: (spec: string | number) => Filter,
-    private readonly extra?: (ns: number, body: Buffer) => Record<string, unknown>,
+    protected readonly extra?: (ns: number, body: Buffer) => Record<string, unknown>,
   ) {}
 
   /** The first record matching a name, index, prefix or partial spec; undefined when none. */
@@ -144,6 +146,25 @@ export class InterfaceCollection extends FreezableCollection<string> {
   ) {
     super(...args);
   }
+
+  /**
+   * A link's fields read from its stored bytes, with its addresses ('a/len'),
+   * by name: what a commit's confirmation compares, once per interface, with
+   * no record decoded. Undefined when there is no such link.
+   */
+  linkOf(netns: string, ifname: string): (LinkBytes & { ipaddr: string[] }) | undefined {
+    this.byName ??= this.store.db
+      .prepare(
+        'SELECT t.ns AS ns, t.body AS body FROM interfaces t WHERE t.ns = (SELECT id FROM namespaces WHERE name = ?) AND t.ifname = ?',
+      )
+      .raw();
+    const row = this.byName.get(netns, ifname) as [number, Buffer] | undefined;
+    if (!row) return undefined;
+    const [ns, body] = row;
+    return { ...readLink(body), ipaddr: (this.extra?.(ns, body).ipaddr as string[] | undefined) ?? [] };
+  }
+
+  private byName?: Statement;
 
   /**
    * Stages `fn`'s changes to one interface and commits when it returns;

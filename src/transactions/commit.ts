@@ -342,12 +342,12 @@ function confirmer(db: NetState, staging: Staging): Confirmer {
       pending.push({ name: name((s.target ?? s.base) as T), shown: () => shown(s) });
     }
   };
+  let indexOf = indexCache(db);
   expect(
     staging.interfaces,
     (t) => `interface ${t.ifname}`,
-    (s) => interfaceShown(db, s),
+    (s) => interfaceShown(db, s, indexOf),
   );
-  let indexOf = indexCache(db);
   expect(
     staging.routes,
     (t) => `route ${t.dst}`,

@@ -1,7 +1,8 @@
 /** Interfaces (`ip link`): one row per ifindex and namespace. */
 import { ValidationError } from '../../errors.js';
 import { bodyWithout } from '../raw.js';
-import { byIfname, decodeMessageBody, eq, type Kind, type RowValues } from './kind.js';
+import { byIfname, eq, type Kind, type RowValues } from './kind.js';
+import { readLink } from './link-bytes.js';
 
 const AF_UNSPEC = 0;
 const IFF_UP = 1;
@@ -44,15 +45,14 @@ export const interfaces: Kind = {
     // partial RTM_NEWLINKs of family AF_INET6 (addrconf state), even for a link being
     // unregistered: taken for link records, they bring deleted links back.
     if (buf[off + 16] !== AF_UNSPEC) return undefined;
-    const body = decodeMessageBody('link', buf, off, len);
-    const a = body.attrs as { ifname?: string; master?: number; link?: number; linkinfo?: { kind?: string } };
+    const link = readLink(buf, off + 16, off + len);
     return [
-      body.header.index,
-      a.ifname ?? '',
-      a.linkinfo?.kind ?? null,
-      a.master ?? null,
-      a.link ?? null,
-      body.header.flags,
+      link.index,
+      link.ifname ?? '',
+      link.kind ?? null,
+      link.master ?? null,
+      link.link ?? null,
+      link.flags >>> 0,
       bodyWithout(buf, off, len, 16, VOLATILE),
     ];
   },
