@@ -6,12 +6,12 @@
  */
 import type { Statement } from 'better-sqlite3';
 import { matchesAll } from '../backends/netlink/families/family.js';
+import { type LinkBytes, readLink } from '../backends/netlink/families/link-bytes.js';
 import { ValidationError } from '../errors.js';
 import type { CommitReport } from '../transactions/commit.js';
 import type { Frozen } from '../transactions/freeze.js';
 import type { InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import type { Kind } from './kinds/kind.js';
-import { type LinkBytes, readLink } from './kinds/link-bytes.js';
 import { type StoreRecord, toRecord } from './records.js';
 import type { Store } from './store.js';
 

@@ -19,6 +19,7 @@ import { Collection, type Filter, FreezableCollection, InterfaceCollection } fro
 import type { StoreEvent } from './events.js';
 import { addresses, interfaces, KIND_BY_NAME, KINDS, neighbours, routes, rules } from './kinds/index.js';
 import type { KindName } from './kinds/kind.js';
+import { ANY_FAMILY } from './kinds/values.js';
 import { ReadOnlyNetState } from './readonly.js';
 import { type StoreRecord, toRecord } from './records.js';
 import { RouteCollection } from './route-collection.js';
@@ -76,7 +77,9 @@ export class NetState {
     readonly store: Store,
     readonly mode: 'implicit' | 'explicit' = 'implicit',
   ) {
-    const addressesOf = store.db.prepare('SELECT address, prefixlen FROM addresses WHERE ns = ? AND idx = ? ORDER BY family, id');
+    const addressesOf = store.db.prepare(
+      `SELECT address, prefixlen FROM addresses WHERE ns = ? AND ${ANY_FAMILY} AND idx = ? ORDER BY family, id`,
+    );
     const ns = (netns?: string): string => netns ?? (this.namespaces[0] as string);
     this.interfaces = new InterfaceCollection(
       () => this.implicit(),

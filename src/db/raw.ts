@@ -6,15 +6,7 @@
 export const NLMSG_HDRLEN = 16;
 const NLA_TYPE_MASK = 0x3fff;
 
-/** Calls `fn(type, valueOffset, valueLength)` for each attribute in [off, end). */
-export function forEachAttr(buf: Buffer, off: number, end: number, fn: (type: number, at: number, len: number) => void): void {
-  while (off + 4 <= end) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > end) return;
-    fn(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, off + 4, len - 4);
-    off += (len + 3) & ~3;
-  }
-}
+export { forEachAttr } from '../backends/netlink/codec/attributes.js';
 
 /**
  * The message's body (family header and attributes) without the attributes

@@ -18,9 +18,10 @@
  *   exists (IFLA_LINK 0) and never again; the peer's announcement fills it in.
  */
 
+import { IFINFOMSG_LEN, readLink } from '../backends/netlink/families/link-bytes.js';
 import { addresses, interfaces, neighbours, routes, rules } from './kinds/index.js';
 import { decodeBody } from './kinds/kind.js';
-import { IFINFOMSG_LEN, readLink } from './kinds/link-bytes.js';
+import { ANY_FAMILY } from './kinds/values.js';
 import { forEachAttr } from './raw.js';
 import type { RowChange, Store } from './store.js';
 
@@ -57,8 +58,8 @@ export class SilentChanges {
     if (c.action === 'add' && after && readLink(after).kind === 'veth') out.push(...this.linkPeer(c.ns, after));
     if (c.action === 'remove') {
       out.push(...this.removeRoutesVia(c.ns, index, 0));
-      out.push(...this.removeWhere(addresses, c.ns, 'idx = ?', index));
-      out.push(...this.removeWhere(neighbours, c.ns, 'idx = ?', index));
+      out.push(...this.removeWhere(addresses, c.ns, `${ANY_FAMILY} AND idx = ?`, index));
+      out.push(...this.removeWhere(neighbours, c.ns, `${ANY_FAMILY} AND idx = ?`, index));
     } else if (before && after) {
       const was = before.readUInt32LE(8);
       const is = after.readUInt32LE(8);
@@ -190,6 +191,7 @@ export class SilentChanges {
     const present = (name: unknown): boolean => exists.get(ns, name) !== undefined;
     const out: RowChange[] = [];
     for (const row of db.sql('SELECT id, body FROM rules WHERE ns = ?').all(ns) as Row[]) {
+      if (!namesInterface(row.body)) continue; // most rules do not, and need no decoding
       const rule = decodeBody('rule', row.body);
       if (rule.iifname === undefined && rule.oifname === undefined) continue;
       let flags = row.body.readUInt32LE(8) & ~(FIB_RULE_IIF_DETACHED | FIB_RULE_OIF_DETACHED);
@@ -202,6 +204,18 @@ export class SilentChanges {
     }
     return out;
   }
+}
+
+const FIB_RULE_HDR_LEN = 12;
+const FRA_IIFNAME = 3;
+const FRA_OIFNAME = 17;
+
+function namesInterface(rule: Buffer): boolean {
+  let named = false;
+  forEachAttr(rule, FIB_RULE_HDR_LEN, rule.length, (type) => {
+    if (type === FRA_IIFNAME || type === FRA_OIFNAME) named = true;
+  });
+  return named;
 }
 
 interface Hop {

@@ -11,12 +11,14 @@ import { ENODEV, EPERM } from '../errno.js';
 import { check, O_CLOEXEC, O_RDONLY, sys } from '../libc.js';
 import { netnsExists, netnsPath } from '../netns.js';
 import type { Body } from './codec/attributes.js';
+import { NLMSG_HDRLEN } from './codec/header.js';
 import { encodeMessage, FAMILIES, type FamilyName, familyOfType, type Message, typeNumber } from './codec/message.js';
 import { Writer } from './codec/writer.js';
 import { DEFAULT_GROUPS, NLM_F, type RtnlGroup } from './constants.js';
 import type { AddressRecord } from './families/address.js';
 import { type BuildContext, COMMANDS, type Command, type Family, type Request } from './families/family.js';
 import { type LinkRecord, RTEXT_FILTER_SKIP_STATS, RTM_GETLINK } from './families/link.js';
+import { readLink } from './families/link-bytes.js';
 import type { NeighbourRecord } from './families/neighbour.js';
 import type { QdiscRecord } from './families/qdisc.js';
 import type { RouteRecord } from './families/route.js';
@@ -53,6 +55,9 @@ export type RtnlEvent =
 
 /** Requests per send in a batch: bounded so every possible error reply fits the receive buffer. */
 const BATCH_MESSAGES = 2048;
+/** Batches this long resolve link names with one dump. */
+const BULK_NAMES = 16;
+const AF_UNSPEC = 0;
 const BATCH_BYTES = 256 << 10;
 
 const OBJECT_OF: Record<number, FamilyName> = {};
@@ -239,7 +244,8 @@ export class Rtnl {
   async batch(requests: readonly BatchRequest[]): Promise<BatchResult[]> {
     const results: BatchResult[] = new Array(requests.length);
     const fds: number[] = [];
-    const ctx = this.context(fds, new Map());
+    // Many requests name many links: one dump of them all beats one RTM_GETLINK per name.
+    const ctx = this.context(fds, new Map(), requests.length >= BULK_NAMES ? () => this.linkIndexes() : undefined);
     const built: { index: number; req: Request; spec: Spec }[] = [];
     try {
       for (const [i, r] of requests.entries()) {
@@ -306,7 +312,24 @@ export class Rtnl {
     return messages.find((m) => m.body)?.body?.header.index as number | undefined;
   }
 
-  private context(fds: number[], cache?: Map<string, number>): BuildContext {
+  /** Every link's name and index, read from one dump's bytes. */
+  async linkIndexes(): Promise<Map<string, number>> {
+    const names = new Map<string, number>();
+    await this.dumpStream('link', {}, (buf, off, len) => {
+      if (buf[off + NLMSG_HDRLEN] !== AF_UNSPEC) return;
+      const link = readLink(buf, off + NLMSG_HDRLEN, off + len);
+      if (link.ifname !== undefined) names.set(link.ifname, link.index);
+    });
+    return names;
+  }
+
+  /**
+   * What builders resolve names and open namespaces with. With `cache`,
+   * names are looked up once per batch; with `fill`, the first name not in
+   * the cache fills it with every link at once.
+   */
+  private context(fds: number[], cache?: Map<string, number>, fill?: () => Promise<Map<string, number>>): BuildContext {
+    let filled = false;
     return {
       index: async (nameOrIndex, field) => {
         if (typeof nameOrIndex === 'number') {
@@ -316,7 +339,12 @@ export class Rtnl {
           return nameOrIndex;
         }
         checkIfname(nameOrIndex, field);
-        const cached = cache?.get(nameOrIndex);
+        let cached = cache?.get(nameOrIndex);
+        if (cached === undefined && cache && fill && !filled) {
+          filled = true;
+          for (const [name, index] of await fill()) if (!cache.has(name)) cache.set(name, index);
+          cached = cache.get(nameOrIndex);
+        }
         if (cached !== undefined) return cached;
         const index = await this.indexOf(nameOrIndex);
         if (index === undefined) {

@@ -1,8 +1,9 @@
 /** Interfaces (`ip link`): one row per ifindex and namespace. */
+
+import { readLink } from '../../backends/netlink/families/link-bytes.js';
 import { ValidationError } from '../../errors.js';
 import { bodyWithout } from '../raw.js';
 import { byIfname, eq, type Kind, type RowValues } from './kind.js';
-import { readLink } from './link-bytes.js';
 
 const AF_UNSPEC = 0;
 const IFF_UP = 1;

@@ -12,6 +12,7 @@ import type { Body } from '../../backends/netlink/codec/attributes.js';
 import { decodeSchema } from '../../backends/netlink/codec/attributes.js';
 import { FAMILIES, type FamilyName } from '../../backends/netlink/codec/message.js';
 import type { Family } from '../../backends/netlink/families/family.js';
+import { ANY_FAMILY } from './values.js';
 
 export type KindName = 'interface' | 'address' | 'route' | 'rule' | 'neighbour';
 
@@ -69,6 +70,18 @@ export function decodeMessageBody(family: FamilyName, buf: Buffer, off: number, 
 /** `column = ?` */
 export function eq(column: string, convert: (v: unknown) => unknown = (v) => v): FieldToSql {
   return (value) => ({ sql: `t.${column} = ?`, params: [convert(value)] });
+}
+
+/**
+ * A field that names one link, on a kind keyed (ns, family, idx, ...)
+ * (addresses, neighbours): every family is named too, so SQLite seeks
+ * the link's rows instead of walking the namespace's.
+ */
+export function ofLink(field: FieldToSql): FieldToSql {
+  return (value) => {
+    const { sql, params } = field(value);
+    return { sql: `t.${ANY_FAMILY} AND ${sql}`, params };
+  };
 }
 
 /** An interface given by index, or by name resolved inside the row's own namespace. */

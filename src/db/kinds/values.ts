@@ -1,5 +1,6 @@
 /** Spellings users write in filters, turned into column values. */
 import { normalizeIp, parseIp, parsePrefix } from '../../backends/netlink/codec/address.js';
+import { FAMILY_NAMES } from '../../backends/netlink/constants.js';
 import { ValidationError } from '../../errors.js';
 import { prefixKey } from '../raw.js';
 
@@ -92,3 +93,10 @@ function ipv4PrefixKey(text: string): number | undefined {
   if (digits === 0 || length > 32) return undefined;
   return address * 256 + length;
 }
+
+/**
+ * "Any family", spelt so that SQLite can use the (ns, family, idx, ...) keys
+ * of addresses and neighbours to find one link's rows: with no family named
+ * it walks every row of the namespace instead.
+ */
+export const ANY_FAMILY = `family IN (${Object.keys(FAMILY_NAMES).join(', ')})`;

@@ -301,3 +301,13 @@ function encodeValue(spec: AttrSpec, value: unknown, w: Writer, siblings: Attrs)
 export function align4(n: number): number {
   return (n + 3) & ~3;
 }
+
+/** Calls `fn(type, valueOffset, valueLength)` for each attribute in [off, end). */
+export function forEachAttr(buf: Buffer, off: number, end: number, fn: (type: number, at: number, len: number) => void): void {
+  while (off + 4 <= end) {
+    const len = buf.readUInt16LE(off);
+    if (len < 4 || off + len > end) return;
+    fn(buf.readUInt16LE(off + 2) & 0x3fff /* NLA_TYPE_MASK */, off + 4, len - 4);
+    off += (len + 3) & ~3;
+  }
+}

@@ -3,8 +3,8 @@
  * attributes below), for the paths that run once per link event or per
  * interface a commit confirms: a full decode costs twenty times more.
  */
-import { formatMac } from '../../backends/netlink/codec/address.js';
-import { forEachAttr } from '../raw.js';
+import { formatMac } from '../codec/address.js';
+import { forEachAttr } from '../codec/attributes.js';
 
 export const IFINFOMSG_LEN = 16;
 
