@@ -298,7 +298,9 @@ export class NetState {
       }
       if (reason === 'resync') this.subject.next({ kind: 'netns', action: 'resync', netns: source.name });
     }
-    this.batches.next(new Set(changes.map((c) => c.kind)));
+    const kinds = new Set(changes.map((c) => c.kind));
+    if (kinds.has('route')) this.routes.generation++;
+    this.batches.next(kinds);
   }
 
   private watchNamespaces(): void {
@@ -318,6 +320,7 @@ export class NetState {
       this.sources.delete(id);
       this.store.dropNamespace(id);
       this.subject.next({ kind: 'netns', action: 'remove', netns: s.name });
+      this.routes.generation++;
       this.batches.next(new Set(KINDS.map((k) => k.name)));
     }
   }

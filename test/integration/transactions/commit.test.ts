@@ -179,6 +179,22 @@ const faults: Fault[] = [
   },
 ];
 
+describe('staging many routes', () => {
+  it('a table found empty is asked again once the store has applied a route change', async () => {
+    const tx = lab.db.begin();
+    for (let i = 0; i < 3; i++) tx.addRoute({ dst: `10.70.${i}.0/24`, gateway: '10.0.0.2', table: 700 });
+    tx.drop();
+    ip(ns.name, 'route', 'add', '10.70.1.0/24', 'via', '10.0.0.2', 'table', '700');
+    await lab.db.sync();
+    const again = lab.db.begin();
+    expect(() => again.addRoute({ dst: '10.70.1.0/24', gateway: '10.0.0.3', table: 700 })).toThrow(/exists already/);
+    again.addRoute({ dst: '10.70.2.0/24', gateway: '10.0.0.2', table: 700 });
+    await again.commit();
+    expect(ipJson(ns.name, 'route', 'show', 'table', '700').length).toBe(2);
+    await expectStoreMatchesKernel(lab.db, ns.name);
+  });
+});
+
 describe('explicit priorities', () => {
   it('objects given an order go first, lowest first; the rest follow the dependency order', async () => {
     const tx = lab.db.begin();
