@@ -173,40 +173,54 @@ async function sendUndo(sockets: Sockets, r: Request): Promise<void> {
 /** IFA_F_* bits a request can set (nodad, homeaddress, mngtmpaddr, noprefixroute, autojoin). */
 const SETTABLE_ADDRESS_FLAGS = 0x02 | 0x10 | 0x100 | 0x200 | 0x400;
 
+const IFA_F_SECONDARY = 0x01;
+
+/** IFA_F_* of an address as the store holds it (0 when it holds none). */
+function addressFlags(db: NetState, netns: string, ifname: unknown, cidr: string): number {
+  const [address, plen] = cidr.split('/');
+  const rec = db.addresses.get({ netns, ifname, address, prefixlen: Number(plen) });
+  return (rec?.flags as number | undefined) ?? 0;
+}
+
 /** An address put back by an undo keeps the flags it had (a nodad IPv6 address must not go through DAD). */
 function keepAddressFlags(db: NetState, steps: Step[]): void {
   for (const step of steps) {
     for (const r of step.undo) {
       if (r.op !== 'address' || r.cmd !== 'add') continue;
-      const [address, plen] = String(r.spec.address).split('/');
-      const rec = db.addresses.get({ netns: r.netns, ifname: r.spec.ifname, address, prefixlen: Number(plen) });
-      const flags = ((rec?.flags as number | undefined) ?? 0) & SETTABLE_ADDRESS_FLAGS;
+      const flags = addressFlags(db, r.netns, r.spec.ifname, String(r.spec.address)) & SETTABLE_ADDRESS_FLAGS;
       if (flags) r.spec.flags = flags;
     }
   }
 }
 
 /**
- * Changes after which the kernel removes routes or neighbours by itself: the
- * link removed, set down, losing an address, or changing master (a VRF takes
- * its ports' routes). Anything else needs no snapshot (a link can carry a
- * million routes).
+ * Changes after which the kernel removes every route and neighbour through
+ * a link: the link removed, moved, set down, or changing master (a VRF takes
+ * its ports' routes).
  */
-function canTakeThingsAway({ base, target }: Staged<InterfaceTarget>): boolean {
+function takesLinkState({ base, target }: Staged<InterfaceTarget>): boolean {
   if (!base) return false;
   if (!target) return true;
   if (base.netns !== target.netns) return true;
   if (base.state === 'up' && target.state === 'down') return true;
-  if (base.master !== target.master) return true;
-  return base.ipaddr.some((a) => !target.ipaddr.includes(a));
+  return base.master !== target.master;
 }
 
-/** What the kernel may remove on its own when these links change: routes and neighbours through them. */
+const isIpv4 = (cidr: string): boolean => !cidr.includes(':');
+
+/**
+ * What the kernel may remove on its own when these links change, kept as
+ * stored rows (decoded only if a rollback needs them). Only what is at risk:
+ * a link can carry a million routes, and removing one of its addresses
+ * takes only the routes using it as source, unless it was the last IPv4
+ * one (then every IPv4 route through the link goes).
+ */
 function snapshotSideEffects(db: NetState, staging: Staging): SideEffects {
   const routes: SideEffects['routes'] = [];
   const neighbours: NeighbourTarget[] = [];
   const names: SideEffects['names'] = new Map();
   const uppers: SideEffects['uppers'] = [];
+  const addresses: SideEffects['addresses'] = [];
   for (const s of staging.interfaces) {
     if (!s.base) continue;
     const { netns, ifname } = s.base;
@@ -215,20 +229,40 @@ function snapshotSideEffects(db: NetState, staging: Staging): SideEffects {
       for (const up of uppersOf(db, netns, s.base.index))
         uppers.push({ netns, ifname: up.ifname as string, mtu: up.mtu as number });
     }
-    if (!canTakeThingsAway(s)) continue;
-    // Kept as stored rows: a link may carry a million routes, and they are decoded only if a
-    // rollback needs them.
-    for (const row of db.routes.rows({ netns, dev: ifname, table: 'all' })) routes.push({ netns, body: row });
-    for (const n of db.neighbours.list({ netns, ifname })) neighbours.push(neighbourOf(db, n));
+    const linkState = takesLinkState(s);
+    const removed = s.target ? s.base.ipaddr.filter((a) => !s.target?.ipaddr.includes(a)) : [];
+    if (!linkState && removed.length === 0) continue;
+    // Removing a primary IPv4 address also removes its secondaries (promote_secondaries is off by
+    // default): counted as the last one whenever a secondary would stay.
+    const secondary = (cidr: string) => (addressFlags(db, netns, ifname, cidr) & IFA_F_SECONDARY) !== 0;
+    const lastIpv4 =
+      removed.some(isIpv4) &&
+      (!s.target?.ipaddr.some(isIpv4) ||
+        (removed.some((a) => isIpv4(a) && !secondary(a)) && !!s.target?.ipaddr.some((a) => isIpv4(a) && secondary(a))));
+    // The secondaries a removed primary takes along come back with it on a rollback.
+    if (removed.some((a) => isIpv4(a) && !secondary(a))) {
+      for (const cidr of s.base.ipaddr)
+        if (isIpv4(cidr) && !removed.includes(cidr) && secondary(cidr)) addresses.push({ netns, ifname, cidr });
+    }
+    if (linkState || lastIpv4) {
+      for (const row of db.routes.rows({ netns, dev: ifname, table: 'all' })) routes.push({ netns, body: row });
+    }
+    for (const cidr of removed) {
+      const prefsrc = cidr.split('/')[0];
+      for (const row of db.routes.rows({ netns, prefsrc, table: 'all' })) routes.push({ netns, body: row });
+    }
+    if (linkState) for (const n of db.neighbours.list({ netns, ifname })) neighbours.push(neighbourOf(db, n));
     if (!names.has(netns)) {
       names.set(netns, new Map(db.interfaces.list({ netns }).map((i) => [i.index as number, i.ifname as string])));
     }
   }
-  return { routes, neighbours, names, uppers };
+  return { routes, neighbours, names, uppers, addresses };
 }
 
 interface SideEffects {
   routes: { netns: string; body: Buffer }[];
+  /** Secondary IPv4 addresses that go with a removed primary. */
+  addresses: { netns: string; ifname: string; cidr: string }[];
   neighbours: NeighbourTarget[];
   /** MTUs of the links stacked on a changed one. */
   uppers: { netns: string; ifname: string; mtu: number }[];
@@ -273,7 +307,15 @@ async function rollback(
       notRolledBack.push(`${step.what} (${(e as Error).message})`);
     }
   }
-  // What the kernel took away by itself (routes through a link set down or removed) comes back too.
+  // What the kernel took away by itself (secondary addresses with their primary, routes through a
+  // link set down or removed) comes back too; what it kept is left as it is.
+  for (const a of side.addresses) {
+    try {
+      await send(sockets, { netns: a.netns, op: 'address', cmd: 'replace', spec: { ifname: a.ifname, address: a.cidr } });
+    } catch (e) {
+      notRolledBack.push(`address ${a.cidr} (${(e as Error).message})`);
+    }
+  }
   for (const r of side.routes) {
     const spec = restoreSpec(r.body, side.names.get(r.netns));
     if (!spec) continue;
@@ -303,18 +345,30 @@ async function rollback(
     }
   }
   // The store must show the starting point again before the failure is reported.
+  // Only what the commit changed must be back: other software may have changed the rest of an
+  // object meanwhile (replaced the bridge a port was to join), and that is not ours to undo.
+  const undone = <T>(list: Iterable<Staged<T>>, expected: (s: Staged<T>) => T | undefined = (s) => s.base) =>
+    [...list].filter((s) => s.base !== s.target).map((s) => ({ base: s.base, target: expected(s) }));
   const back: Staging = {
-    interfaces: [...staging.interfaces].map((s) => ({ base: s.base, target: s.base })),
-    routes: [...staging.routes].map((s) => ({ base: s.base, target: s.base })),
-    rules: [...staging.rules].map((s) => ({ base: s.base, target: s.base })),
-    neighbours: [...staging.neighbours].map((s) => ({ base: s.base, target: s.base })),
+    interfaces: undone(staging.interfaces, changedOnly),
+    routes: undone(staging.routes),
+    rules: undone(staging.rules),
+    neighbours: undone(staging.neighbours),
   };
   try {
-    await waitUntil(db, confirmer(db, back), timeout);
+    await waitUntil(db, confirmer(db, back, true), timeout);
   } catch (e) {
     notRolledBack.push(`the store never showed the starting state again: ${(e as Error).message}`);
   }
   return { rolledBack, notRolledBack };
+}
+
+/** The base of an interface without the optional attributes the commit did not change (not ours to confirm). */
+function changedOnly({ base, target }: Staged<InterfaceTarget>): InterfaceTarget | undefined {
+  if (!base || !target) return base;
+  const out = { ...base };
+  for (const k of ['mtu', 'address', 'ifalias', 'txqlen'] as const) if (base[k] === target[k]) delete out[k];
+  return out;
 }
 
 interface Confirmer {
@@ -332,13 +386,17 @@ interface Expectation {
 /**
  * Names of the targets the store does not show yet. Each call checks only
  * what was still missing the time before: a commit of 100 000 routes is
- * confirmed batch by batch, not re-read whole after every event.
+ * confirmed batch by batch, not re-read whole after every event. Objects
+ * named but not changed are not asked about, unless `all` (a rollback states
+ * what it expects explicitly).
  */
-function confirmer(db: NetState, staging: Staging): Confirmer {
+function confirmer(db: NetState, staging: Staging, all = false): Confirmer {
   const pending: Expectation[] = [];
   const expect = <T>(list: Iterable<Staged<T>>, name: (t: T) => string, shown: (s: Staged<T>) => boolean) => {
     for (const s of list) {
       if (!s.base && !s.target) continue;
+      // Named but not changed (a master a port joins): nothing to confirm.
+      if (s.base === s.target && !all) continue;
       pending.push({ name: name((s.target ?? s.base) as T), shown: () => shown(s) });
     }
   };

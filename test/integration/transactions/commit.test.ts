@@ -195,6 +195,35 @@ describe('staging many routes', () => {
   });
 });
 
+describe('what the kernel takes away with an address', () => {
+  const setup = () =>
+    ipAll(ns.name, [
+      'addr add 10.0.0.5/24 dev v0', // a secondary of 10.0.0.1
+      'addr add 10.0.9.1/24 dev v0',
+      'route add 10.88.0.0/16 via 10.0.0.2 src 10.0.9.1',
+      'route add 10.89.0.0/16 via 10.0.0.2',
+    ]);
+  const cases: [string, string][] = [
+    ['an address used as a route source: that route comes back', '10.0.9.1/24'],
+    ['a primary with a secondary: both come back, and the routes', '10.0.0.1/24'],
+  ];
+  for (const [name, cidr] of cases) {
+    it(name, async () => {
+      setup();
+      await lab.db.sync();
+      const before = bothViews();
+      const tx = lab.db.begin();
+      tx.interface('v0').delIp(cidr);
+      tx.addRoute({ dst: '10.90.0.0/16', gateway: '10.123.0.1' }); // refused: no route to that gateway
+      const err = await tx.commit().catch((e) => e);
+      expect(err).toBeInstanceOf(TransactionError);
+      expect(err.notRolledBack).toEqual([]);
+      expect(bothViews()).toEqual(before);
+      await expectStoreMatchesKernel(lab.db, ns.name);
+    });
+  }
+});
+
 describe('explicit priorities', () => {
   it('objects given an order go first, lowest first; the rest follow the dependency order', async () => {
     const tx = lab.db.begin();
@@ -347,7 +376,7 @@ describe('fault matrix: a refusal at each phase rolls everything back', () => {
       f.stage(tx);
       f.meanwhile?.();
       const before = bothViews();
-      await lab.db.waitFor('interface', 'lo'); // the store has caught up with the outside change
+      await lab.db.sync(); // the store has caught up with the outside change
       const err = await tx.commit().catch((e) => e);
       expect(err).toBeInstanceOf(TransactionError);
       expect(err.step).toMatch(f.step);
