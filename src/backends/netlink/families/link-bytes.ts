@@ -8,14 +8,7 @@ import { forEachAttr } from '../codec/attributes.js';
 
 export const IFINFOMSG_LEN = 16;
 
-const IFLA_ADDRESS = 1;
-const IFLA_IFNAME = 3;
-const IFLA_MTU = 4;
-const IFLA_LINK = 5;
-const IFLA_MASTER = 10;
-const IFLA_TXQLEN = 13;
 const IFLA_LINKINFO = 18;
-const IFLA_IFALIAS = 20;
 const IFLA_INFO_KIND = 1;
 
 export interface LinkBytes {
@@ -32,37 +25,33 @@ export interface LinkBytes {
   ifalias?: string;
 }
 
+type Reader = (buf: Buffer, at: number, len: number) => string | number;
+const u32: Reader = (buf, at) => buf.readUInt32LE(at);
+const i32: Reader = (buf, at) => buf.readInt32LE(at);
+const text: Reader = (buf, at, len) => cString(buf, at, len);
+
+/** IFLA_* attribute → the field it fills and how it is read. */
+const ATTRS: Record<number, [keyof LinkBytes, Reader]> = {
+  1: ['address', formatMac],
+  3: ['ifname', text],
+  4: ['mtu', u32],
+  5: ['link', i32],
+  10: ['master', u32],
+  13: ['txqlen', u32],
+  20: ['ifalias', text],
+};
+
 /** Reads the link whose ifinfomsg starts at `start` (a stored body: 0) and whose attributes end at `end`. */
 export function readLink(buf: Buffer, start = 0, end = buf.length): LinkBytes {
   const link: LinkBytes = { index: buf.readInt32LE(start + 4), flags: buf.readUInt32LE(start + 8) };
+  const fields = link as unknown as Record<string, string | number>;
   forEachAttr(buf, start + IFINFOMSG_LEN, end, (type, at, len) => {
-    switch (type) {
-      case IFLA_IFNAME:
-        link.ifname = cString(buf, at, len);
-        break;
-      case IFLA_MTU:
-        link.mtu = buf.readUInt32LE(at);
-        break;
-      case IFLA_LINK:
-        link.link = buf.readInt32LE(at);
-        break;
-      case IFLA_MASTER:
-        link.master = buf.readUInt32LE(at);
-        break;
-      case IFLA_TXQLEN:
-        link.txqlen = buf.readUInt32LE(at);
-        break;
-      case IFLA_ADDRESS:
-        link.address = formatMac(buf, at, len);
-        break;
-      case IFLA_IFALIAS:
-        link.ifalias = cString(buf, at, len);
-        break;
-      case IFLA_LINKINFO:
-        forEachAttr(buf, at, at + len, (inner, iat, ilen) => {
-          if (inner === IFLA_INFO_KIND) link.kind = cString(buf, iat, ilen);
-        });
-        break;
+    const attr = ATTRS[type];
+    if (attr) fields[attr[0]] = attr[1](buf, at, len);
+    else if (type === IFLA_LINKINFO) {
+      forEachAttr(buf, at, at + len, (inner, iat, ilen) => {
+        if (inner === IFLA_INFO_KIND) link.kind = cString(buf, iat, ilen);
+      });
     }
   });
   return link;
