@@ -18,7 +18,7 @@
  *   exists (IFLA_LINK 0) and never again; the peer's announcement fills it in.
  */
 
-import { IFINFOMSG_LEN, readLink } from '../backends/netlink/families/link-bytes.js';
+import { IFINFOMSG_LEN, type LinkBytes, readLink } from '../backends/netlink/families/link-bytes.js';
 import { addresses, interfaces, neighbours, routes, rules } from './kinds/index.js';
 import { decodeBody } from './kinds/kind.js';
 import { ANY_FAMILY } from './kinds/values.js';
@@ -36,7 +36,6 @@ const RTA_MULTIPATH = 9;
 const FIB_RULE_IIF_DETACHED = 0x8;
 const FIB_RULE_OIF_DETACHED = 0x10;
 const IFLA_LINK = 5;
-const IFLA_LINK_NETNSID = 37;
 
 type Row = { id: number; body: Buffer };
 
@@ -52,17 +51,18 @@ export class SilentChanges {
 
   /** Read from the bodies' bytes: this runs for every link event (a thousand for 500 new veth pairs). */
   private afterInterface(c: RowChange): RowChange[] {
-    const { before, after } = c;
-    const index = ((after ?? before) as Buffer).readInt32LE(4);
+    const before = c.before ? readLink(c.before) : undefined;
+    const after = c.after ? readLink(c.after) : undefined;
+    const index = ((after ?? before) as LinkBytes).index;
     const out: RowChange[] = [];
-    if (c.action === 'add' && after && readLink(after).kind === 'veth') out.push(...this.linkPeer(c.ns, after));
+    if (c.action === 'add' && after?.kind === 'veth') out.push(...this.linkPeer(c.ns, after));
     if (c.action === 'remove') {
       out.push(...this.removeRoutesVia(c.ns, index, 0));
       out.push(...this.removeWhere(addresses, c.ns, `${ANY_FAMILY} AND idx = ?`, index));
       out.push(...this.removeWhere(neighbours, c.ns, `${ANY_FAMILY} AND idx = ?`, index));
     } else if (before && after) {
-      const was = before.readUInt32LE(8);
-      const is = after.readUInt32LE(8);
+      const was = before.flags;
+      const is = after.flags;
       if (was & IFF_UP && !(is & IFF_UP)) out.push(...this.linkDown(c.ns, index, false));
       if (!(was & IFF_UP) && is & IFF_UP) out.push(...this.setHopFlags(c.ns, index, 2, 0, RTNH_F_DEAD));
       if ((was ^ is) & IFF_LOWER_UP) {
@@ -70,8 +70,7 @@ export class SilentChanges {
         out.push(...this.setHopFlags(c.ns, index, 0, carrier ? 0 : RTNH_F_LINKDOWN, carrier ? RTNH_F_LINKDOWN : 0));
       }
     }
-    if (c.action !== 'change' || readLink(before as Buffer).ifname !== readLink(after as Buffer).ifname)
-      out.push(...this.detachRules(c.ns));
+    if (c.action !== 'change' || before?.ifname !== after?.ifname) out.push(...this.detachRules(c.ns));
     return out;
   }
 
@@ -159,14 +158,9 @@ export class SilentChanges {
   }
 
   /** The first end of a new veth pair learns its peer's index from the peer's announcement. */
-  private linkPeer(ns: number, body: Buffer): RowChange[] {
-    let peer = 0;
-    let elsewhere = false;
-    forEachAttr(body, IFINFOMSG_LEN, body.length, (type, at) => {
-      if (type === IFLA_LINK) peer = body.readInt32LE(at);
-      if (type === IFLA_LINK_NETNSID) elsewhere = true;
-    });
-    if (!peer || elsewhere) return [];
+  private linkPeer(ns: number, link: LinkBytes): RowChange[] {
+    const peer = link.link ?? 0;
+    if (!peer || link.linkNetnsid !== undefined) return [];
     const row = this.store.sql('SELECT id, body FROM interfaces WHERE ns = ? AND idx = ?').get(ns, peer) as Row | undefined;
     if (!row) return [];
     let linkAt = -1;
@@ -179,7 +173,7 @@ export class SilentChanges {
     });
     if (linkAt < 0 || linkValue !== 0) return [];
     const updated = Buffer.from(row.body);
-    updated.writeInt32LE(body.readInt32LE(4), linkAt);
+    updated.writeInt32LE(link.index, linkAt);
     const change = this.store.rewrite(interfaces, ns, row, updated);
     return change ? [change] : [];
   }

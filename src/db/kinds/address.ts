@@ -1,7 +1,7 @@
 /** Addresses (`ip address`): one row per interface, address and prefix length. */
 import { FAMILY_NAMES } from '../../backends/netlink/constants.js';
 import { bodyWithout } from '../raw.js';
-import { byIfname, decodeMessageBody, eq, type Kind, ofLink, type RowValues } from './kind.js';
+import { decodeMessageBody, eq, type Kind, LINK_FIELDS, type RowValues } from './kind.js';
 import { familyNumber, ipText } from './values.js';
 
 const NONE = new Set<number>();
@@ -28,10 +28,7 @@ export const addresses: Kind = {
   },
   sqlFields: {
     family: eq('family', familyNumber),
-    index: ofLink(eq('idx')),
-    ifindex: ofLink(eq('idx')),
-    ifname: ofLink(byIfname('idx')),
-    dev: ofLink(byIfname('idx')),
+    ...LINK_FIELDS,
     prefixlen: eq('prefixlen'),
     // Compared in the kernel's spelling, so '2001:DB8::0001' finds 2001:db8::1.
     address: (v) => {

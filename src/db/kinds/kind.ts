@@ -72,18 +72,6 @@ export function eq(column: string, convert: (v: unknown) => unknown = (v) => v):
   return (value) => ({ sql: `t.${column} = ?`, params: [convert(value)] });
 }
 
-/**
- * A field that names one link, on a kind keyed (ns, family, idx, ...)
- * (addresses, neighbours): every family is named too, so SQLite seeks
- * the link's rows instead of walking the namespace's.
- */
-export function ofLink(field: FieldToSql): FieldToSql {
-  return (value) => {
-    const { sql, params } = field(value);
-    return { sql: `t.${ANY_FAMILY} AND ${sql}`, params };
-  };
-}
-
 /** An interface given by index, or by name resolved inside the row's own namespace. */
 export function byIfname(column: string): FieldToSql {
   return (value) =>
@@ -91,3 +79,23 @@ export function byIfname(column: string): FieldToSql {
       ? { sql: `t.${column} = ?`, params: [value] }
       : { sql: `t.${column} IN (SELECT i.idx FROM interfaces i WHERE i.ns = t.ns AND i.ifname = ?)`, params: [String(value)] };
 }
+
+/**
+ * A field that names one link, on a kind keyed (ns, family, idx, ...)
+ * (addresses, neighbours): every family is named too, so SQLite seeks
+ * the link's rows instead of walking the namespace's.
+ */
+function ofLink(field: FieldToSql): FieldToSql {
+  return (value) => {
+    const { sql, params } = field(value);
+    return { sql: `t.${ANY_FAMILY} AND ${sql}`, params };
+  };
+}
+
+/** The filter fields that name a link, for kinds keyed (ns, family, idx, ...). */
+export const LINK_FIELDS: Record<string, FieldToSql> = {
+  index: ofLink(eq('idx')),
+  ifindex: ofLink(eq('idx')),
+  ifname: ofLink(byIfname('idx')),
+  dev: ofLink(byIfname('idx')),
+};

@@ -1,6 +1,6 @@
 /** Neighbours (`ip neigh`, ARP and NDP): one row per interface and destination. */
 import { bodyWithout } from '../raw.js';
-import { byIfname, decodeMessageBody, eq, type Kind, ofLink, type RowValues } from './kind.js';
+import { decodeMessageBody, eq, type Kind, LINK_FIELDS, type RowValues } from './kind.js';
 import { familyNumber, ipText } from './values.js';
 
 /** Confirmed/used/updated timestamps and probe counters move with traffic, not with events. */
@@ -37,10 +37,7 @@ export const neighbours: Kind = {
   },
   sqlFields: {
     family: eq('family', familyNumber),
-    ifindex: ofLink(eq('idx')),
-    index: ofLink(eq('idx')),
-    ifname: ofLink(byIfname('idx')),
-    dev: ofLink(byIfname('idx')),
+    ...LINK_FIELDS,
     dst: eq('dst', (v) => ipText(v, 'dst')),
   },
 };

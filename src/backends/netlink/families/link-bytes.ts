@@ -19,6 +19,8 @@ export interface LinkBytes {
   kind?: string;
   master?: number;
   link?: number;
+  /** Set when `link` is an index in another namespace (a veth whose peer lives elsewhere). */
+  linkNetnsid?: number;
   mtu?: number;
   txqlen?: number;
   address?: string;
@@ -39,6 +41,7 @@ const ATTRS: Record<number, [keyof LinkBytes, Reader]> = {
   10: ['master', u32],
   13: ['txqlen', u32],
   20: ['ifalias', text],
+  37: ['linkNetnsid', i32],
 };
 
 /** Reads the link whose ifinfomsg starts at `start` (a stored body: 0) and whose attributes end at `end`. */
