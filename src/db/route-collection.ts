@@ -21,17 +21,26 @@ export interface RouteIdentity {
 
 const FAMILY = { inet: 2, inet6: 10 } as const;
 
+/** What stays true between two route changes: a namespace's id, and which of its tables are empty. */
+interface NamespaceMemo {
+  id: number;
+  empty: Map<number, boolean>;
+}
+
 export class RouteCollection extends FreezableCollection<string | Filter> {
   private anyPriority?: Statement;
   private onePriority?: Statement;
   private anyRoute?: Statement;
+  private namespaceId?: Statement;
   /**
-   * Bumped whenever the store applies a route change. Between two bumps a
-   * table found empty stays empty, and lookups in it need no SQL: staging
-   * 100 000 routes into a fresh table asks once, not 100 000 times.
+   * Bumped whenever the store applies a route change or forgets a namespace.
+   * Between two bumps a table found empty stays empty, and lookups in it
+   * need no SQL: staging 100 000 routes into a fresh table asks once, not
+   * 100 000 times.
    */
   generation = 0;
-  private readonly emptiness = new Map<string, { generation: number; empty: boolean }>();
+  private memoGeneration = -1;
+  private readonly memo = new Map<string, NamespaceMemo>();
 
   /**
    * The stored body (rtmsg and attributes) of a route with this identity,
@@ -39,34 +48,46 @@ export class RouteCollection extends FreezableCollection<string | Filter> {
    * the first in key order.
    */
   bodyOf(id: RouteIdentity): Buffer | undefined {
-    if (this.tableEmpty(id.netns, id.table)) return undefined;
+    const ns = this.namespaceMemo(id.netns);
+    if (!ns || this.tableEmpty(ns, id.table)) return undefined;
     const family = FAMILY[id.family];
     const dst = prefixColumn(family, id.dst);
     if (id.priority === undefined) {
       this.anyPriority ??= this.prepare('');
-      return this.anyPriority.get(id.netns, id.table, family, dst) as Buffer | undefined;
+      return this.anyPriority.get(ns.id, id.table, family, dst) as Buffer | undefined;
     }
     this.onePriority ??= this.prepare(' AND t.priority = ?');
-    return this.onePriority.get(id.netns, id.table, family, dst, id.priority) as Buffer | undefined;
+    return this.onePriority.get(ns.id, id.table, family, dst, id.priority) as Buffer | undefined;
   }
 
-  private tableEmpty(netns: string, table: number): boolean {
-    const key = `${netns}|${table}`;
-    const known = this.emptiness.get(key);
-    if (known?.generation === this.generation) return known.empty;
-    this.anyRoute ??= this.store.db
-      .prepare('SELECT 1 FROM routes t WHERE t.ns = (SELECT id FROM namespaces WHERE name = ?) AND t.tbl = ? LIMIT 1')
-      .pluck();
-    const empty = this.anyRoute.get(netns, table) === undefined;
-    this.emptiness.set(key, { generation: this.generation, empty });
+  private namespaceMemo(netns: string): NamespaceMemo | undefined {
+    if (this.memoGeneration !== this.generation) {
+      this.memo.clear();
+      this.memoGeneration = this.generation;
+    }
+    let ns = this.memo.get(netns);
+    if (ns) return ns;
+    this.namespaceId ??= this.store.db.prepare('SELECT id FROM namespaces WHERE name = ?').pluck();
+    const id = this.namespaceId.get(netns) as number | undefined;
+    if (id === undefined) return undefined; // not followed (yet): not remembered
+    ns = { id, empty: new Map() };
+    this.memo.set(netns, ns);
+    return ns;
+  }
+
+  private tableEmpty(ns: NamespaceMemo, table: number): boolean {
+    let empty = ns.empty.get(table);
+    if (empty === undefined) {
+      this.anyRoute ??= this.store.db.prepare('SELECT 1 FROM routes t WHERE t.ns = ? AND t.tbl = ? LIMIT 1').pluck();
+      empty = this.anyRoute.get(ns.id, table) === undefined;
+      ns.empty.set(table, empty);
+    }
     return empty;
   }
 
   private prepare(extra: string): Statement {
     return this.store.db
-      .prepare(
-        `SELECT t.body FROM routes t WHERE t.ns = (SELECT id FROM namespaces WHERE name = ?) AND t.tbl = ? AND t.family = ? AND t.dst = ?${extra} LIMIT 1`,
-      )
+      .prepare(`SELECT t.body FROM routes t WHERE t.ns = ? AND t.tbl = ? AND t.family = ? AND t.dst = ?${extra} LIMIT 1`)
       .pluck();
   }
 }

@@ -6,7 +6,7 @@
  * links), wait until the store shows the starting state again, and reject
  * with a TransactionError that says all of it.
  */
-import { Rtnl } from '../backends/netlink/rtnl.js';
+import { type BatchResult, Rtnl } from '../backends/netlink/rtnl.js';
 import { decodeBody } from '../db/kinds/kind.js';
 import type { NetState } from '../db/netstate.js';
 import { ROOT } from '../db/source.js';
@@ -116,10 +116,12 @@ function phases(steps: Step[]): Step[][] {
 }
 
 /**
- * Requests per send of a phase. Between sends the store takes in the
- * notifications of the last one (a barrier on its event socket): a phase of
- * 100 000 routes would otherwise pile up 100 000 notifications in the socket
- * faster than anything reads them, overrun it and cost a resync.
+ * Requests per batch of a phase. A phase of 100 000 routes would otherwise
+ * pile up 100 000 notifications in the store's event socket faster than
+ * anything reads them, overrun it and cost a resync. So the store takes in
+ * the notifications of one batch (a barrier on its event socket) before the
+ * batch after next goes out: the kernel works on the next batch while the
+ * store reads this one.
  */
 const SLICE = 2048;
 
@@ -134,16 +136,29 @@ async function applyGroup(db: NetState, sockets: Sockets, group: Step[], applied
   let failure: StepFailure | undefined;
   for (const [netns, list] of byNs) {
     const nl = await sockets.of(netns);
-    for (let at = 0; at < list.length; at += SLICE) {
+    let stored: Promise<void> | undefined;
+    for (let at = 0; at < list.length && !failure; at += SLICE) {
       const slice = list.slice(at, at + SLICE);
-      const results = await nl.batch(slice.map((s) => ({ op: s.request.op, cmd: s.request.cmd, spec: s.request.spec })));
+      let results: BatchResult[];
+      try {
+        results = await nl.batch(slice.map((s) => ({ op: s.request.op, cmd: s.request.cmd, spec: s.request.spec })));
+      } catch (e) {
+        // Not a refusal (the socket failed): what this batch did is unknown, so all of it is undone.
+        applied.push(...slice);
+        failure = new StepFailure((slice[0] as Step).what, e as Error);
+        break;
+      }
       results.forEach((r, i) => {
         const step = slice[i] as Step;
         if (r.ok) applied.push(step);
         else failure ??= new StepFailure(step.what, r.error);
       });
-      if (list.length > SLICE) await db.sync(netns);
+      if (list.length <= SLICE) continue;
+      const previous = stored;
+      stored = db.sync(netns);
+      await previous;
     }
+    await stored?.catch(() => undefined);
   }
   return failure;
 }

@@ -10,10 +10,15 @@ import {
   listNetns,
   NamespaceError,
   NetlinkError,
+  NetlinkSocket,
   Rtnl,
   removeNetns,
+  SystemError,
   ValidationError,
 } from '../../src/index.js';
+
+const NLMSG_NOOP = 1;
+
 import { expectSameAsIproute2 } from '../helpers/kernel-view.js';
 import { delNetns, freshName, ip, ipJson, useNetns } from '../helpers/netns.js';
 
@@ -48,6 +53,23 @@ describe('batch', () => {
     expect(ipJson(ns.name, 'route', 'show', 'table', '100')).toHaveLength(5000);
     expect(await nl.route('dump', { table: 100 })).toHaveLength(5000);
     await expectSameAsIproute2(nl, ns.name);
+  });
+
+  it('a send the kernel refuses whole (larger than the socket may send) is a SystemError naming its errno', async () => {
+    // Large sends run on a worker thread; the errno must still be the kernel's, not a guess.
+    const sock = new NetlinkSocket({ netns: ns.name, sndbuf: 4096 });
+    try {
+      const seq = sock.nextSeq();
+      const bytes = Buffer.alloc(64 << 10);
+      bytes.writeUInt32LE(bytes.length, 0);
+      bytes.writeUInt16LE(NLMSG_NOOP, 4);
+      bytes.writeUInt32LE(seq, 8);
+      const error = await sock.exchange(bytes, seq, seq, false).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SystemError);
+      expect((error as SystemError).code).toBe('EMSGSIZE');
+    } finally {
+      sock.close();
+    }
   });
 
   it('deletes in a batch too', async () => {

@@ -100,6 +100,12 @@ const rx = Buffer.alloc(RX_SIZE);
 const DRAIN_BUDGET = 256;
 const DEFAULT_RCVBUF = 8 << 20;
 const DEFAULT_SNDBUF = 4 << 20;
+/**
+ * Sends this large go out from a worker thread: a batch of 2048 routes keeps
+ * the kernel busy for about 4 ms, time the main thread spends storing events.
+ * Smaller ones stay synchronous (a thread hop costs more than they take).
+ */
+const ASYNC_SEND_BYTES = 16 << 10;
 
 function setInt(fd: number, level: number, name: number, value: number): boolean {
   const b = Buffer.alloc(4);
@@ -193,15 +199,26 @@ export class NetlinkSocket {
         this.pending.set(s, p);
         if (s === lastSeq) break;
       }
-      const sent = sys.send(this.fd, bytes, bytes.length, 0);
-      if (sent < 0) {
-        const errno = lastErrno();
-        this.forget(firstSeq, lastSeq);
-        reject(new SystemError('send', errno, errnoName(errno), `${bytes.length} bytes to netlink`));
-        return;
-      }
-      this.drain();
-      if (this.pending.size > 0) this.watch();
+      const sent = (n: number): void => {
+        if (n < 0) {
+          const errno = lastErrno();
+          this.forget(firstSeq, lastSeq);
+          reject(new SystemError('send', errno, errnoName(errno), `${bytes.length} bytes to netlink`));
+          return;
+        }
+        this.drain();
+        if (this.pending.size > 0) this.watch();
+      };
+      if (bytes.length < ASYNC_SEND_BYTES) return sent(Number(sys.send(this.fd, bytes, bytes.length, 0)));
+      // The kernel executes the requests inside this call: on a worker thread, the main thread
+      // meanwhile reads and stores the notifications they cause. `bytes` stays referenced here
+      // until the call returns.
+      sys.send.async(this.fd, bytes, bytes.length, 0, (err: unknown, n: number) => {
+        // errno lives on the worker thread: a failed send (refused before any request ran) is
+        // made again here, where its errno can be read.
+        if (err || Number(n) < 0) return sent(Number(sys.send(this.fd, bytes, bytes.length, 0)));
+        sent(Number(n));
+      });
     });
   }
 
