@@ -49,6 +49,8 @@ export const sys = {
   send: lib.func('intptr send(int fd, const void *buf, uintptr len, int flags)'),
   connect: lib.func('int connect(int fd, const void *addr, uint32 len)'),
   recv: lib.func('intptr recv(int fd, void *buf, uintptr len, int flags)'),
+  // Addresses as integers: the vector lives in memory koffi allocated (see datagrams.ts).
+  recvmmsg: lib.func('int recvmmsg(int fd, uint64 msgvec, uint32 vlen, int flags, uint64 timeout)'),
   close: lib.func('int close(int fd)'),
   read: lib.func('intptr read(int fd, void *buf, uintptr len)'),
   write: lib.func('intptr write(int fd, const void *buf, uintptr len)'),

@@ -46,6 +46,7 @@ import {
   type RtnlGroup,
   SOL_NETLINK,
 } from './constants.js';
+import { DatagramReceiver } from './datagrams.js';
 
 /** Thrown when a dump kept changing under us (NLM_F_DUMP_INTR) for every retry. */
 export class DumpInterruptedError extends NetStateError {
@@ -96,6 +97,7 @@ export type MessageSink = (buf: Buffer, off: number, len: number) => void;
 // One receive buffer for every socket: all processing happens on the main thread.
 const RX_SIZE = 1 << 20;
 const rx = Buffer.alloc(RX_SIZE);
+const receiver = new DatagramReceiver();
 /** Datagrams handled per turn of the event loop before yielding. */
 const DRAIN_BUDGET = 256;
 const DEFAULT_RCVBUF = 8 << 20;
@@ -255,31 +257,67 @@ export class NetlinkSocket {
     if (this.closed || this.draining) return;
     this.draining = true;
     try {
-      for (let i = 0; i < DRAIN_BUDGET; i++) {
-        const n = Number(sys.recv(this.fd, rx, RX_SIZE, MSG_DONTWAIT | MSG_TRUNC));
-        if (n < 0) {
-          const errno = lastErrno();
-          if (errno === EAGAIN) break;
-          if (errno === EINTR) continue;
-          if (errno === ENOBUFS) {
-            this.overrun();
-            continue;
-          }
-          this.failAll(new SystemError('recv', errno, errnoName(errno), 'netlink socket'));
-          break;
-        }
-        if (n > RX_SIZE) {
-          this.failAll(new NetStateError(`a netlink datagram of ${n} bytes exceeded the ${RX_SIZE}-byte receive buffer`));
-          continue;
-        }
-        this.dispatch(n);
-        if (i === DRAIN_BUDGET - 1) setImmediate(() => this.drain());
-      }
+      if (this.options.groups?.length) this.drainMany();
+      else this.drainOne();
     } finally {
       this.draining = false;
     }
     this.deliverEvents();
     this.unwatchIfIdle();
+  }
+
+  /** Request sockets: one datagram per call, into a buffer large enough for any dump part. */
+  private drainOne(): void {
+    for (let i = 0; i < DRAIN_BUDGET; i++) {
+      const n = Number(sys.recv(this.fd, rx, RX_SIZE, MSG_DONTWAIT | MSG_TRUNC));
+      if (n < 0) {
+        if (this.failed('recv')) break;
+        continue;
+      }
+      if (n > RX_SIZE) {
+        this.failAll(new NetStateError(`a netlink datagram of ${n} bytes exceeded the ${RX_SIZE}-byte receive buffer`));
+        continue;
+      }
+      this.dispatch(rx, 0, n);
+      if (i === DRAIN_BUDGET - 1) setImmediate(() => this.drain());
+    }
+  }
+
+  /** Event sockets: a notification is a datagram of its own, so many are read per call. */
+  private drainMany(): void {
+    for (let read = 0; read < DRAIN_BUDGET; ) {
+      const n = receiver.receive(this.fd, MSG_DONTWAIT | MSG_TRUNC);
+      if (n < 0) {
+        if (this.failed('recvmmsg')) return;
+        continue;
+      }
+      if (n === 0) return;
+      for (let i = 0; i < n; i++) {
+        const len = receiver.length(i);
+        // Cut short: a notification is lost, which only a resync makes good (it covers the
+        // datagrams read after this one too).
+        if (len > DatagramReceiver.slotSize) {
+          this.overrun();
+          break;
+        }
+        this.dispatch(receiver.buf, receiver.offset(i), len);
+      }
+      read += n;
+    }
+    setImmediate(() => this.drain());
+  }
+
+  /** A failed read: true when draining should stop (nothing queued, or the socket is broken). */
+  private failed(call: string): boolean {
+    const errno = lastErrno();
+    if (errno === EAGAIN) return true;
+    if (errno === EINTR) return false;
+    if (errno === ENOBUFS) {
+      this.overrun();
+      return false;
+    }
+    this.failAll(new SystemError(call, errno, errnoName(errno), 'netlink socket'));
+    return true;
   }
 
   /** Lost messages: events are resynced by the listener; pending requests cannot be trusted. */
@@ -322,36 +360,37 @@ export class NetlinkSocket {
     }
   }
 
-  private dispatch(n: number): void {
-    let off = 0;
-    while (off + 16 <= n) {
-      const len = rx.readUInt32LE(off);
-      if (len < 16 || off + len > n) break;
-      const seq = rx.readUInt32LE(off + 8);
+  private dispatch(buf: Buffer, start: number, n: number): void {
+    const end = start + n;
+    let off = start;
+    while (off + 16 <= end) {
+      const len = buf.readUInt32LE(off);
+      if (len < 16 || off + len > end) break;
+      const seq = buf.readUInt32LE(off + 8);
       // A reply carries our port id; a notification carries the port id and seq of whoever
       // caused it (another process, or 0 for the kernel itself).
-      const p = rx.readUInt32LE(off + 12) === this.portId ? this.pending.get(seq) : undefined;
+      const p = buf.readUInt32LE(off + 12) === this.portId ? this.pending.get(seq) : undefined;
       if (p === undefined) {
-        if (this.onEventBytes) this.rawEvents.push(Buffer.from(rx.subarray(off, off + len)));
-        else if (this.onEvents) this.decodedEvents.push(decodeMessage(rx, off));
+        if (this.onEventBytes) this.rawEvents.push(Buffer.from(buf.subarray(off, off + len)));
+        else if (this.onEvents) this.decodedEvents.push(decodeMessage(buf, off));
       } else {
-        this.onReply(p, seq, off, len);
+        this.onReply(p, seq, buf, off, len);
       }
       off += (len + 3) & ~3;
     }
   }
 
-  private onReply(p: Pending, seq: number, off: number, len: number): void {
-    const type = rx.readUInt16LE(off + 4);
-    const flags = rx.readUInt16LE(off + 6);
+  private onReply(p: Pending, seq: number, buf: Buffer, off: number, len: number): void {
+    const type = buf.readUInt16LE(off + 4);
+    const flags = buf.readUInt16LE(off + 6);
     if (type === NLMSG_ERROR) {
-      const ack = decodeMessage(rx, off).ack as Ack;
+      const ack = decodeMessage(buf, off).ack as Ack;
       if (ack.error !== 0) p.errors.set(seq, ack);
       if (seq === p.lastSeq || (p.dump && ack.error !== 0)) this.finish(p);
       return;
     }
     if (type === NLMSG_DONE) {
-      const ack = decodeMessage(rx, off).ack as Ack;
+      const ack = decodeMessage(buf, off).ack as Ack;
       if (ack.error !== 0) p.errors.set(seq, ack);
       if (flags & NLM_F.DUMP_INTR) p.interrupted = true;
       this.finish(p);
@@ -359,8 +398,8 @@ export class NetlinkSocket {
     }
     if (flags & NLM_F.DUMP_INTR) p.interrupted = true;
     // Requests always carry NLM_F_ACK on their last message: the ack, not the reply, completes them.
-    if (p.sink) p.sink(rx, off, len);
-    else p.messages.push(decodeMessage(rx, off));
+    if (p.sink) p.sink(buf, off, len);
+    else p.messages.push(decodeMessage(buf, off));
   }
 
   private finish(p: Pending): void {

@@ -75,6 +75,26 @@ describe('resync', () => {
     await expectStoreMatchesKernel(db, ns.name, 10_000);
   });
 
+  it('a notification longer than any dump part (a route of 2100 nexthops, 34 KB) reaches the store, no resync', async () => {
+    // Notifications are read many per call into fixed slots: a slot must hold what a single
+    // recv did. (The kernel cannot dump this route at all: ip route show fails with EMSGSIZE.)
+    ip(ns.name, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
+    ip(ns.name, 'link', 'set', 'v0', 'up');
+    ip(ns.name, 'addr', 'add', '10.0.0.1/16', 'dev', 'v0');
+    db = await NetState.open({ netns: ns.name });
+    const multipath = Array.from({ length: 2100 }, (_, i) => ({ gateway: `10.0.${(i >> 8) + 1}.${i & 255}`, dev: 'v0' }));
+    const nl = await Rtnl.open({ netns: ns.name });
+    try {
+      await nl.route('add', { dst: '10.99.0.0/16', multipath });
+    } finally {
+      nl.close();
+    }
+    await db.sync();
+    expect(db.resyncCount(ns.name)).toBe(0);
+    const route = db.routes.get({ dst: '10.99.0.0/16' });
+    expect((route?.multipath as unknown[]).length).toBe(2100);
+  });
+
   it('an explicit resync finds nothing to change when nothing was lost', async () => {
     basicLab(ns.name);
     db = await NetState.open({ netns: ns.name });
