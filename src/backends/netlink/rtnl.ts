@@ -239,58 +239,72 @@ export class Rtnl {
   /**
    * Many requests, few sends: requests are packed into sends of up to 2048
    * messages; only the last of each asks for an ack. One result per request,
-   * in order; kernel refusals are results, not exceptions.
+   * in order; kernel refusals are results, not exceptions. Each send is
+   * built while the kernel executes the one before (large sends run on a
+   * worker thread): sends go out one at a time, in order.
    */
   async batch(requests: readonly BatchRequest[]): Promise<BatchResult[]> {
     const results: BatchResult[] = new Array(requests.length);
     const fds: number[] = [];
     // Many requests name many links: one dump of them all beats one RTM_GETLINK per name.
     const ctx = this.context(fds, new Map(), requests.length >= BULK_NAMES ? () => this.linkIndexes() : undefined);
-    const built: { index: number; req: Request; spec: Spec }[] = [];
+    // Its own writer: name lookups while building use the shared one.
+    const writer = new Writer(64 << 10);
+    let inFlight: Promise<void> | undefined;
     try {
-      for (const [i, r] of requests.entries()) {
-        try {
-          if (r.cmd === ('get' as Command) || r.cmd === ('dump' as Command)) {
-            throw new ValidationError(`batch: ${r.cmd} cannot be batched; call ${r.op}('${r.cmd}') instead`);
-          }
-          const fam = FAMILIES[r.op] as Family<object> | undefined;
-          if (!fam) throw new ValidationError(`batch[${i}]: unknown object "${r.op}"`);
-          built.push({ index: i, req: await fam.build(r.cmd, r.spec, ctx), spec: r.spec });
-        } catch (e) {
-          if (e instanceof ValidationError || e instanceof LinkError) results[i] = { ok: false, error: e };
-          else throw e;
+      let next = 0;
+      while (next < requests.length) {
+        writer.reset();
+        const first = this.sock.nextSeq(Math.min(BATCH_MESSAGES, requests.length - next));
+        const chunk: { index: number; req: Request; spec: Spec }[] = [];
+        let lastOff = -1;
+        while (next < requests.length && chunk.length < BATCH_MESSAGES && writer.pos < BATCH_BYTES) {
+          const index = next++;
+          const req = await this.buildOne(requests[index] as BatchRequest, index, ctx, results);
+          if (!req) continue;
+          const seq = (first + chunk.length) >>> 0;
+          chunk.push({ index, req, spec: (requests[index] as BatchRequest).spec });
+          lastOff = encodeMessage({ type: req.type, flags: req.flags & ~NLM_F.ACK, seq, pid: 0, body: req.body }, writer);
         }
-      }
-      let at = 0;
-      while (at < built.length) {
-        this.writer.reset();
-        const first = this.sock.nextSeq(Math.min(BATCH_MESSAGES, built.length - at));
-        let seq = first;
-        const chunk: typeof built = [];
-        let lastOff = 0;
-        while (at < built.length && chunk.length < BATCH_MESSAGES && this.writer.pos < BATCH_BYTES) {
-          const item = built[at++] as (typeof built)[number];
-          seq = (first + chunk.length) >>> 0;
-          chunk.push(item);
-          const flags = item.req.flags & ~NLM_F.ACK;
-          lastOff = encodeMessage({ type: item.req.type, flags, seq, pid: 0, body: item.req.body }, this.writer);
-        }
+        if (lastOff < 0) continue; // nothing valid in this stretch
         // Only the last request of a send asks for an ack: it arrives after every error before it.
-        const lastFlags = this.writer.buf.readUInt16LE(lastOff + 6);
-        this.writer.buf.writeUInt16LE(lastFlags | NLM_F.ACK, lastOff + 6);
-        const { errors } = await this.sock.exchange(this.writer.slice(0), first, seq, false);
-        chunk.forEach((item, k) => {
-          const s = (first + k) >>> 0;
-          const ack = errors.get(s);
-          results[item.index] = ack
-            ? { ok: false, error: refusal(ack, { type: item.req.type, flags: item.req.flags, spec: item.spec }, s) }
-            : { ok: true };
+        writer.buf.writeUInt16LE(writer.buf.readUInt16LE(lastOff + 6) | NLM_F.ACK, lastOff + 6);
+        const bytes = writer.slice(0);
+        await inFlight;
+        inFlight = this.sock.exchange(bytes, first, (first + chunk.length - 1) >>> 0, false).then(({ errors }) => {
+          chunk.forEach((item, k) => {
+            const s = (first + k) >>> 0;
+            const ack = errors.get(s);
+            results[item.index] = ack
+              ? { ok: false, error: refusal(ack, { type: item.req.type, flags: item.req.flags, spec: item.spec }, s) }
+              : { ok: true };
+          });
         });
+        // A failed send must not go unobserved while the next one is built.
+        inFlight.catch(() => undefined);
       }
+      await inFlight;
     } finally {
+      await inFlight?.catch(() => undefined);
       for (const fd of fds) sys.close(fd);
     }
     return results;
+  }
+
+  /** One batch entry built, or its refusal recorded (undefined then). */
+  private async buildOne(r: BatchRequest, i: number, ctx: BuildContext, results: BatchResult[]): Promise<Request | undefined> {
+    try {
+      if (r.cmd === ('get' as Command) || r.cmd === ('dump' as Command)) {
+        throw new ValidationError(`batch: ${r.cmd} cannot be batched; call ${r.op}('${r.cmd}') instead`);
+      }
+      const fam = FAMILIES[r.op] as Family<object> | undefined;
+      if (!fam) throw new ValidationError(`batch[${i}]: unknown object "${r.op}"`);
+      return await fam.build(r.cmd, r.spec, ctx);
+    } catch (e) {
+      if (e instanceof ValidationError || e instanceof LinkError) results[i] = { ok: false, error: e };
+      else throw e;
+      return undefined;
+    }
   }
 
   /** Name → index in this namespace, through RTM_GETLINK by IFLA_IFNAME. */
