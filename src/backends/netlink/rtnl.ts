@@ -249,7 +249,7 @@ export class Rtnl {
     // Many requests name many links: one dump of them all beats one RTM_GETLINK per name.
     const ctx = this.context(fds, new Map(), requests.length >= BULK_NAMES ? () => this.linkIndexes() : undefined);
     // Its own writer: name lookups while building use the shared one.
-    const writer = new Writer(64 << 10);
+    const writer = new Writer(4096);
     let inFlight: Promise<void> | undefined;
     try {
       let next = 0;
