@@ -67,6 +67,16 @@ function storeDst(i: number): string {
   return `12.${i >> 16}.${(i >> 8) & 255}.${i & 255}/32`;
 }
 
+/** An ip -batch file adding `count` routes via 10.0.0.2 to `table`; returns its path. */
+function routeBatch(dir: string, name: string, count: number, table: number, dstOf: (i: number) => string): string {
+  const path = join(dir, name);
+  writeFileSync(
+    path,
+    `${Array.from({ length: count }, (_, i) => `route add ${dstOf(i)} via 10.0.0.2 table ${table}`).join('\n')}\n`,
+  );
+  return path;
+}
+
 const VETHS = 500;
 
 /** ip -batch files creating VETHS veth pairs with an address each, and removing them. */
@@ -88,11 +98,7 @@ function vethBatches(dir: string): { create: string; remove: string } {
  */
 async function transactions(dir: string, rows: Row[], figures: Figure[]): Promise<void> {
   const table = 500;
-  const routeFile = join(dir, 'tx-routes.batch');
-  writeFileSync(
-    routeFile,
-    `${Array.from({ length: ROUTES }, (_, i) => `route add ${storeDst(i)} via 10.0.0.2 table ${table}`).join('\n')}\n`,
-  );
+  const routeFile = routeBatch(dir, 'tx-routes.batch', ROUTES, table, storeDst);
   const { create: vethFile, remove: vethDelFile } = vethBatches(dir);
   const delVeths = (): void => {
     execFileSync('ip', ['-n', NS, '-batch', vethDelFile]);
@@ -172,11 +178,7 @@ async function transactions(dir: string, rows: Row[], figures: Figure[]): Promis
  */
 async function floors(dir: string, rows: Row[], figures: Figure[]): Promise<void> {
   const table = 600;
-  const routeFile = join(dir, 'floor-routes.batch');
-  writeFileSync(
-    routeFile,
-    `${Array.from({ length: ROUTES }, (_, i) => `route add ${storeDst(i)} via 10.0.0.2 table ${table}`).join('\n')}\n`,
-  );
+  const routeFile = routeBatch(dir, 'floor-routes.batch', ROUTES, table, storeDst);
   const noContext = {
     index: (): Promise<number> => Promise.reject(new Error('no names here')),
     netnsFd: (): number => {
@@ -209,7 +211,7 @@ async function floors(dir: string, rows: Row[], figures: Figure[]): Promise<void
           parts.push(encodeToBuffer({ type: req.type, flags, seq: (first + k) >>> 0, body: req.body }));
         }
         sends.push({
-          bytes: Buffer.concat(parts.map((b) => Buffer.concat([b, Buffer.alloc((4 - (b.length & 3)) & 3)]))),
+          bytes: Buffer.concat(parts), // route requests are 4-byte multiples: no padding between them
           first,
           last: (first + n - 1) >>> 0,
         });
@@ -301,11 +303,7 @@ async function floors(dir: string, rows: Row[], figures: Figure[]): Promise<void
  */
 async function storeLoad(dir: string, rows: Row[], figures: Figure[]): Promise<void> {
   const table = 300;
-  const file = join(dir, 'store.batch');
-  writeFileSync(
-    file,
-    `${Array.from({ length: STORE_ROUTES }, (_, i) => `route add ${storeDst(i)} via 10.0.0.2 table ${table}`).join('\n')}\n`,
-  );
+  const file = routeBatch(dir, 'store.batch', STORE_ROUTES, table, storeDst);
   execFileSync('ip', ['-n', NS, '-batch', file]);
   const ipTimes: number[] = [];
   const ours: { ms: number; rss: number; routes: number }[] = [];
@@ -335,11 +333,7 @@ async function storeLoad(dir: string, rows: Row[], figures: Figure[]): Promise<v
  */
 async function storeLag(dir: string, figures: Figure[]): Promise<void> {
   const table = 400;
-  const file = join(dir, 'lag.batch');
-  writeFileSync(
-    file,
-    `${Array.from({ length: LAG_ROUTES }, (_, i) => `route add ${storeDst(i)} via 10.0.0.2 table ${table}`).join('\n')}\n`,
-  );
+  const file = routeBatch(dir, 'lag.batch', LAG_ROUTES, table, storeDst);
   const lags: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     const db = await NetState.open({ netns: NS });
@@ -380,11 +374,7 @@ async function main(): Promise<void> {
     await nl.link('set', { ifname: 'v1', state: 'up' });
     await nl.addr('add', { ifname: 'v0', address: '10.0.0.1/24' });
 
-    const batchFile = join(dir, 'routes.batch');
-    writeFileSync(
-      batchFile,
-      `${Array.from({ length: ROUTES }, (_, i) => `route add ${dst(i)} via 10.0.0.2 table ${TABLE}`).join('\n')}\n`,
-    );
+    const batchFile = routeBatch(dir, 'routes.batch', ROUTES, TABLE, dst);
     const requests: BatchRequest[] = Array.from({ length: ROUTES }, (_, i) => ({
       op: 'route',
       cmd: 'add',
