@@ -3,8 +3,8 @@
  * matrix makes the kernel refuse at each phase of a multi-object commit in
  * turn and proves with `ip -j` that the state afterwards is the state before.
  */
-import { describe, expect, it } from 'vitest';
-import { type Transaction, TransactionError } from '../../../src/index.js';
+import { describe, expect, it, vi } from 'vitest';
+import { type BatchRequest, Rtnl, SystemError, type Transaction, TransactionError } from '../../../src/index.js';
 import { expectStoreMatchesKernel, viewFromIproute2 } from '../../helpers/kernel-view.js';
 import { ipAll, useLabStore } from '../../helpers/lab.js';
 import { ip, ipJson } from '../../helpers/netns.js';
@@ -387,6 +387,36 @@ describe('fault matrix: a refusal at each phase rolls everything back', () => {
       for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
     });
   }
+
+  it('a batch whose outcome is unknown (its socket failed after the kernel took it) is undone with the rest', async () => {
+    const before = bothViews();
+    const tx = lab.db.begin();
+    common(tx);
+    // The kernel applies the route phase; the reply is then lost as a broken socket would lose it.
+    const batch = Rtnl.prototype.batch;
+    const spy = vi.spyOn(Rtnl.prototype, 'batch').mockImplementation(async function (
+      this: Rtnl,
+      requests: readonly BatchRequest[],
+    ) {
+      const results = await batch.call(this, requests);
+      if (requests.some((r) => r.op === 'route' && r.cmd !== 'del')) {
+        throw new SystemError('recv', 105, 'ENOBUFS', 'netlink socket');
+      }
+      return results;
+    });
+    let err: TransactionError;
+    try {
+      err = await tx.commit().catch((e) => e);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(err).toBeInstanceOf(TransactionError);
+    expect(err.step).toMatch(/route 10\.(6|9)\.0\.0\/16/);
+    expect(err.cause).toBeInstanceOf(SystemError);
+    expect(err.notRolledBack).toEqual([]);
+    expect(bothViews()).toEqual(before);
+    for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
+  });
 
   it('a failed check rolls back like a failed step', async () => {
     const before = bothViews();
