@@ -141,7 +141,7 @@ async function applyGroup(db: NetState, sockets: Sockets, group: Step[], applied
       const slice = list.slice(at, at + SLICE);
       let results: BatchResult[];
       try {
-        results = await nl.batch(slice.map((s) => ({ op: s.request.op, cmd: s.request.cmd, spec: s.request.spec })));
+        results = await nl.batch(slice.map((s) => s.request));
       } catch (e) {
         // Not a refusal (the socket failed): what this batch did is unknown, so all of it is undone.
         applied.push(...slice);
@@ -394,9 +394,10 @@ interface Confirmer {
   names(): string[];
 }
 
-interface Expectation {
-  name: string;
-  shown: () => boolean;
+/** How to name and check one kind of target: shared by all targets of that kind. */
+interface Expectation<T> {
+  name: (t: T) => string;
+  shown: (s: Staged<T>) => boolean;
 }
 
 /**
@@ -404,52 +405,47 @@ interface Expectation {
  * what was still missing the time before: a commit of 100 000 routes is
  * confirmed batch by batch, not re-read whole after every event. Objects
  * named but not changed are not asked about, unless `all` (a rollback states
- * what it expects explicitly).
+ * what it expects explicitly). Two parallel lists, no object per target:
+ * a 100 000-route commit allocates enough already.
  */
 function confirmer(db: NetState, staging: Staging, all = false): Confirmer {
-  const pending: Expectation[] = [];
-  const expect = <T>(list: Iterable<Staged<T>>, name: (t: T) => string, shown: (s: Staged<T>) => boolean) => {
+  const targets: Staged<unknown>[] = [];
+  const kinds: Expectation<unknown>[] = [];
+  const expect = <T>(list: Iterable<Staged<T>>, kind: Expectation<T>) => {
     for (const s of list) {
       if (!s.base && !s.target) continue;
       // Named but not changed (a master a port joins): nothing to confirm.
       if (s.base === s.target && !all) continue;
-      pending.push({ name: name((s.target ?? s.base) as T), shown: () => shown(s) });
+      targets.push(s);
+      kinds.push(kind as Expectation<unknown>);
     }
   };
   let indexOf = indexCache(db);
-  expect(
-    staging.interfaces,
-    (t) => `interface ${t.ifname}`,
-    (s) => interfaceShown(db, s, indexOf),
-  );
-  expect(
-    staging.routes,
-    (t) => `route ${t.dst}`,
-    (s) => routeShown(db, s, indexOf),
-  );
-  expect(
-    staging.rules,
-    (t) => `rule ${t.priority ?? ''}`,
-    (s) => ruleShown(db, s),
-  );
-  expect(
-    staging.neighbours,
-    (t) => `neighbour ${t.dst}`,
-    (s) => neighbourShown(db, s),
-  );
+  expect(staging.interfaces, {
+    name: (t) => `interface ${t.ifname}`,
+    shown: (s) => interfaceShown(db, s, indexOf),
+  });
+  expect(staging.routes, { name: (t) => `route ${t.dst}`, shown: (s) => routeShown(db, s, indexOf) });
+  expect(staging.rules, { name: (t) => `rule ${t.priority ?? ''}`, shown: (s) => ruleShown(db, s) });
+  expect(staging.neighbours, { name: (t) => `neighbour ${t.dst}`, shown: (s) => neighbourShown(db, s) });
+  const shown = (i: number) => (kinds[i] as Expectation<unknown>).shown(targets[i] as Staged<unknown>);
+  const name = (i: number) => {
+    const s = targets[i] as Staged<unknown>;
+    return (kinds[i] as Expectation<unknown>).name(s.target ?? s.base);
+  };
   // Objects show up in the order they were sent: check from the oldest and stop at the first
   // still missing. Only the final error message checks them all.
   let head = 0;
   return {
     left: () => {
       indexOf = indexCache(db); // names may have changed since the last round
-      while (head < pending.length && (pending[head] as Expectation).shown()) head++;
-      return pending.length - head;
+      while (head < targets.length && shown(head)) head++;
+      return targets.length - head;
     },
-    names: () =>
-      pending
-        .slice(head)
-        .filter((e) => !e.shown())
-        .map((e) => e.name),
+    names: () => {
+      const out: string[] = [];
+      for (let i = head; i < targets.length; i++) if (!shown(i)) out.push(name(i));
+      return out;
+    },
   };
 }

@@ -371,8 +371,11 @@ export class NetlinkSocket {
       // caused it (another process, or 0 for the kernel itself).
       const p = buf.readUInt32LE(off + 12) === this.portId ? this.pending.get(seq) : undefined;
       if (p === undefined) {
-        if (this.onEventBytes) this.rawEvents.push(Buffer.from(buf.subarray(off, off + len)));
-        else if (this.onEvents) this.decodedEvents.push(decodeMessage(buf, off));
+        if (this.onEventBytes) {
+          const copy = Buffer.allocUnsafe(len); // from the pool; filled whole just below
+          buf.copy(copy, 0, off, off + len);
+          this.rawEvents.push(copy);
+        } else if (this.onEvents) this.decodedEvents.push(decodeMessage(buf, off));
       } else {
         this.onReply(p, seq, buf, off, len);
       }
