@@ -4,7 +4,7 @@
  * turn and proves with `ip -j` that the state afterwards is the state before.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { type BatchRequest, Rtnl, SystemError, type Transaction, TransactionError } from '../../../src/index.js';
+import { type BatchRequest, Rtnl, SystemError, TimeoutError, type Transaction, TransactionError } from '../../../src/index.js';
 import { expectStoreMatchesKernel, viewFromIproute2 } from '../../helpers/kernel-view.js';
 import { ipAll, useLabStore } from '../../helpers/lab.js';
 import { ip, ipJson } from '../../helpers/netns.js';
@@ -413,6 +413,29 @@ describe('fault matrix: a refusal at each phase rolls everything back', () => {
     expect(err).toBeInstanceOf(TransactionError);
     expect(err.step).toMatch(/route 10\.(6|9)\.0\.0\/16/);
     expect(err.cause).toBeInstanceOf(SystemError);
+    expect(err.notRolledBack).toEqual([]);
+    expect(bothViews()).toEqual(before);
+    for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
+  });
+
+  it('a target the store never shows times out, names what never came, and rolls back', async () => {
+    const before = bothViews();
+    const tx = lab.db.begin();
+    common(tx);
+    // The kernel takes the route; the store's reading of it is made blind to it.
+    const bodyOf = lab.db.routes.bodyOf.bind(lab.db.routes);
+    const spy = vi.spyOn(lab.db.routes, 'bodyOf').mockImplementation((id) => (id.dst === '10.6.0.0/16' ? undefined : bodyOf(id)));
+    let err: TransactionError;
+    try {
+      err = await tx.commit({ timeout: 300 }).catch((e) => e);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(err).toBeInstanceOf(TransactionError);
+    expect(err.step).toBe('confirm');
+    expect(err.cause).toBeInstanceOf(TimeoutError);
+    expect(err.message).toContain('the kernel never showed: route 10.6.0.0/16');
+    expect(err.message).not.toContain('interface');
     expect(err.notRolledBack).toEqual([]);
     expect(bothViews()).toEqual(before);
     for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
