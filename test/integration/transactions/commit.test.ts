@@ -368,6 +368,26 @@ describe('moving a link to another namespace', () => {
   });
 });
 
+/** Commits `tx` while `spy` is in place; what the commit rejected with. */
+async function commitUnder(
+  tx: Transaction,
+  spy: { mockRestore(): void },
+  options?: { timeout?: number },
+): Promise<TransactionError> {
+  try {
+    return await tx.commit(options).catch((e) => e);
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/** Rolled back whole: nothing left out, both namespaces as before, the store equal to the kernel. */
+async function expectRolledBack(err: TransactionError, before: unknown): Promise<void> {
+  expect(err.notRolledBack).toEqual([]);
+  expect(bothViews()).toEqual(before);
+  for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
+}
+
 describe('fault matrix: a refusal at each phase rolls everything back', () => {
   for (const f of faults) {
     it(f.name, async () => {
@@ -381,10 +401,8 @@ describe('fault matrix: a refusal at each phase rolls everything back', () => {
       expect(err).toBeInstanceOf(TransactionError);
       expect(err.step).toMatch(f.step);
       expect(err.code).toBe(f.code);
-      expect(err.notRolledBack).toEqual([]);
       expect(err.message).toContain(f.code);
-      expect(bothViews()).toEqual(before);
-      for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
+      await expectRolledBack(err, before);
     });
   }
 
@@ -404,18 +422,11 @@ describe('fault matrix: a refusal at each phase rolls everything back', () => {
       }
       return results;
     });
-    let err: TransactionError;
-    try {
-      err = await tx.commit().catch((e) => e);
-    } finally {
-      spy.mockRestore();
-    }
+    const err = await commitUnder(tx, spy);
     expect(err).toBeInstanceOf(TransactionError);
     expect(err.step).toMatch(/route 10\.(6|9)\.0\.0\/16/);
     expect(err.cause).toBeInstanceOf(SystemError);
-    expect(err.notRolledBack).toEqual([]);
-    expect(bothViews()).toEqual(before);
-    for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
+    await expectRolledBack(err, before);
   });
 
   it('a target the store never shows times out, names what never came, and rolls back', async () => {
@@ -425,20 +436,13 @@ describe('fault matrix: a refusal at each phase rolls everything back', () => {
     // The kernel takes the route; the store's reading of it is made blind to it.
     const bodyOf = lab.db.routes.bodyOf.bind(lab.db.routes);
     const spy = vi.spyOn(lab.db.routes, 'bodyOf').mockImplementation((id) => (id.dst === '10.6.0.0/16' ? undefined : bodyOf(id)));
-    let err: TransactionError;
-    try {
-      err = await tx.commit({ timeout: 300 }).catch((e) => e);
-    } finally {
-      spy.mockRestore();
-    }
+    const err = await commitUnder(tx, spy, { timeout: 300 });
     expect(err).toBeInstanceOf(TransactionError);
     expect(err.step).toBe('confirm');
     expect(err.cause).toBeInstanceOf(TimeoutError);
     expect(err.message).toContain('the kernel never showed: route 10.6.0.0/16');
     expect(err.message).not.toContain('interface');
-    expect(err.notRolledBack).toEqual([]);
-    expect(bothViews()).toEqual(before);
-    for (const n of ns.names) await expectStoreMatchesKernel(lab.db, n);
+    await expectRolledBack(err, before);
   });
 
   it('a failed check rolls back like a failed step', async () => {
