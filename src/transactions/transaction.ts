@@ -417,13 +417,7 @@ export class Transaction {
     if (priority !== undefined) target.priority = checkInt(priority, 'priority', 0, 0xffffffff);
     if (probe) return target;
     const fam = family === 'inet' ? 4 : 6;
-    const gateway = spec.gateway ?? spec.via;
-    if (gateway !== undefined) target.gateway = checkGateway(gateway, fam, 'gateway');
-    const dev = spec.dev ?? spec.oif ?? spec.ifname;
-    if (dev !== undefined) {
-      this.touchInterface(this.ifKey(checkIfname(dev, 'dev'), netns), true);
-      target.dev = dev as string;
-    }
+    this.nexthopOf(spec, fam, netns, target);
     for (const f of ['type', 'scope', 'proto'] as const) if (spec[f] !== undefined) target[f] = String(spec[f]);
     if (spec.prefsrc !== undefined) target.prefsrc = checkGateway(spec.prefsrc, fam, 'prefsrc');
     if (spec.metrics !== undefined) target.metrics = spec.metrics as Record<string, number>;
@@ -439,15 +433,20 @@ export class Transaction {
     return target;
   }
 
-  hop(spec: Record<string, unknown>, fam: 4 | 6, netns: string): NexthopTarget {
-    const hop: NexthopTarget = { hops: 0 };
+  /** A route's or a nexthop's gateway (`via`) and device (`oif`, `ifname`), checked into `into`. */
+  private nexthopOf(spec: Record<string, unknown>, fam: 4 | 6, netns: string, into: { gateway?: string; dev?: string }): void {
     const gateway = spec.gateway ?? spec.via;
-    if (gateway !== undefined) hop.gateway = checkGateway(gateway, fam, 'gateway');
+    if (gateway !== undefined) into.gateway = checkGateway(gateway, fam, 'gateway');
     const dev = spec.dev ?? spec.oif ?? spec.ifname;
     if (dev !== undefined) {
       this.touchInterface(this.ifKey(checkIfname(dev, 'dev'), netns), true);
-      hop.dev = dev as string;
+      into.dev = dev as string;
     }
+  }
+
+  hop(spec: Record<string, unknown>, fam: 4 | 6, netns: string): NexthopTarget {
+    const hop: NexthopTarget = { hops: 0 };
+    this.nexthopOf(spec, fam, netns, hop);
     if (spec.hops !== undefined) hop.hops = checkInt(spec.hops, 'hops', 0, 255);
     else if (spec.weight !== undefined) hop.hops = checkInt(spec.weight, 'weight', 1, 256) - 1;
     if (hop.gateway === undefined && hop.dev === undefined)

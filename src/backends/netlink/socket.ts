@@ -97,7 +97,8 @@ export type MessageSink = (buf: Buffer, off: number, len: number) => void;
 // One receive buffer for every socket: all processing happens on the main thread.
 const RX_SIZE = 1 << 20;
 const rx = Buffer.alloc(RX_SIZE);
-const receiver = new DatagramReceiver();
+/** Made with the first event socket that drains: a process that only sends never allocates it. */
+let receiver: DatagramReceiver | undefined;
 /** Datagrams handled per turn of the event loop before yielding. */
 const DRAIN_BUDGET = 256;
 const DEFAULT_RCVBUF = 8 << 20;
@@ -285,6 +286,7 @@ export class NetlinkSocket {
 
   /** Event sockets: a notification is a datagram of its own, so many are read per call. */
   private drainMany(): void {
+    receiver ??= new DatagramReceiver();
     for (let read = 0; read < DRAIN_BUDGET; ) {
       const n = receiver.receive(this.fd, MSG_DONTWAIT | MSG_TRUNC);
       if (n < 0) {
