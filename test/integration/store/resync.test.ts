@@ -92,7 +92,7 @@ describe('resync', () => {
     await db.sync();
     expect(db.resyncCount(ns.name)).toBe(0);
     const route = db.routes.get({ dst: '10.99.0.0/16' });
-    expect((route?.multipath as unknown[]).length).toBe(2100);
+    expect(route?.multipath).toHaveLength(2100);
   });
 
   it('an explicit resync finds nothing to change when nothing was lost', async () => {
