@@ -16,11 +16,10 @@ import {
   SystemError,
   ValidationError,
 } from '../../src/index.js';
-
-const NLMSG_NOOP = 1;
-
 import { expectSameAsIproute2 } from '../helpers/kernel-view.js';
 import { delNetns, freshName, ip, ipJson, useNetns } from '../helpers/netns.js';
+
+const NLMSG_NOOP = 1;
 
 const ns = useNetns();
 let nl: Rtnl;

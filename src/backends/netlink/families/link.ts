@@ -247,7 +247,6 @@ const LINK_SPEC_KEYS = new Set([
   'proto_down',
   'family',
   'ifi_type',
-  'operstate',
 ]);
 
 function kindData(kind: string, data: unknown, field: string): Attrs {
