@@ -1,26 +1,31 @@
 /**
  * Runs once around the whole suite. Every test removes its own namespace;
- * this is the last line of defence: at the end, any `nst-` namespace this run
- * left behind is removed and reported, so a leak fails loudly but never
- * stays on the machine.
+ * this is the last line of defence: at the end, any namespace this run left
+ * behind is removed and reported, so a leak fails loudly but never stays on
+ * the machine. A run tags its namespaces with a run id (`nst-<run>-...`), so
+ * two suites running at once on one machine never remove each other's.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 
-function leftovers(): string[] {
+function leftovers(prefix: string): string[] {
   try {
     return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
       .split('\n')
       .map((l) => l.split(' ')[0] as string)
-      .filter((n) => n.startsWith('nst-'));
+      .filter((n) => n.startsWith(prefix));
   } catch {
     return [];
   }
 }
 
-export function setup(): void {}
+export function setup(): void {
+  // Inherited by the test workers, which are forked after this runs.
+  process.env.NST_RUN ??= randomBytes(3).toString('hex');
+}
 
 export function teardown(): void {
-  const left = leftovers();
+  const left = leftovers(`nst-${process.env.NST_RUN}-`);
   for (const name of left) {
     try {
       execFileSync('ip', ['netns', 'del', name]);

@@ -1,5 +1,5 @@
 /**
- * A fresh namespace per test: `const ns = useNetns()` creates `nst-<pid>-<n>`
+ * A fresh namespace per test: `const ns = useNetns()` creates `nst-<run>-<pid>-<n>`
  * before each test and removes it after, pass or fail. Nothing a test does
  * can reach the root namespace of the machine.
  */
@@ -9,7 +9,7 @@ import { afterEach, beforeEach } from 'vitest';
 let counter = 0;
 
 export function freshName(tag = 't'): string {
-  return `nst-${process.pid}-${tag}${counter++}`;
+  return `nst-${process.env.NST_RUN ?? 'x'}-${process.pid}-${tag}${counter++}`;
 }
 
 export function addNetns(name: string): void {

@@ -25,6 +25,8 @@ function parseIpv4(text: string): Buffer | undefined {
       value = 0;
       digits = 0;
     } else if (c >= 48 && c <= 57 && digits < 3) {
+      // '10.0.0.01' is refused, as inet_pton refuses it (some parsers read a leading 0 as octal).
+      if (digits === 1 && value === 0) return undefined;
       value = value * 10 + (c - 48);
       if (value > 255) return undefined;
       digits++;
