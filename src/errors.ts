@@ -46,6 +46,24 @@ export class SystemError extends NetStateError {
   }
 }
 
+/**
+ * A tun/tap device the kernel would not make: an ioctl on /dev/net/tun
+ * failed. `call` is the ioctl (TUNSETIFF, TUNSETOWNER...), `errno`/`code`
+ * the kernel's answer, `ifname` the device asked for.
+ */
+export class TuntapError extends SystemError {
+  override name = 'TuntapError';
+  constructor(
+    call: string,
+    errno: number,
+    code: string,
+    readonly ifname: string,
+    detail: string,
+  ) {
+    super(call, errno, code, detail);
+  }
+}
+
 /** What a NetlinkError carries about the request that caused it. */
 export interface NetlinkRequestInfo {
   /** e.g. 'RTM_NEWROUTE' */

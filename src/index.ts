@@ -25,6 +25,13 @@ export {
 } from './backends/netlink/rtnl.js';
 export { DumpInterruptedError, NetlinkSocket } from './backends/netlink/socket.js';
 export { createNetns, inNetns, listNetns, netnsExists, removeNetns, validateNetnsName } from './backends/netns.js';
+export {
+  createTuntap,
+  type TuntapLinkSpec,
+  type TuntapResult,
+  TuntapSpec,
+  tuntapSpecOf,
+} from './backends/tuntap.js';
 export { Collection, type Filter } from './db/collection.js';
 export type { StoreEvent } from './db/events.js';
 export type { KindName } from './db/kinds/kind.js';

@@ -31,6 +31,7 @@ export const EFD_NONBLOCK = 0o4000;
 export const EFD_CLOEXEC = 0o2000000;
 export const CLONE_NEWNET = 0x40000000;
 export const O_RDONLY = 0;
+export const O_RDWR = 2;
 export const O_CREAT = 0o100;
 export const O_EXCL = 0o200;
 export const O_CLOEXEC = 0o2000000;
@@ -64,6 +65,8 @@ export const sys = {
   mount: lib.func('int mount(const char *src, const char *target, const char *fstype, ulong flags, const void *data)'),
   umount2: lib.func('int umount2(const char *target, int flags)'),
   geteuid: lib.func('uint32 geteuid()'),
+  // Variadic as in libc: the third argument is passed as ('void *', buffer) or ('ulong', value).
+  ioctl: lib.func('int ioctl(int fd, ulong request, ...)'),
 };
 
 /** errno of the last call made through koffi on this thread. */

@@ -10,6 +10,7 @@ import { LinkError, NamespaceError, type NetlinkError, PrivilegeError, Validatio
 import { ENODEV, EPERM } from '../errno.js';
 import { check, O_CLOEXEC, O_RDONLY, sys } from '../libc.js';
 import { netnsExists, netnsPath } from '../netns.js';
+import { addTuntapLink, isTuntapSpec } from '../tuntap.js';
 import type { Body } from './codec/attributes.js';
 import { NLMSG_HDRLEN } from './codec/header.js';
 import { encodeMessage, FAMILIES, type FamilyName, familyOfType, type Message, typeNumber } from './codec/message.js';
@@ -145,6 +146,13 @@ export class Rtnl {
     if (!fam) throw new ValidationError(`unknown object "${op}" (one of ${Object.keys(FAMILIES).join(', ')})`);
     if (!COMMANDS.includes(cmd)) throw new ValidationError(`unknown command "${cmd}" (one of ${COMMANDS.join(', ')})`);
     if (spec === null || typeof spec !== 'object') throw new ValidationError(`${op} ${cmd}: the spec must be an object`);
+    // tun/tap devices are made by ioctl on /dev/net/tun, not by netlink (see tuntap.ts).
+    if (op === 'link' && cmd === 'add' && isTuntapSpec(spec)) {
+      return addTuntapLink(spec, this.options.netns, {
+        set: (s) => this.call('link', 'set', s),
+        del: (s) => this.call('link', 'del', s),
+      });
+    }
     const fds: number[] = [];
     let req: Request;
     try {
