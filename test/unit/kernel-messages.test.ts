@@ -31,7 +31,7 @@ describe('kernel messages survive decode -> encode -> decode', () => {
 });
 
 describe('kernel messages decode to records', () => {
-  it('links: veth with its peer index, bridge, macvlan mode, vxlan id and port, ifb', () => {
+  it('links: veth with its peer index, bridge, macvlan mode, vxlan id and port, tun/tap data', () => {
     const links = Object.fromEntries(all('links').map((l) => [l.ifname, l]));
     expect(links.lo).toMatchObject({ index: 1, ifname: 'lo', mtu: 65536, address: '00:00:00:00:00:00' });
     expect(links.v0).toMatchObject({ kind: 'veth', mtu: 1400, address: '02:00:00:00:00:01', txqlen: 500, ifalias: 'uplink' });
@@ -40,7 +40,12 @@ describe('kernel messages decode to records', () => {
     expect(links.br1).toMatchObject({ kind: 'bridge', data: expect.objectContaining({ stp_state: 1, priority: 100 }) });
     expect(links.mv0).toMatchObject({ kind: 'macvlan', data: expect.objectContaining({ mode: 4 }), link: links.v0?.index });
     expect(links.vx0).toMatchObject({ kind: 'vxlan', data: expect.objectContaining({ id: 42, port: 4789, local: '10.0.0.1' }) });
-    expect(Object.keys(links).sort()).toEqual(['br0', 'br1', 'lo', 'mv0', 'v0', 'v1', 'vx0']);
+    // A tap made by `ip tuntap add dev tap0 mode tap user 4242 group 4343 multi_queue`: IFLA_TUN_* data.
+    expect(links.tap0).toMatchObject({
+      kind: 'tun',
+      data: { type: 2, owner: 4242, group: 4343, pi: 0, vnet_hdr: 0, persist: 1, multi_queue: 1, num_queues: 0 },
+    });
+    expect(Object.keys(links).sort()).toEqual(['br0', 'br1', 'lo', 'mv0', 'tap0', 'v0', 'v1', 'vx0']);
   });
 
   it('addresses: v4 with label and broadcast-free local, v6 with nodad', () => {

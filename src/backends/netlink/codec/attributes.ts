@@ -35,9 +35,12 @@ export type AttrType =
   /** a sequence of length-prefixed structs each followed by attributes (rtnexthop) */
   | 'records';
 
-/** A nested schema picked by the value of an earlier sibling (IFLA_INFO_DATA by IFLA_INFO_KIND). */
+/**
+ * A nested schema picked by the value of an earlier sibling (IFLA_INFO_DATA by
+ * IFLA_INFO_KIND). With several siblings, the first one present decides.
+ */
 export interface SchemaChoice {
-  by: string;
+  by: string | readonly string[];
   schemas: Readonly<Record<string, Schema>>;
 }
 
@@ -98,8 +101,15 @@ function isChoice(s: Schema | SchemaChoice | undefined): s is SchemaChoice {
 function resolveSchema(spec: AttrSpec, siblings: Attrs): Schema | undefined {
   const s = spec.schema;
   if (!isChoice(s)) return s;
-  const key = siblings[s.by];
-  return typeof key === 'string' ? s.schemas[key] : undefined;
+  if (typeof s.by === 'string') {
+    const key = siblings[s.by];
+    return typeof key === 'string' ? s.schemas[key] : undefined;
+  }
+  for (const by of s.by) {
+    const key = siblings[by];
+    if (typeof key === 'string') return s.schemas[key];
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------- decoding

@@ -4,7 +4,8 @@
  * their prefix (IFLA_VXLAN_PORT_RANGE -> port_range), as pyroute2 names them.
  * The iproute2 equivalent of each is `ip link add ... type <kind> ...`.
  */
-import { schema } from '../codec/attributes.js';
+import { ValidationError } from '../../../errors.js';
+import { type Attrs, type Schema, schema } from '../codec/attributes.js';
 import { struct } from '../codec/struct.js';
 
 /** veth: the peer is a whole ifinfomsg + IFLA attributes; see link.ts. */
@@ -274,6 +275,93 @@ export const PORT_DATA_SCHEMAS = {
   bond: bondPortData,
   vrf: vrfPortData,
 };
+
+/**
+ * Port options go out as iproute2 sends them: `ip link set dev P type
+ * bridge_slave cost 5` is IFLA_INFO_KIND "bridge_slave" + IFLA_INFO_SLAVE_DATA,
+ * with no IFLA_INFO_SLAVE_KIND (the kernel parses the data by the master's
+ * kind and ignores that INFO_KIND for an existing link). So slave data is
+ * decoded by IFLA_INFO_SLAVE_KIND in the kernel's messages and by
+ * "<kind>_slave" in requests.
+ */
+export const PORT_DATA_BY_SLAVE_KIND: Record<string, Schema> = {
+  ...PORT_DATA_SCHEMAS,
+  bridge_slave: bridgePortData,
+  bond_slave: bondPortData,
+  vrf_slave: vrfPortData,
+};
+
+/** iproute2's names for bridge port options (`... type bridge_slave flood off`), mapped to the kernel's. */
+export const BRIDGE_PORT_ALIASES: Record<string, string> = {
+  hairpin: 'mode',
+  root_block: 'protect',
+  fastleave: 'fast_leave',
+  mcast_fast_leave: 'fast_leave',
+  flood: 'unicast_flood',
+  proxy_arp: 'proxyarp',
+  proxy_arp_wifi: 'proxyarp_wifi',
+  mcast_router: 'multicast_router',
+  mcast_to_unicast: 'mcast_to_ucast',
+  fdb_flush: 'flush',
+};
+
+/** STP port states (IFLA_BRPORT_STATE), as `bridge link` names them. */
+export const BRIDGE_PORT_STATES: Record<string, number> = {
+  disabled: 0,
+  listening: 1,
+  learning: 2,
+  forwarding: 3,
+  blocking: 4,
+};
+
+const PORT_ALIASES: Record<string, Record<string, string>> = { bridge: BRIDGE_PORT_ALIASES };
+const PORT_ENUMS: Record<string, Record<string, Record<string, number>>> = { bridge: { state: BRIDGE_PORT_STATES } };
+const SCALAR_MAX: Record<string, number> = { u8: 0xff, u16: 0xffff, u32: 0xffffffff };
+
+/**
+ * A port's options (`slave_data`) in the kernel's names and encodable values:
+ * iproute2's names are accepted (flood -> unicast_flood), booleans become
+ * 1/0 for the u8 switches, names become numbers (state 'forwarding' -> 3),
+ * and each value must fit its attribute. Order is kept: it is the order on
+ * the wire, as iproute2 keeps its arguments' order.
+ */
+export function portData(slaveKind: string, data: Record<string, unknown>, where: string): Attrs {
+  const sch = PORT_DATA_SCHEMAS[slaveKind as keyof typeof PORT_DATA_SCHEMAS];
+  if (!sch) throw new ValidationError(`${where}: no port options for slave_kind "${slaveKind}"`, 'slave_kind');
+  const aliases = PORT_ALIASES[slaveKind] ?? {};
+  const out: Attrs = {};
+  for (const [given, value] of Object.entries(data)) {
+    const key = aliases[given] ?? given;
+    const field = `slave_data.${given}`;
+    const attr = sch.byName.get(key);
+    if (!attr) {
+      throw new ValidationError(`${where}.${field}: not a ${slaveKind} port option (known: ${sch.names().join(', ')})`, field);
+    }
+    if (key in out) throw new ValidationError(`${where}.${field}: ${key} is given twice (under two names)`, field);
+    const named = typeof value === 'string' ? PORT_ENUMS[slaveKind]?.[key]?.[value] : undefined;
+    const max = SCALAR_MAX[attr.type];
+    if (attr.type === 'flag') {
+      if (typeof value !== 'boolean') throw new ValidationError(`${where}.${field}: expected true or false`, field);
+      out[key] = value;
+    } else if (max === undefined) {
+      out[key] = value; // a struct or raw bytes: the codec checks it
+    } else if (typeof value === 'boolean' && attr.type === 'u8') {
+      out[key] = value ? 1 : 0;
+    } else if (named !== undefined) {
+      out[key] = named;
+    } else {
+      const names = PORT_ENUMS[slaveKind]?.[key];
+      if (names && typeof value === 'string') {
+        throw new ValidationError(`${where}.${field}: "${value}" is not one of ${Object.keys(names).join(', ')}`, field);
+      }
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+        throw new ValidationError(`${where}.${field}: expected an integer in 0..${max}, got ${JSON.stringify(value)}`, field);
+      }
+      out[key] = value;
+    }
+  }
+  return out;
+}
 
 /** Link kinds the spec layer accepts in `kind` (the kernel may still lack some). */
 export const LINK_KINDS = [

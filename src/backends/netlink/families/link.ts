@@ -7,7 +7,16 @@ import { type Attrs, type Body, type SchemaChoice, schema } from '../codec/attri
 import { struct } from '../codec/struct.js';
 import { AF, NLM_F } from '../constants.js';
 import { type BuildContext, type Command, type Family, matchesAll, NEW_FLAGS, type Request } from './family.js';
-import { BOND_MODES, bridgePortData, DATA_SCHEMAS, LINK_KINDS, MACVLAN_MODES, PORT_DATA_SCHEMAS } from './link-kinds.js';
+import {
+  BOND_MODES,
+  bridgePortData,
+  DATA_SCHEMAS,
+  LINK_KINDS,
+  MACVLAN_MODES,
+  PORT_DATA_BY_SLAVE_KIND,
+  PORT_DATA_SCHEMAS,
+  portData,
+} from './link-kinds.js';
 import { ADDR_GEN_MODES, IFF_UP, OPERSTATES } from './names.js';
 import { checkIfname, checkInt, checkKnownKeys, checkMac, checkMtu, checkObject, U32 } from './validate.js';
 
@@ -29,7 +38,7 @@ const linkinfo = schema('IFLA_INFO', [
   [2, 'data', 'nested', { schema: { by: 'kind', schemas: kindSchemas } satisfies SchemaChoice }],
   [3, 'xstats', 'binary'],
   [4, 'slave_kind', 'string'],
-  [5, 'slave_data', 'nested', { schema: { by: 'slave_kind', schemas: PORT_DATA_SCHEMAS } }],
+  [5, 'slave_data', 'nested', { schema: { by: ['slave_kind', 'kind'], schemas: PORT_DATA_BY_SLAVE_KIND } }],
 ]);
 
 const afSpec = schema('IFLA_AF_SPEC', [
@@ -368,17 +377,11 @@ async function linkAttrs(cmd: Command, spec: Record<string, unknown>, ctx: Build
         'slave_kind',
       );
     }
-    linkinfo.slave_kind = slaveKind;
+    // As `ip link set dev P type bridge_slave ...`: INFO_KIND "<kind>_slave", no INFO_SLAVE_KIND.
+    if (linkinfo.kind === undefined) linkinfo.kind = `${slaveKind}_slave`;
+    else linkinfo.slave_kind = slaveKind;
     if (spec.slave_data !== undefined) {
-      const data = checkObject(spec.slave_data, `${where}.slave_data`);
-      for (const key of Object.keys(data)) {
-        if (!sch.byName.has(key)) {
-          throw new ValidationError(
-            `${where}.slave_data.${key}: not a ${slaveKind} port option (known: ${sch.names().join(', ')})`,
-          );
-        }
-      }
-      linkinfo.slave_data = data;
+      linkinfo.slave_data = portData(slaveKind, checkObject(spec.slave_data, `${where}.slave_data`), where);
     }
   }
   if (Object.keys(linkinfo).length) attrs.linkinfo = linkinfo;
