@@ -9,10 +9,13 @@
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { filter, type Observable, Subject } from 'rxjs';
+import type { FamilyName } from '../backends/netlink/codec/message.js';
+import { readLink } from '../backends/netlink/families/link-bytes.js';
 import { NETNS_RUN_DIR, netnsExists } from '../backends/netns.js';
 import { NamespaceError, NetStateError, TimeoutError, ValidationError } from '../errors.js';
 // The one upward import: transactions are opened from the store they read.
 import { Frozen, routeFilter, ruleFilter } from '../transactions/freeze.js';
+import type { CreateSpec } from '../transactions/specs.js';
 import { type InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import { Applier } from './apply.js';
 import { Collection, type Filter, FreezableCollection, InterfaceCollection } from './collection.js';
@@ -171,7 +174,7 @@ export class NetState {
   }
 
   /** Stages a new interface in a transaction of its own: `await db.create(spec).up().commit()`. */
-  create(spec: Record<string, unknown>): InterfaceHandle {
+  create(spec: CreateSpec): InterfaceHandle {
     return this.implicit().create(spec);
   }
 
@@ -244,13 +247,36 @@ export class NetState {
    *   db.interfaces.get('v0'); // undefined
    */
   async sync(netns?: string): Promise<void> {
+    await Promise.all(this.sourcesOf(netns).map((s) => s.sync(true)));
+  }
+
+  /**
+   * The cheap half of `sync()`: every change the kernel announced before the
+   * call is in the store (what it announces later, like IPv6 addresses, may
+   * not be). What a big commit paces itself with.
+   */
+  async barrier(netns?: string): Promise<void> {
+    await Promise.all(this.sourcesOf(netns).map((s) => s.sync(false)));
+  }
+
+  /**
+   * Asks the kernel for objects of one namespace and takes its answer into
+   * the store as if it had been announced: for what the kernel changes
+   * without an event (an alias, a group or bridge port options set on a link
+   * that is down). `spec` names objects by index: `refresh(ns, 'link', 'get',
+   * { index: 3 })`.
+   */
+  async refresh(netns: string, family: FamilyName, cmd: 'get' | 'dump', spec: Record<string, unknown>): Promise<void> {
+    const [source] = this.sourcesOf(netns);
+    await source?.refresh(family, cmd, spec);
+  }
+
+  private sourcesOf(netns?: string): Source[] {
     if (this.closed) throw new NetStateError('the store is closed');
-    if (netns !== undefined) {
-      const source = this.source(netns);
-      if (!source) throw new NamespaceError(`namespace "${netns}" is not followed by this store`);
-      return source.sync();
-    }
-    await Promise.all([...this.sources.values()].map((s) => s.sync()));
+    if (netns === undefined) return [...this.sources.values()];
+    const source = this.source(netns);
+    if (!source) throw new NamespaceError(`namespace "${netns}" is not followed by this store`);
+    return [source];
   }
 
   /** Asks the kernel again for everything in one namespace (what an overrun does by itself). */
@@ -300,7 +326,36 @@ export class NetState {
     }
     const kinds = new Set(changes.map((c) => c.kind));
     if (kinds.has('route')) this.routes.generation++;
+    if (kinds.has('interface')) this.learnPeers(source, changes);
     this.batches.next(kinds);
+  }
+
+  /**
+   * A veth pair made across two namespaces: the end made first (the peer) is
+   * announced before the other exists, pointing nowhere, and never again.
+   * When the other end is announced, pointing at it from another namespace,
+   * the followed namespace that holds a veth of that index pointing nowhere
+   * is asked for it again.
+   */
+  private learnPeers(source: Source, changes: RowChange[]): void {
+    const ask = (from: Source, index: number) => void from.refresh('link', 'get', { index }).catch(() => undefined);
+    for (const c of changes) {
+      if (c.kind !== 'interface' || c.action !== 'add' || !c.after) continue;
+      const link = readLink(c.after);
+      if (link.kind !== 'veth') continue;
+      for (const other of this.sources.values()) {
+        if (other === source) continue;
+        if (link.link && link.linkNetnsid !== undefined) {
+          // The other end points nowhere yet: it is asked for again.
+          const peer = this.interfaces.get({ netns: other.name, index: link.link });
+          if (peer?.kind === 'veth' && !peer.link) ask(other, link.link);
+        } else if (!link.link) {
+          // This end points nowhere, and a veth elsewhere points at its index: this end is asked for again.
+          const elsewhere = this.interfaces.list({ netns: other.name, link: link.index });
+          if (elsewhere.some((p) => p.kind === 'veth' && p.link_netnsid !== undefined)) ask(source, link.index);
+        }
+      }
+    }
   }
 
   private watchNamespaces(): void {

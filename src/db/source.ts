@@ -5,7 +5,9 @@
  * applied after it, in order, which converges on the kernel's state.
  */
 
+import { encodeToBuffer, FAMILIES, type FamilyName } from '../backends/netlink/codec/message.js';
 import { DEFAULT_GROUPS } from '../backends/netlink/constants.js';
+import type { BuildContext, Family } from '../backends/netlink/families/family.js';
 import { Rtnl } from '../backends/netlink/rtnl.js';
 import { NetlinkSocket } from '../backends/netlink/socket.js';
 import type { Applier } from './apply.js';
@@ -25,6 +27,18 @@ export interface LoadProgress {
 }
 
 const PROGRESS_EVERY = 10_000;
+const NLM_F_ACK = 4;
+
+/** Refreshes name objects by index, never by name: nothing to resolve. */
+const NO_NAMES: BuildContext = {
+  index: async (nameOrIndex) => {
+    if (typeof nameOrIndex === 'number') return nameOrIndex;
+    throw new Error(`a refresh names links by index, not "${nameOrIndex}"`);
+  },
+  netnsFd: () => {
+    throw new Error('a refresh opens no namespace');
+  },
+};
 
 export type SourceState = 'loading' | 'live' | 'resyncing' | 'gone';
 
@@ -227,11 +241,17 @@ export class Source {
    * the call: a no-op request goes through the event socket, whose ack comes
    * after every notification queued before it. A resync in progress (or one
    * an overrun starts meanwhile) is waited for: it covers those changes too.
+   *
+   * With `complete`, also what the kernel made before the call but announces
+   * later: an IPv6 address is announced by a work item that runs after the
+   * request that added it returned (even a nodad one), so its addresses are
+   * asked for, through the same socket, and taken in as if announced.
    */
-  async sync(): Promise<void> {
+  async sync(complete = false): Promise<void> {
     for (let attempt = 0; this.state !== 'gone'; attempt++) {
       try {
-        await (this.events as NetlinkSocket).barrier();
+        if (complete) await this.refresh('address', 'dump', { family: 'inet6' });
+        else await (this.events as NetlinkSocket).barrier();
       } catch (e) {
         // An overrun threw the ack away with the events; the resync it started is the barrier.
         if ((this.state as SourceState) === 'gone' || attempt > 3) throw e;
@@ -241,6 +261,23 @@ export class Source {
       await this.settled();
       return;
     }
+  }
+
+  /**
+   * Asks the kernel for objects (a `get` or a filtered `dump` spec of a
+   * family) through the event socket and applies the answer as if it had
+   * been announced, in order with the notifications around it: the store
+   * learns what the kernel changed without saying so. Rows the answer does
+   * not mention are left as they are.
+   */
+  async refresh(family: FamilyName, cmd: 'get' | 'dump', spec: Record<string, unknown>): Promise<void> {
+    const events = this.events as NetlinkSocket;
+    const fam = FAMILIES[family] as unknown as Family<Record<string, unknown>>;
+    const req = await fam.build(cmd, spec, NO_NAMES);
+    const seq = events.nextSeq();
+    const bytes = encodeToBuffer({ type: req.type, flags: req.flags | (cmd === 'get' ? NLM_F_ACK : 0), seq, body: req.body });
+    // A refresh of something gone (ENODEV) answers with an error: there is nothing to take in.
+    await events.refresh(bytes, seq, cmd === 'dump');
   }
 
   /** Waits for the resyncs in progress (and any they lead to). */

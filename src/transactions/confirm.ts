@@ -1,9 +1,12 @@
 /**
- * Confirmation: does the store show a staged target? Exact, except where the
- * kernel legitimately adjusts (link-local IPv6 addresses it adds, the
- * protocol and scope it picks for a route, MAC case).
+ * Confirmation: does the store show what a commit (or its rollback) made?
+ * It models the kernel rather than comparing bytes: only what the commit
+ * changed is compared (a bridge's MAC follows its ports, an address the
+ * kernel adds is the kernel's business), values come in the form the kernel
+ * reports them (an alias cleared is the empty string), and what the kernel
+ * adds on its own (link-local IPv6 addresses, 127.0.0.1 when lo comes up)
+ * is not judged.
  */
-
 import { parseIp } from '../backends/netlink/codec/address.js';
 import { ROUTE_TYPES } from '../backends/netlink/families/names.js';
 import { decodeBody } from '../db/kinds/kind.js';
@@ -14,33 +17,114 @@ import { neighbourOf } from './current.js';
 import { canonical } from './diff.js';
 import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
+/** What one interface must look like: each field that is set is checked, the rest is not. */
+export interface InterfaceExpectation {
+  netns: string;
+  ifname: string;
+  /** It must not exist. */
+  gone?: boolean;
+  state?: 'up' | 'down';
+  /** A master's name, or null for none. */
+  master?: string | null;
+  mtu?: number;
+  address?: string;
+  /** '' for none. */
+  ifalias?: string;
+  txqlen?: number;
+  brport?: Record<string, number>;
+  present: string[];
+  absent: string[];
+  /** Exactly these ports (sorted). */
+  ports?: string[];
+  /** A new veth: the store knows which link is its peer. */
+  peerKnown?: boolean;
+}
+
+const ATTRS = ['mtu', 'address', 'txqlen'] as const;
+const aliasOf = (t: InterfaceTarget) => t.ifalias ?? '';
+
+/** What a commit's target means for one interface, as far as the commit changed it. */
+export function expectTarget({ base, target }: Staged<InterfaceTarget>, readded: readonly string[] = []): InterfaceExpectation {
+  const t = (target ?? base) as InterfaceTarget;
+  const e: InterfaceExpectation = { netns: t.netns, ifname: t.ifname, present: [], absent: [] };
+  if (!target) {
+    e.gone = true;
+    return e;
+  }
+  // A link moved to another namespace arrives there bare: everything is due.
+  const from = base && base.netns === target.netns ? base : undefined;
+  if (!from || target.state !== from.state) e.state = target.state;
+  if (!from || target.master !== from.master) e.master = target.master ?? null;
+  for (const a of ATTRS) if (target[a] !== undefined && target[a] !== from?.[a]) e[a] = target[a] as never;
+  if (target.ifalias !== undefined && (!from || aliasOf(target) !== aliasOf(from))) e.ifalias = aliasOf(target);
+  const brport = changedEntries(target.brport, target.master === from?.master ? from?.brport : undefined);
+  if (brport) e.brport = brport;
+  const had = new Set(from?.ipaddr ?? []);
+  e.present = [...target.ipaddr.filter((a) => !had.has(a)), ...readded];
+  e.absent = [...had].filter((a) => !target.ipaddr.includes(a));
+  if (!from || canonical([...target.ports].sort()) !== canonical([...from.ports].sort())) e.ports = [...target.ports].sort();
+  if (!base && target.kind === 'veth') e.peerKnown = true;
+  return e;
+}
+
+/** What a rollback must show for one interface: its starting state, as far as the commit changed it. */
+export function expectBase({ base, target }: Staged<InterfaceTarget>): InterfaceExpectation {
+  const t = (base ?? target) as InterfaceTarget;
+  const e: InterfaceExpectation = { netns: t.netns, ifname: t.ifname, present: [], absent: [] };
+  if (!base) {
+    e.gone = true;
+    return e;
+  }
+  // Removed or moved: it is back whole.
+  const whole = !target || target.netns !== base.netns;
+  const changed = (a: keyof InterfaceTarget) => whole || canonical(base[a]) !== canonical((target as InterfaceTarget)[a]);
+  if (changed('state')) e.state = base.state;
+  if (changed('master')) e.master = base.master ?? null;
+  for (const a of ATTRS) if (base[a] !== undefined && changed(a)) e[a] = base[a] as never;
+  if (whole || aliasOf(base) !== aliasOf(target as InterfaceTarget)) e.ifalias = aliasOf(base);
+  if (base.brport && (changed('brport') || changed('master'))) e.brport = { ...base.brport };
+  const now = whole ? [] : (target as InterfaceTarget).ipaddr;
+  e.present = base.ipaddr.filter((a) => !now.includes(a));
+  e.absent = now.filter((a) => !base.ipaddr.includes(a));
+  if (changed('ports')) e.ports = [...base.ports].sort();
+  return e;
+}
+
+function changedEntries(want?: Record<string, number>, had?: Record<string, number>): Record<string, number> | undefined {
+  if (!want) return undefined;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(want)) if (had?.[k] !== v) out[k] = v;
+  return Object.keys(out).length ? out : undefined;
+}
+
 /** Compared on the stored record: this runs once per interface of a commit (a thousand for 500 veth pairs). */
-export function interfaceShown(db: NetState, s: Staged<InterfaceTarget>, indexOf: IndexOf = indexCache(db)): boolean {
-  const t = s.target;
-  const name = (t ?? s.base)?.ifname as string;
-  const netns = (t ?? s.base)?.netns as string;
-  const rec = db.interfaces.linkOf(netns, name);
-  if (!t) return rec === undefined;
+export function interfaceShown(db: NetState, e: InterfaceExpectation, indexOf: IndexOf = indexCache(db)): boolean {
+  const rec = db.interfaces.linkOf(e.netns, e.ifname);
+  if (e.gone) return rec === undefined;
   if (!rec) return false;
-  if (((rec.flags & IFF_UP) !== 0) !== (t.state === 'up')) return false;
-  const masterIndex = t.master === undefined ? undefined : (indexOf(netns, t.master) ?? -1);
-  if (masterIndex !== (rec.master || undefined)) return false;
-  if (t.mtu !== undefined && rec.mtu !== t.mtu) return false;
-  if (t.address !== undefined && rec.address?.toLowerCase() !== t.address.toLowerCase()) return false;
-  if (t.ifalias !== undefined && rec.ifalias !== t.ifalias) return false;
-  if (t.txqlen !== undefined && rec.txqlen !== t.txqlen) return false;
-  // Addresses: what was staged must be there and what was removed gone; the kernel adds its own
-  // (127.0.0.1 when lo comes up, IPv6 link-local ones) and those are not ours to judge.
-  // A link moved to another namespace arrives there with no addresses: all of the target's are due.
-  const had = new Set(s.base && s.base.netns === t.netns ? s.base.ipaddr : []);
+  if (e.state !== undefined && ((rec.flags & IFF_UP) !== 0) !== (e.state === 'up')) return false;
+  if (e.master !== undefined) {
+    const masterIndex = e.master === null ? undefined : (indexOf(e.netns, e.master) ?? -1);
+    if (masterIndex !== (rec.master || undefined)) return false;
+  }
+  if (e.mtu !== undefined && rec.mtu !== e.mtu) return false;
+  if (e.address !== undefined && rec.address?.toLowerCase() !== e.address.toLowerCase()) return false;
+  if (e.ifalias !== undefined && (rec.ifalias ?? '') !== e.ifalias) return false;
+  if (e.txqlen !== undefined && rec.txqlen !== e.txqlen) return false;
+  if (e.peerKnown && !rec.link) return false;
   const has = new Set(rec.ipaddr);
-  for (const a of t.ipaddr) if (!had.has(a) && !has.has(a)) return false;
-  for (const a of had) if (!t.ipaddr.includes(a) && has.has(a)) return false;
-  // Ports: exactly the target's. Most links have none, and one count says so.
-  const master = { netns, master: rec.index };
-  if (t.ports.length === 0) return db.interfaces.count(master) === 0;
+  for (const a of e.present) if (!has.has(a)) return false;
+  for (const a of e.absent) if (has.has(a)) return false;
+  if (e.brport) {
+    const port = db.interfaces.get({ netns: e.netns, ifname: e.ifname })?.slave_data as Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(e.brport)) if (port?.[k] !== v) return false;
+  }
+  if (e.ports === undefined) return true;
+  // Ports: exactly these. Most links have none, and one count says so.
+  const master = { netns: e.netns, master: rec.index };
+  if (e.ports.length === 0) return db.interfaces.count(master) === 0;
   const ports = db.interfaces.list(master).map((p) => p.ifname as string);
-  return canonical(ports.sort()) === canonical([...t.ports].sort());
+  return canonical(ports.sort()) === canonical(e.ports);
 }
 
 /** Interface names to indexes, per namespace, read once per confirmation round. */
@@ -108,15 +192,19 @@ function recordMatches(t: RouteTarget, rec: Record<string, unknown>, indexOf: In
   if (t.dev !== undefined && indexOf(t.netns, t.dev) !== rec.oif) return false;
   if (t.type !== undefined && t.type !== rec.type) return false;
   if (t.metrics !== undefined && canonical(t.metrics) !== canonical(rec.metrics)) return false;
-  const hops = (rec.multipath as { gateway?: string; hops: number }[] | undefined) ?? [];
+  const hops = (rec.multipath as { gateway?: string; oif?: number; hops: number }[] | undefined) ?? [];
   const key = (h: { gateway?: string; hops: number }[]) => canonical(h.map((x) => [x.gateway ?? null, x.hops]).sort());
   return key(t.multipath) === key(hops);
 }
 
-export function ruleShown(db: NetState, s: Staged<RuleTarget>): boolean {
+/** A rule with every field of the target (normalised as the store's records are) is there, or not. */
+export function ruleShown(db: NetState, s: Staged<RuleTarget>, normalize: (r: Record<string, unknown>) => RuleTarget): boolean {
   const t = (s.target ?? s.base) as RuleTarget;
   const { netns, ...fields } = t;
-  const found = db.rules.list({ netns }).some((r) => Object.entries(fields).every(([k, v]) => canonical(r[k]) === canonical(v)));
+  const found = db.rules.list({ netns }).some((rec) => {
+    const r = normalize(rec);
+    return Object.entries(fields).every(([k, v]) => canonical(r[k]) === canonical(v));
+  });
   return s.target ? found : !found;
 }
 
@@ -127,9 +215,59 @@ export function neighbourShown(db: NetState, s: Staged<NeighbourTarget>): boolea
   if (!rec) return false;
   const cur = neighbourOf(db, rec);
   return (
-    (s.target.lladdr === undefined || cur.lladdr === s.target.lladdr) &&
+    (s.target.lladdr === undefined || cur.lladdr?.toLowerCase() === s.target.lladdr.toLowerCase()) &&
     (s.target.state === undefined || cur.state === s.target.state)
   );
+}
+
+/** One kind of thing a confirmation waits for: how to name an item, and whether the store shows it yet. */
+export interface ProofKind<T> {
+  name(item: T): string;
+  shown(item: T, indexOf: IndexOf): boolean;
+}
+
+/**
+ * What the store does not show yet. Each call checks only what was still
+ * missing the time before, from the oldest: objects show up in the order
+ * they were sent, so a commit of 100 000 routes is confirmed batch by batch,
+ * not re-read whole after every event. Two parallel lists, no object per
+ * item: a 100 000-route commit allocates enough already.
+ */
+export class Confirmer {
+  private head = 0;
+  private readonly items: unknown[] = [];
+  private readonly kinds: ProofKind<unknown>[] = [];
+
+  constructor(private readonly db: NetState) {}
+
+  add<T>(kind: ProofKind<T>, item: T): void {
+    this.items.push(item);
+    this.kinds.push(kind as ProofKind<unknown>);
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  private shown(i: number, indexOf: IndexOf): boolean {
+    return (this.kinds[i] as ProofKind<unknown>).shown(this.items[i], indexOf);
+  }
+
+  left(): number {
+    const indexOf = indexCache(this.db); // names may have changed since the last round
+    while (this.head < this.items.length && this.shown(this.head, indexOf)) this.head++;
+    return this.items.length - this.head;
+  }
+
+  /** The names of what is still missing (checks them all: for the error). */
+  names(): string[] {
+    const indexOf = indexCache(this.db);
+    const out: string[] = [];
+    for (let i = this.head; i < this.items.length; i++) {
+      if (!this.shown(i, indexOf)) out.push((this.kinds[i] as ProofKind<unknown>).name(this.items[i]));
+    }
+    return out;
+  }
 }
 
 /**
@@ -139,16 +277,24 @@ export function neighbourShown(db: NetState, s: Staged<NeighbourTarget>): boolea
 export function waitUntil(db: NetState, missing: { left(): number; names(): string[] }, timeout: number): Promise<void> {
   return new Promise((resolve, reject) => {
     if (missing.left() === 0) return resolve();
-    const sub = db.applied$.subscribe(() => {
-      if (missing.left() === 0) finish();
+    const sub = db.applied$.subscribe({
+      next: () => {
+        if (missing.left() === 0) finish();
+      },
+      complete: () => fail(),
     });
-    const timer = setTimeout(() => {
+    const timer = setTimeout(fail, timeout);
+    function fail(): void {
+      clearTimeout(timer);
       sub.unsubscribe();
       const left = missing.names();
-      if (left.length === 0) return resolve();
+      if (left.length === 0) {
+        resolve();
+        return;
+      }
       const more = left.length > 10 ? ` (+${left.length - 10} more)` : '';
       reject(new TimeoutError(`the kernel never showed: ${left.slice(0, 10).join('; ')}${more}`));
-    }, timeout);
+    }
     function finish(): void {
       clearTimeout(timer);
       sub.unsubscribe();

@@ -2,7 +2,8 @@
 import { ADDR_GEN_MODES } from '../backends/netlink/families/names.js';
 import type { NetState } from '../db/netstate.js';
 import type { StoreRecord } from '../db/records.js';
-import type { InterfaceTarget, NeighbourTarget, NexthopTarget, RouteTarget, RuleTarget } from './staged.js';
+import { BRPORT_NAMES } from './specs.js';
+import type { InterfaceTarget, NeighbourTarget, NexthopTarget, RouteTarget, RuleTarget, TuntapOptions } from './staged.js';
 
 /** A kernel-made IPv6 link-local address ('fe80::…/64'): made from the MAC, not ours to stage. */
 export function isLinkLocal(cidr: string): boolean {
@@ -142,9 +143,38 @@ function addrGenMode(r: StoreRecord): string | undefined {
   return mode === undefined ? undefined : (ADDR_GEN_MODES.name(mode) as string);
 }
 
+/** A tun/tap device's options from its record (IFLA_TUN_*), so it can be made again. */
+function tuntapOf(r: StoreRecord): TuntapOptions | undefined {
+  if (r.kind !== 'tun') return undefined;
+  const d = (r.data ?? {}) as Record<string, number | undefined>;
+  return defined({
+    mode: d.type === 2 ? 'tap' : 'tun',
+    owner: d.owner === undefined || d.owner === 0xffffffff ? undefined : d.owner,
+    group: d.group === undefined || d.group === 0xffffffff ? undefined : d.group,
+    multi_queue: d.multi_queue ? true : undefined,
+    pi: d.pi ? true : undefined,
+    vnet_hdr: d.vnet_hdr ? true : undefined,
+  }) as TuntapOptions;
+}
+
+/** A bridge port's options (IFLA_BRPORT_*), the ones a transaction sets. */
+function brportOf(r: StoreRecord): Record<string, number> | undefined {
+  if (r.slave_kind !== 'bridge' || !r.slave_data) return undefined;
+  const d = r.slave_data as Record<string, unknown>;
+  const out: Record<string, number> = {};
+  for (const k of BRPORT_NAMES) if (typeof d[k] === 'number') out[k] = d[k] as number;
+  return out;
+}
+
+/** The link a stacked link sits on: IFLA_LINK, or for a vxlan its device option (IFLA_VXLAN_LINK). */
+function lowerOf(db: Source, netns: string, r: StoreRecord): string | undefined {
+  if (r.kind === 'vxlan') return nameOf(db, netns, (r.data as { link?: number } | undefined)?.link);
+  const stacked = r.kind !== 'veth' && r.link_netnsid === undefined && typeof r.link === 'number';
+  return stacked ? nameOf(db, netns, r.link) : undefined;
+}
+
 export function interfaceOf(db: Source, r: StoreRecord): InterfaceTarget {
   const netns = r.netns as string;
-  const stacked = r.kind !== 'veth' && r.link_netnsid === undefined && typeof r.link === 'number';
   return defined({
     netns,
     ifname: r.ifname as string,
@@ -157,9 +187,11 @@ export function interfaceOf(db: Source, r: StoreRecord): InterfaceTarget {
     ifalias: r.ifalias as string | undefined,
     txqlen: r.txqlen as number | undefined,
     addr_gen_mode: addrGenMode(r),
-    link: stacked ? nameOf(db, netns, r.link) : undefined,
+    link: lowerOf(db, netns, r),
     peer: peerOf(db, r),
     data: recreatable(r.kind, r.data),
+    tuntap: tuntapOf(r),
+    brport: brportOf(r),
     ipaddr: [...((r.ipaddr as string[]) ?? [])].sort(),
     ports: links(db)
       .portsOf(netns, r.index as number)
@@ -198,20 +230,54 @@ export function routeOf(db: Source, r: StoreRecord): RouteTarget {
     dev: nameOf(db, netns, r.oif),
     prefsrc: r.prefsrc as string | undefined,
     metrics: r.metrics as Record<string, number> | undefined,
+    tos: r.tos ? (r.tos as number) : undefined,
+    onlink: hops.length === 0 && ((r.flags as number) & RTNH_F_ONLINK) !== 0 ? true : undefined,
     multipath: hops.map(
       (h) =>
         defined({
           gateway: h.gateway as string | undefined,
           dev: nameOf(db, netns, h.oif),
           hops: h.hops as number,
+          onlink: ((h.flags as number) & RTNH_F_ONLINK) !== 0 ? true : undefined,
         }) as NexthopTarget,
     ),
   });
 }
 
+const RTNH_F_ONLINK = 4;
+
 export function ruleOf(r: StoreRecord): RuleTarget {
-  const { flags: _flags, ...rest } = r;
-  return { ...rest } as RuleTarget;
+  const { flags, ...rest } = r;
+  const rule: Record<string, unknown> = { ...rest };
+  if (((flags as number) & FIB_RULE_INVERT) !== 0) rule.invert = true;
+  return normalizeRule(rule as RuleTarget);
+}
+
+const FIB_RULE_INVERT = 0x2;
+const NONE = 0xffffffff;
+
+/**
+ * A rule in one canonical form, whether it came from the kernel or from a
+ * spec: the values the kernel fills in by default are left out (tos 0, no
+ * suppression, a full fwmask, action to_tbl when a table is named, protocol
+ * unspec, table 0 for actions that need none), so two forms of one rule are
+ * equal field by field.
+ */
+export function normalizeRule(r: RuleTarget): RuleTarget {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r)) {
+    if (v === undefined) continue;
+    if (k === 'tos' && v === 0) continue;
+    if ((k === 'suppress_prefixlen' || k === 'suppress_ifgroup') && v === NONE) continue;
+    if (k === 'fwmask' && v === NONE) continue;
+    if (k === 'action' && v === 'to_tbl') continue;
+    if (k === 'proto' && v === 'unspec') continue;
+    if (k === 'table' && v === 0) continue;
+    if (k === 'l3mdev' && (v === 0 || v === false)) continue;
+    if (k === 'invert' && v === false) continue;
+    out[k] = v;
+  }
+  return out as RuleTarget;
 }
 
 export function neighbourOf(db: Source, r: StoreRecord): NeighbourTarget {

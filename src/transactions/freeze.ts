@@ -20,9 +20,9 @@ import { commitStaging } from './commit.js';
 import { ruleShown } from './confirm.js';
 import { interfaceOf, isLinkLocal, routeLookup, routeOf, ruleOf } from './current.js';
 import { canonical, diffObject, type ObjectDiff } from './diff.js';
+import { describeRoute, describeRule } from './names.js';
 import type { Staging } from './plan.js';
 import type { InterfaceTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
-import { describeRoute, describeRule } from './transaction.js';
 
 export interface Revert {
   /** What was found changed and put back, as a review would show it (current → pinned). */
@@ -46,6 +46,9 @@ interface Pin {
   drift(current: InterfaceTarget | RouteTarget | RuleTarget | undefined): ObjectDiff | undefined;
 }
 
+/** Each store's revert queue: reverts of all its freezes, one after another. */
+const revertQueues = new WeakMap<NetState, Promise<void>>();
+
 /** Frozen objects by store, so a second freeze of one can be refused. */
 const frozenBy = new WeakMap<NetState, Map<string, Frozen>>();
 
@@ -53,7 +56,7 @@ export class Frozen {
   readonly reverts$ = new Subject<Revert>();
   private readonly sub: Subscription;
   private running?: Promise<void>;
-  private again = false;
+  private queued = false;
   private released = false;
 
   private constructor(
@@ -126,13 +129,26 @@ export class Frozen {
     throw new NetStateError(`no frozen ${kind === 'routes' ? 'route' : 'rule'} ${JSON.stringify(spec)} in ${netns}`);
   }
 
-  /** Serialised: one revert at a time; events that come meanwhile trigger one more check. */
+  /**
+   * Reverts run one at a time per store, whichever freeze asks: two freezes
+   * that cover one object (an interface's and one of its routes') never
+   * revert it twice. Each revert looks at the object when its turn comes;
+   * events that arrive meanwhile queue one more check.
+   */
   private check(): void {
+    if (this.released || this.queued) return;
+    this.queued = true;
+    const turn = (revertQueues.get(this.db) ?? Promise.resolve()).then(() => this.revert());
+    revertQueues.set(this.db, turn);
+    this.running = turn;
+    void turn.finally(() => {
+      if (this.running === turn) this.running = undefined;
+    });
+  }
+
+  private async revert(): Promise<void> {
+    this.queued = false;
     if (this.released) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
     const staging: Staging & Record<PinKind, Staged<unknown>[]> = { interfaces: [], routes: [], rules: [], neighbours: [] };
     const review: Record<string, ObjectDiff> = {};
     for (const pin of this.pins) {
@@ -143,18 +159,12 @@ export class Frozen {
       staging[pin.kind].push({ base: current, target: pin.pinned });
     }
     if (Object.keys(review).length === 0) return;
-    this.running = commitStaging(this.db, staging as Staging)
-      .then(
-        (report) => this.reverts$.next({ review, applied: report.applied }),
-        (error: Error) => this.reverts$.next({ review, applied: [], error }),
-      )
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.check();
-        }
-      });
+    try {
+      const report = await commitStaging(this.db, staging as Staging);
+      this.reverts$.next({ review, applied: report.applied });
+    } catch (error) {
+      this.reverts$.next({ review, applied: [], error: error as Error });
+    }
   }
 
   /** Resolves once no revert is under way (and none is due). */
@@ -224,7 +234,7 @@ function rulePin(db: NetState, rec: StoreRecord): Pin {
     kind: 'rules',
     label: describeRule(pinned),
     pinned,
-    current: () => (ruleShown(db, { target: pinned }) ? pinned : undefined),
+    current: () => (ruleShown(db, { target: pinned }, ruleOf) ? pinned : undefined),
     drift: (cur) => (cur ? undefined : diffObject(undefined, { ...pinned }, [])),
   };
 }

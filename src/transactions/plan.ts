@@ -1,22 +1,43 @@
 /**
  * The plan: the staged difference as kernel requests, in dependency order.
  * Removals first, in reverse dependency order (neighbours, rules, routes,
- * addresses, ports, links); then creations and changes (plain links, links
- * that sit on others, attributes, ports, addresses, state, routes, rules,
- * neighbours). Each step carries its undo, computed from the snapshot the
- * transaction started from. Steps of one phase are independent and go out
- * in one batch.
+ * secondary then primary addresses, ports, links); then creations and
+ * changes (plain links, links that sit on others, attributes, ports, port
+ * options, addresses, state, routes, rules, neighbours). Each step carries
+ * its undo, computed from the snapshot the transaction started from, and
+ * the plan puts back what the kernel takes on its own although the target
+ * keeps it (kernel-model.ts). Steps of one phase are independent and go
+ * out in one batch. Requests are plain data: a plan can be written down.
  */
 import type { FamilyName } from '../backends/netlink/codec/message.js';
+import { decodeBody } from '../db/kinds/kind.js';
+import { expectBase, type InterfaceExpectation } from './confirm.js';
 import { isLinkLocal } from './current.js';
-import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
+import type { AddressBook, SideEffects } from './kernel-model.js';
+import type { AddressAttributes, InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
+/** What a step asks of the kernel: a netlink request, or a tun/tap device made by ioctl. */
 export interface Request {
   netns: string;
-  op: FamilyName;
+  op: FamilyName | 'tuntap';
   cmd: 'add' | 'set' | 'replace' | 'del';
   spec: Record<string, unknown>;
+  /**
+   * The kernel may make this change without announcing it (an alias, bridge
+   * port options or kind options set on a link that is down): the link is
+   * asked for again once the request went through.
+   */
+  refresh?: boolean;
+  /** Bridge port options: send only those that differ from what the port has when the request runs. */
+  onlyChanges?: boolean;
 }
+
+/** What the store shows again once a step's undo ran: the proof a rollback waits for. */
+export type Proof =
+  | { kind: 'interface'; expect: InterfaceExpectation }
+  | { kind: 'route'; staged: Staged<RouteTarget> }
+  | { kind: 'rule'; staged: Staged<RuleTarget> }
+  | { kind: 'neighbour'; staged: Staged<NeighbourTarget> };
 
 export interface Step {
   /** Explicit priority of its object; lower runs first, unordered steps last. */
@@ -28,6 +49,8 @@ export interface Step {
   request: Request;
   /** Requests that put back what this step changed (run in order). */
   undo: Request[];
+  /** What the store shows once `undo` ran (none: a side effect's restoration proves it). */
+  back?: Proof[];
 }
 
 /** Kinds that sit on another link (`link`) and are created after plain ones. */
@@ -40,6 +63,7 @@ export const PHASES = {
   removeNeighbours: 10,
   removeRules: 20,
   removeRoutes: 30,
+  removeSecondaries: 38,
   removeAddresses: 40,
   detachPorts: 50,
   removeMasters: 55,
@@ -50,7 +74,9 @@ export const PHASES = {
   moveLinks: 115,
   setAttributes: 120,
   attachPorts: 130,
+  setPortOptions: 135,
   addAddresses: 140,
+  readdAddresses: 145,
   setState: 150,
   addRoutes: 160,
   addRules: 170,
@@ -64,40 +90,149 @@ export interface Staging {
   neighbours: Iterable<Staged<NeighbourTarget>>;
 }
 
-export function plan(staging: Staging): Step[] {
+/** What the plan knows of the kernel beyond the staging: addresses' attributes and predicted side effects. */
+export interface PlanContext {
+  book: AddressBook;
+  effects: SideEffects;
+}
+
+export function plan(staging: Staging, ctx: PlanContext): Step[] {
   const steps: Step[] = [];
-  const removed = new Map<string, InterfaceTarget>();
-  for (const s of staging.interfaces) if (s.base && !s.target) removed.set(keyOf(s.base), s.base);
+  const all = {
+    bases: new Map<string, InterfaceTarget>(),
+    targets: new Map<string, InterfaceTarget>(),
+    removed: new Map<string, InterfaceTarget>(),
+  };
+  for (const s of staging.interfaces) {
+    if (s.base) all.bases.set(keyOf(s.base), s.base);
+    if (s.base && !s.target) all.removed.set(keyOf(s.base), s.base);
+    if (s.target) all.targets.set(keyOf(s.target), s.target);
+  }
   const ordered = <T>(s: Staged<T>, list: Omit<Step, 'order'>[]) => {
     for (const step of list) steps.push({ order: s.order ?? UNORDERED, ...step });
   };
-  for (const s of staging.interfaces) ordered(s, interfaceSteps(s, removed));
-  for (const s of staging.routes) ordered(s, objectSteps(s, ROUTE_OPS));
+  for (const s of staging.interfaces) ordered(s, interfaceSteps(s, all, ctx.book));
+  const touched = new Set<string>();
+  for (const s of staging.routes) {
+    ordered(s, objectSteps(s, ROUTE_OPS));
+    const t = s.target ?? s.base;
+    if (t) touched.add(`${t.netns}|${t.family}|${t.table}|${t.dst}`);
+  }
   for (const s of staging.rules) ordered(s, objectSteps(s, RULE_OPS));
   for (const s of staging.neighbours) ordered(s, objectSteps(s, NEIGHBOUR_OPS));
+  steps.push(...compensation(ctx.effects, touched));
   return steps.sort((a, b) => a.order - b.order || a.phase - b.phase);
 }
 
 const UNORDERED = Number.MAX_SAFE_INTEGER;
 
-/** A link's full creation request, as a record can be turned back into one. */
-export function creation(t: InterfaceTarget): Request {
+/**
+ * Steps that put back what the kernel takes while the plan runs although the
+ * target keeps it: secondaries that went with their primary, routes a link
+ * lost while it had no IPv4 address for a moment. They undo nothing of
+ * their own: a rollback restores the snapshot anyway.
+ */
+function compensation(effects: SideEffects, touchedRoutes: ReadonlySet<string>): Step[] {
+  const steps: Step[] = [];
+  for (const a of effects.addresses) {
+    if (!a.kept) continue;
+    steps.push({
+      order: UNORDERED,
+      phase: PHASES.readdAddresses,
+      what: `put back ${a.cidr} on ${a.ifname} (it went with its primary)`,
+      request: address(a.netns, a.ifname, a.cidr, 'replace', a.attrs),
+      // Taken away again on a rollback: the primary must come back first, its secondaries after it.
+      undo: [address(a.netns, a.ifname, a.cidr, 'del')],
+    });
+  }
+  for (const n of effects.neighbours) {
+    if (!n.kept || n.state !== 'permanent') continue;
+    steps.push({
+      order: UNORDERED,
+      phase: PHASES.addNeighbours,
+      what: `put back neighbour ${n.dst} on ${n.dev} (the kernel took it with the link's last IPv4 address)`,
+      request: { netns: n.netns, op: 'neighbour', cmd: 'replace', spec: neighbourSpec(n) },
+      undo: [],
+    });
+  }
+  for (const r of effects.routes) {
+    if (!r.kept) continue;
+    const spec = routeRestoreSpec(r.body, effects.names.get(r.netns));
+    if (!spec || touchedRoutes.has(`${r.netns}|${spec.family}|${spec.table}|${spec.dst}`)) continue;
+    steps.push({
+      order: UNORDERED,
+      phase: PHASES.addRoutes,
+      what: `put back route ${spec.dst} (the kernel took it with the link's last IPv4 address)`,
+      request: { netns: r.netns, op: 'route', cmd: 'replace', spec },
+      undo: [],
+    });
+  }
+  return steps;
+}
+
+/** A stored route as a request spec that puts it back, naming its links as they were named. */
+export function routeRestoreSpec(
+  body: Buffer,
+  names: ReadonlyMap<number, string> = new Map(),
+): Record<string, unknown> | undefined {
+  const r = decodeBody('route', body);
+  if (r.proto === 'kernel') return undefined; // the kernel's own routes come back with their address
+  const spec: Record<string, unknown> = { family: r.family, dst: r.dst, table: r.table };
+  for (const k of ['priority', 'type', 'scope', 'proto', 'gateway', 'prefsrc', 'metrics', 'src', 'tos'])
+    if (r[k] !== undefined && !(k === 'tos' && r[k] === 0)) spec[k] = r[k];
+  const dev = (oif: unknown) => (typeof oif === 'number' ? (names.get(oif) ?? oif) : undefined);
+  if (r.oif !== undefined) spec.dev = dev(r.oif);
+  if (((r.flags as number) & RTNH_F_ONLINK) !== 0 && !r.multipath) spec.flags = RTNH_F_ONLINK;
+  if (r.multipath) {
+    spec.multipath = (r.multipath as Record<string, unknown>[]).map((h) => ({
+      gateway: h.gateway,
+      dev: dev(h.oif),
+      hops: h.hops,
+      ...(((h.flags as number) & RTNH_F_ONLINK) !== 0 ? { flags: RTNH_F_ONLINK } : {}),
+    }));
+  }
+  return spec;
+}
+
+const RTNH_F_ONLINK = 4;
+
+/** A link's full creation request, as a record can be turned back into one (the peer's attributes too). */
+export function creation(t: InterfaceTarget, peer?: InterfaceTarget): Request {
+  if (t.tuntap) {
+    const spec: Record<string, unknown> = { ifname: t.ifname, ...t.tuntap };
+    if (t.index !== undefined) spec.index = t.index;
+    return { netns: t.netns, op: 'tuntap', cmd: 'add', spec };
+  }
   const spec: Record<string, unknown> = { ifname: t.ifname, kind: t.kind };
   // A link put back takes its old index again, so what refers to it by index still does.
   if (t.index !== undefined) spec.index = t.index;
-  if (t.peer) spec.peer = { ...t.peer };
+  if (t.peer) spec.peer = { ...t.peer, ...(peer ? attributes(peer) : {}) };
   if (t.link) spec.link = t.link;
   if (t.data) spec.data = t.data;
   Object.assign(spec, attributes(t));
   return { netns: t.netns, op: 'link', cmd: 'add', spec };
 }
 
-function link(netns: string, spec: Record<string, unknown>, cmd: Request['cmd'] = 'set'): Request {
-  return { netns, op: 'link', cmd, spec };
+function link(netns: string, spec: Record<string, unknown>, cmd: Request['cmd'] = 'set', refresh = false): Request {
+  return refresh ? { netns, op: 'link', cmd, spec, refresh } : { netns, op: 'link', cmd, spec };
 }
 
-function addr(netns: string, ifname: string, address: string, cmd: 'add' | 'del'): Request {
-  return { netns, op: 'address', cmd, spec: { ifname, address } };
+/** An address request; attributes (label, broadcast, scope, flags, lifetimes, metric) as `ip addr` takes them. */
+function address(
+  netns: string,
+  ifname: string,
+  cidr: string,
+  cmd: 'add' | 'del' | 'replace',
+  attrs?: AddressAttributes,
+): Request {
+  const spec: Record<string, unknown> = { ifname, address: cidr };
+  if (attrs && cmd !== 'del') {
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === undefined) continue;
+      spec[k] = (k === 'valid_lft' || k === 'preferred_lft') && v === 'forever' ? 0xffffffff : v;
+    }
+  }
+  return { netns, op: 'address', cmd, spec };
 }
 
 function keyOf(t: InterfaceTarget): string {
@@ -110,10 +245,25 @@ function removedPeer(base: InterfaceTarget, removed: ReadonlyMap<string, Interfa
   return removed.get(`${base.peer.netns ?? base.netns}|${base.peer.ifname}`);
 }
 
-function interfaceSteps(
-  { base, target }: Staged<InterfaceTarget>,
-  removed: ReadonlyMap<string, InterfaceTarget>,
-): Omit<Step, 'order'>[] {
+/** A proof about one interface: the fields given, nothing else. */
+function proofOf(t: InterfaceTarget, fields: Partial<InterfaceExpectation>): Proof[] {
+  return [{ kind: 'interface', expect: { netns: t.netns, ifname: t.ifname, present: [], absent: [], ...fields } }];
+}
+
+/** The alias as the kernel reports it: none is the empty string. */
+const aliasOf = (t: InterfaceTarget | undefined) => t?.ifalias ?? '';
+
+const ZERO_MAC = '00:00:00:00:00:00';
+
+/** Staged interfaces by key: where each started, and where each goes. */
+interface Interfaces {
+  bases: ReadonlyMap<string, InterfaceTarget>;
+  targets: ReadonlyMap<string, InterfaceTarget>;
+  removed: ReadonlyMap<string, InterfaceTarget>;
+}
+
+function interfaceSteps({ base, target }: Staged<InterfaceTarget>, all: Interfaces, book: AddressBook): Omit<Step, 'order'>[] {
+  const { bases, targets, removed } = all;
   const steps: Omit<Step, 'order'>[] = [];
   if (!target && base) {
     // A veth pair goes in one request, sent for the end whose key sorts first.
@@ -121,13 +271,9 @@ function interfaceSteps(
     if (peer && keyOf(peer) < keyOf(base)) return steps;
     // Everything a link had comes back with it if the commit fails (both ends of a pair).
     const restore: Request[] = [];
-    if (base.kind) {
-      const create = creation(base);
-      if (peer) create.spec.peer = { ...(create.spec.peer as object), ...attributes(peer) };
-      restore.push(create);
-    }
-    restore.push(...restoreLink(base, removed));
-    if (peer) restore.push(...restoreLink(peer, removed));
+    if (base.kind) restore.push(creation(base, peer));
+    restore.push(...restoreLink(base, removed, book));
+    if (peer) restore.push(...restoreLink(peer, removed, book));
     steps.push({
       // Masters go first, then stacked links, then what they sit on: on a rollback the lower
       // links come back first, and masters last, to take their ports again.
@@ -139,6 +285,7 @@ function interfaceSteps(
       what: `remove interface ${base.ifname}`,
       request: link(base.netns, { ifname: base.ifname }, 'del'),
       undo: restore,
+      back: [base, ...(peer ? [peer] : [])].map((b) => ({ kind: 'interface', expect: expectBase({ base: b }) }) as Proof),
     });
     return steps;
   }
@@ -148,12 +295,23 @@ function interfaceSteps(
   if (!base) {
     // A veth's peer comes into being with the veth (and goes with its undo).
     if (target.peerOf === undefined) {
+      const peer = target.peer ? targets.get(`${target.peer.netns ?? netns}|${target.peer.ifname}`) : undefined;
       steps.push({
         phase: target.kind && STACKED.has(target.kind) ? PHASES.createStacked : PHASES.createLinks,
-        what: `create ${target.kind} ${target.ifname}`,
-        request: creation(target),
+        what: `create ${target.tuntap ? target.tuntap.mode : target.kind} ${target.ifname}`,
+        request: creation(target, peer),
         undo: [link(netns, { ifname: target.ifname }, 'del')],
+        back: [target, ...(peer ? [peer] : [])].map((t) => ({ kind: 'interface', expect: expectBase({ target: t }) }) as Proof),
       });
+      // An ioctl makes a tun/tap bare: its attributes follow.
+      if (target.tuntap && Object.keys(attributes({ ...target, index: undefined })).length) {
+        steps.push({
+          phase: PHASES.setAttributes,
+          what: `set attributes of ${target.ifname}`,
+          request: link(netns, { ifname: target.ifname, ...attributes({ ...target, index: undefined }) }, 'set', true),
+          undo: [],
+        });
+      }
     }
     if (target.addr_gen_mode !== undefined) {
       steps.push({
@@ -172,20 +330,32 @@ function interfaceSteps(
         phase: PHASES.moveLinks,
         what: `move ${base.ifname} to ${netns}`,
         request: link(base.netns, { ifname: base.ifname, netns }),
-        undo: [link(netns, { ifname: base.ifname, netns: base.netns }), ...restoreLink({ ...base, ports: [] }, removed)],
+        undo: [link(netns, { ifname: base.ifname, netns: base.netns }), ...restoreLink({ ...base, ports: [] }, removed, book)],
+        back: [{ kind: 'interface', expect: { ...expectBase({ base, target }), ports: undefined } }],
       });
     }
     const changed: Record<string, unknown> = {};
     const old: Record<string, unknown> = {};
     for (const a of ATTRS) {
+      if (a === 'ifalias') continue;
       if (target[a] !== undefined && target[a] !== base[a]) {
         changed[a] = target[a];
         old[a] = base[a];
       }
     }
+    // An alias is cleared by the empty string; the kernel announces none of it on a link that is down.
+    let silent = false;
+    if (target.ifalias !== undefined && aliasOf(target) !== aliasOf(base)) {
+      changed.ifalias = aliasOf(target);
+      old.ifalias = aliasOf(base);
+      silent = true;
+    }
     if (target.data && JSON.stringify(target.data) !== JSON.stringify(base.data)) {
       changed.data = target.data;
       changed.kind = target.kind;
+      old.data = base.data ?? {};
+      old.kind = base.kind;
+      silent = true;
     }
     if (target.ifname !== base.ifname) {
       changed.newname = target.ifname;
@@ -194,34 +364,80 @@ function interfaceSteps(
     if (Object.keys(changed).length) {
       steps.push({
         phase: PHASES.setAttributes,
-        what: `set ${Object.keys(changed).join(', ')} of ${base.ifname}`,
-        request: link(netns, { ifname: base.ifname, ...changed }),
-        undo: [link(netns, { ifname: target.ifname, ...old })],
+        what: `set ${Object.keys(changed)
+          .filter((k) => k !== 'kind')
+          .join(', ')} of ${base.ifname}`,
+        request: link(netns, { ifname: base.ifname, ...changed }, 'set', silent),
+        undo: [link(netns, { ifname: target.ifname, ...old }, 'set', silent)],
+        back: proofOf(base, {
+          ...(changed.mtu !== undefined && base.mtu !== undefined ? { mtu: base.mtu } : {}),
+          ...(changed.address !== undefined && base.address !== undefined ? { address: base.address } : {}),
+          ...(changed.txqlen !== undefined && base.txqlen !== undefined ? { txqlen: base.txqlen } : {}),
+          ...(changed.ifalias !== undefined ? { ifalias: aliasOf(base) } : {}),
+        }),
       });
     }
     name = target.ifname;
   }
   // What is left of the starting state where the target is (a moved link arrives bare and down).
-  const from = base && base.netns !== netns ? { ...base, ipaddr: [], master: undefined, state: 'down' as const } : base;
+  const moved = base !== undefined && base.netns !== netns;
+  const from = base && moved ? { ...base, ipaddr: [], master: undefined, brport: undefined, state: 'down' as const } : base;
+  // Removals and detachments run before a rename, additions after it.
+  const oldName = base?.ifname ?? name;
   const was = from?.master;
   if (target.master !== was) {
     const attach = target.master !== undefined;
+    // Detached before the rename, attached after it; each undo runs where its step ran.
+    const who = attach ? name : oldName;
+    const undo = [link(netns, { ifname: who, master: was ?? 0 })];
+    // The port options a port had go with its membership: back in, it gets them again.
+    if (was !== undefined && from?.brport && Object.keys(from.brport).length)
+      undo.push(portOptions(netns, who, from.brport, true));
+    // A bridge that had no port and a MAC of its own takes its first port's, and all zeros when
+    // that port leaves again: the undo gives it back the MAC it had (now as a MAC set by hand).
+    const bridge = attach ? bases.get(`${netns}|${target.master}`) : undefined;
+    if (bridge?.kind === 'bridge' && bridge.ports.length === 0 && bridge.address && bridge.address !== ZERO_MAC) {
+      undo.push(link(netns, { ifname: bridge.ifname, address: bridge.address }));
+    }
     steps.push({
       phase: attach ? PHASES.attachPorts : PHASES.detachPorts,
-      what: attach ? `make ${name} a port of ${target.master}` : `take ${name} out of ${was}`,
-      request: link(netns, { ifname: name, master: attach ? target.master : 0 }),
-      undo: [link(netns, { ifname: name, master: was ?? 0 })],
+      what: attach ? `make ${name} a port of ${target.master}` : `take ${oldName} out of ${was}`,
+      request: link(netns, { ifname: who, master: attach ? target.master : 0 }),
+      undo,
+      back: proofOf(base ?? target, { master: base?.master ?? null }),
     });
+  }
+  if (target.brport && target.master !== undefined) {
+    const before = target.master === was ? (from?.brport ?? {}) : {};
+    const changes: Record<string, number> = {};
+    const back: Record<string, number> = {};
+    for (const [k, v] of Object.entries(target.brport)) {
+      if (before[k] === v) continue;
+      changes[k] = v;
+      if (before[k] !== undefined) back[k] = before[k] as number;
+    }
+    if (Object.keys(changes).length) {
+      steps.push({
+        phase: PHASES.setPortOptions,
+        what: `set port options ${Object.keys(changes).join(', ')} of ${name}`,
+        request: portOptions(netns, name, changes, target.master !== was),
+        undo: Object.keys(back).length ? [portOptions(netns, name, back)] : [],
+        back: Object.keys(back).length && base ? proofOf(base, { brport: back }) : undefined,
+      });
+    }
   }
   const had = new Set(from?.ipaddr ?? []);
   const has = new Set(target.ipaddr);
   for (const a of had) {
     if (has.has(a)) continue;
+    // Secondaries before their primary: removed first, the primary would take them along.
+    const secondary = book.isSecondary(netns, oldName, a);
     steps.push({
-      phase: PHASES.removeAddresses,
-      what: `remove ${a} from ${name}`,
-      request: addr(netns, name, a, 'del'),
-      undo: [addr(netns, name, a, 'add')],
+      phase: secondary ? PHASES.removeSecondaries : PHASES.removeAddresses,
+      what: `remove ${a} from ${oldName}`,
+      request: address(netns, oldName, a, 'del'),
+      undo: [address(netns, oldName, a, 'add', book.attributes(netns, oldName, a))],
+      back: proofOf(base ?? target, { present: [a] }),
     });
   }
   for (const a of has) {
@@ -229,8 +445,9 @@ function interfaceSteps(
     steps.push({
       phase: PHASES.addAddresses,
       what: `add ${a} to ${name}`,
-      request: addr(netns, name, a, 'add'),
-      undo: [addr(netns, name, a, 'del')],
+      request: address(netns, name, a, 'add', target.ipattrs?.[a]),
+      undo: [address(netns, name, a, 'del')],
+      back: base && !moved ? proofOf(base, { absent: [a] }) : undefined,
     });
   }
   if (target.state !== (from?.state ?? 'down')) {
@@ -239,15 +456,29 @@ function interfaceSteps(
       what: `set ${name} ${target.state}`,
       request: link(netns, { ifname: name, state: target.state }),
       undo: [link(netns, { ifname: name, state: from?.state ?? 'down' })],
+      back: base && !moved ? proofOf(base, { state: base.state }) : undefined,
     });
   }
   return steps;
 }
 
+/**
+ * `ip link set P type bridge_slave cost 5 ...`: port options of a bridge
+ * port. With `onlyChanges` (a port that just joined: the kernel gave it
+ * defaults, and a cost from its speed), only options that differ from what
+ * the port has then are sent: setting a cost by hand would stop it
+ * following the link's speed.
+ */
+function portOptions(netns: string, ifname: string, options: Record<string, number>, onlyChanges = false): Request {
+  const r = link(netns, { ifname, slave_kind: 'bridge', slave_data: { ...options } }, 'set', true);
+  if (onlyChanges) r.onlyChanges = true;
+  return r;
+}
+
 /** The attributes a creation request can carry. */
 function attributes(t: InterfaceTarget): Record<string, unknown> {
   const out: Record<string, unknown> = t.index !== undefined ? { index: t.index } : {};
-  for (const a of CREATE_ATTRS) if (t[a] !== undefined) out[a] = t[a];
+  for (const a of CREATE_ATTRS) if (t[a] !== undefined && !(a === 'ifalias' && t[a] === '')) out[a] = t[a];
   return out;
 }
 
@@ -257,19 +488,26 @@ function hasLinkLocal(t: InterfaceTarget): boolean {
 
 /**
  * After recreating a removed link: its master (unless that is being put back
- * too: it takes its ports itself), its ports, addresses (link-local ones
- * too) and state.
+ * too: it takes its ports itself) and port options, its ports, addresses
+ * (link-local ones too, with their attributes) and state.
  */
-function restoreLink(base: InterfaceTarget, removed: ReadonlyMap<string, InterfaceTarget>): Request[] {
+function restoreLink(base: InterfaceTarget, removed: ReadonlyMap<string, InterfaceTarget>, book: AddressBook): Request[] {
   const out: Request[] = [];
+  // A tun/tap comes back bare from its ioctl: its attributes follow.
+  if (base.tuntap) {
+    const attrs = attributes({ ...base, index: undefined });
+    if (Object.keys(attrs).length) out.push(link(base.netns, { ifname: base.ifname, ...attrs }, 'set', true));
+  }
   // It must get the link-local addresses it had, not ones made from its MAC now (a bridge's
   // MAC is its first port's): no addresses of the kernel's own while it is down (the kernel
   // takes no addrgenmode at creation), its old ones added, then its mode back once it is up.
   if (hasLinkLocal(base)) out.push(link(base.netns, { ifname: base.ifname, addr_gen_mode: 'none' }));
-  if (base.master && !removed.has(`${base.netns}|${base.master}`))
+  if (base.master && !removed.has(`${base.netns}|${base.master}`)) {
     out.push(link(base.netns, { ifname: base.ifname, master: base.master }));
+    if (base.brport && Object.keys(base.brport).length) out.push(portOptions(base.netns, base.ifname, base.brport, true));
+  }
   for (const p of base.ports) out.push(link(base.netns, { ifname: p, master: base.ifname }));
-  for (const a of base.ipaddr) out.push(addr(base.netns, base.ifname, a, 'add'));
+  for (const a of base.ipaddr) out.push(address(base.netns, base.ifname, a, 'add', book.attributes(base.netns, base.ifname, a)));
   if (base.state === 'up') out.push(link(base.netns, { ifname: base.ifname, state: 'up' }));
   if (hasLinkLocal(base)) out.push(link(base.netns, { ifname: base.ifname, addr_gen_mode: base.addr_gen_mode ?? 'eui64' }));
   return out;
@@ -277,10 +515,13 @@ function restoreLink(base: InterfaceTarget, removed: ReadonlyMap<string, Interfa
 
 export function routeSpec(t: RouteTarget): Record<string, unknown> {
   const spec: Record<string, unknown> = { family: t.family, dst: t.dst, table: t.table };
-  for (const k of ['priority', 'type', 'scope', 'proto', 'gateway', 'dev', 'prefsrc', 'metrics'] as const) {
+  for (const k of ['priority', 'tos', 'type', 'scope', 'proto', 'gateway', 'dev', 'prefsrc', 'metrics'] as const) {
     if (t[k] !== undefined) spec[k] = t[k];
   }
-  if (t.multipath.length) spec.multipath = t.multipath.map((h) => ({ ...h }));
+  if (t.onlink) spec.flags = RTNH_F_ONLINK;
+  if (t.multipath.length) {
+    spec.multipath = t.multipath.map(({ onlink, ...h }) => (onlink ? { ...h, flags: RTNH_F_ONLINK } : { ...h }));
+  }
   return spec;
 }
 
@@ -293,12 +534,15 @@ function neighbourSpec(t: NeighbourTarget): Record<string, unknown> {
   const spec: Record<string, unknown> = { ifname: t.dev, dst: t.dst };
   if (t.lladdr !== undefined) spec.lladdr = t.lladdr;
   if (t.state !== undefined) spec.state = t.state;
+  if (t.proxy) spec.proxy = true;
+  if (t.router) spec.router = true;
   return spec;
 }
 
 /** How one kind of simple object (no parts of its own) is removed, created and changed. */
 interface ObjectOps<T> {
   op: FamilyName;
+  proof: 'route' | 'rule' | 'neighbour';
   what: string;
   name(t: T): string;
   spec(t: T): Record<string, unknown>;
@@ -312,6 +556,7 @@ interface ObjectOps<T> {
 
 function objectSteps<T extends { netns: string }>({ base, target }: Staged<T>, o: ObjectOps<T>): Omit<Step, 'order'>[] {
   const req = (t: T, cmd: Request['cmd']): Request => ({ netns: t.netns, op: o.op, cmd, spec: o.spec(t) });
+  const back = [{ kind: o.proof, staged: { base: target, target: base } } as Proof];
   if (!target && base) {
     return [
       {
@@ -319,6 +564,7 @@ function objectSteps<T extends { netns: string }>({ base, target }: Staged<T>, o
         what: `remove ${o.what} ${o.name(base)}`,
         request: req(base, 'del'),
         undo: [req(base, o.restore)],
+        back,
       },
     ];
   }
@@ -330,12 +576,14 @@ function objectSteps<T extends { netns: string }>({ base, target }: Staged<T>, o
       what: `${base ? 'change' : 'add'} ${o.what} ${o.name(target)}`,
       request: req(target, base && o.change ? o.change : o.create),
       undo: [base ? req(base, o.restore) : req(target, 'del')],
+      back,
     },
   ];
 }
 
 const ROUTE_OPS: ObjectOps<RouteTarget> = {
   op: 'route',
+  proof: 'route',
   what: 'route',
   name: (t) => t.dst,
   spec: routeSpec,
@@ -347,6 +595,7 @@ const ROUTE_OPS: ObjectOps<RouteTarget> = {
 
 const RULE_OPS: ObjectOps<RuleTarget> = {
   op: 'rule',
+  proof: 'rule',
   what: 'rule',
   name: (t) => String(t.priority ?? ''),
   spec: ruleSpec,
@@ -357,6 +606,7 @@ const RULE_OPS: ObjectOps<RuleTarget> = {
 
 const NEIGHBOUR_OPS: ObjectOps<NeighbourTarget> = {
   op: 'neighbour',
+  proof: 'neighbour',
   what: 'neighbour',
   name: (t) => t.dst,
   spec: neighbourSpec,

@@ -2,9 +2,34 @@
  * What a transaction stages: the target state of each object it touched,
  * as plain immutable data (immer), next to the state it started from. Field
  * names are the records' (pyroute2/iproute2), with names instead of indexes
- * (`master: 'br0'`, `dev: 'v0'`) so a target can be written by hand.
+ * (`master: 'br0'`, `dev: 'v0'`) so a target can be written by hand. Values
+ * are in the form the store's records show them (names for the kernel's
+ * numbers, prefixes as the kernel prints them), so a target compares equal
+ * to what the kernel will report.
  */
 import type { Draft } from 'immer';
+
+/** Attributes of one address besides its prefix (`ip addr add ... label v0:1 nodad`). */
+export interface AddressAttributes {
+  label?: string;
+  broadcast?: string;
+  scope?: string | number;
+  /** IFA_F_* names: nodad, noprefixroute, ... */
+  flags?: string[];
+  valid_lft?: number | 'forever';
+  preferred_lft?: number | 'forever';
+  metric?: number;
+}
+
+/** A tun/tap device's options (`ip tuntap add ... mode tap user U group G multi_queue`). */
+export interface TuntapOptions {
+  mode: 'tun' | 'tap';
+  owner?: number;
+  group?: number;
+  multi_queue?: boolean;
+  pi?: boolean;
+  vnet_hdr?: boolean;
+}
 
 export interface InterfaceTarget {
   netns: string;
@@ -20,7 +45,7 @@ export interface InterfaceTarget {
   txqlen?: number;
   /** How the kernel makes IPv6 link-local addresses: eui64 (its default), none, stable_secret, random. */
   addr_gen_mode?: string;
-  /** The link a stacked kind sits on (macvlan, vlan, vxlan's dev), by name. */
+  /** The link a stacked kind sits on (macvlan, vlan, vxlan's device), by name. */
   link?: string;
   /** The veth peer: name, and its namespace when elsewhere. */
   peer?: { ifname: string; netns?: string; index?: number };
@@ -28,8 +53,14 @@ export interface InterfaceTarget {
   peerOf?: string;
   /** kind-specific options (IFLA_INFO_DATA), as the backend takes them. */
   data?: Record<string, unknown>;
+  /** tun/tap devices: how to make one again. */
+  tuntap?: TuntapOptions;
+  /** Bridge port options (IFLA_BRPORT_*), when it is a bridge port: cost, priority, learning, ... */
+  brport?: Record<string, number>;
   /** Addresses, 'a/len'. */
   ipaddr: string[];
+  /** Attributes of addresses being added, by 'a/len' (only where some were given). */
+  ipattrs?: Record<string, AddressAttributes>;
   /** Names of the interfaces whose master this is. */
   ports: string[];
 }
@@ -39,6 +70,7 @@ export interface NexthopTarget {
   dev?: string;
   /** rtnh_hops (iproute2's weight - 1). */
   hops: number;
+  onlink?: boolean;
 }
 
 export interface RouteTarget {
@@ -47,6 +79,7 @@ export interface RouteTarget {
   table: number;
   dst: string;
   priority?: number;
+  tos?: number;
   type?: string;
   scope?: string;
   proto?: string;
@@ -54,11 +87,14 @@ export interface RouteTarget {
   dev?: string;
   prefsrc?: string;
   metrics?: Record<string, number | string>;
+  /** RTNH_F_ONLINK: the gateway is on the link even without a route to it. */
+  onlink?: boolean;
   multipath: NexthopTarget[];
 }
 
 export interface RuleTarget {
   netns: string;
+  family: 'inet' | 'inet6';
   [field: string]: unknown;
 }
 
@@ -69,6 +105,8 @@ export interface NeighbourTarget {
   dst: string;
   lladdr?: string;
   state?: string;
+  proxy?: boolean;
+  router?: boolean;
 }
 
 export type Target = InterfaceTarget | RouteTarget | RuleTarget | NeighbourTarget;

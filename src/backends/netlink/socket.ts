@@ -87,6 +87,8 @@ interface Pending {
   interrupted: boolean;
   /** Streamed dump: each reply message goes here, undecoded, instead of into `messages`. */
   sink?: MessageSink;
+  /** The replies are handed over with the notifications, in the order they arrived (a refresh). */
+  asEvents?: boolean;
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -185,6 +187,7 @@ export class NetlinkSocket {
     lastSeq: number,
     dump: boolean,
     sink?: MessageSink,
+    asEvents = false,
   ): Promise<{ messages: Message[]; errors: Map<number, Ack>; interrupted: boolean }> {
     if (this.closed) return Promise.reject(new NetStateError('netlink socket is closed'));
     return new Promise((resolve, reject) => {
@@ -195,6 +198,7 @@ export class NetlinkSocket {
         errors: new Map(),
         interrupted: false,
         sink,
+        asEvents,
         resolve: () => resolve({ messages: p.messages, errors: p.errors, interrupted: p.interrupted }),
         reject,
       };
@@ -236,6 +240,17 @@ export class NetlinkSocket {
     const bytes = Buffer.alloc(NLMSG_HDRLEN);
     writeHeader(bytes, 0, { len: NLMSG_HDRLEN, type: NLMSG_NOOP, flags: NLM_F.REQUEST | NLM_F.ACK, seq, pid: 0 });
     return this.exchange(bytes, seq, seq, false).then(() => undefined);
+  }
+
+  /**
+   * Asks the kernel for objects and hands its answer over as if it were
+   * notifications, in stream order: what the kernel changes without an
+   * event (an alias set on a link that is down) reaches the listener, and
+   * anything announced after the answer still comes after it. `bytes` is one
+   * encoded GET or dump request with sequence number `seq`.
+   */
+  refresh(bytes: Buffer, seq: number, dump: boolean): Promise<void> {
+    return this.exchange(bytes, seq, seq, dump, undefined, true).then(() => undefined);
   }
 
   private forget(first: number, last: number): void {
@@ -403,7 +418,11 @@ export class NetlinkSocket {
     }
     if (flags & NLM_F.DUMP_INTR) p.interrupted = true;
     // Requests always carry NLM_F_ACK on their last message: the ack, not the reply, completes them.
-    if (p.sink) p.sink(buf, off, len);
+    if (p.asEvents) {
+      const copy = Buffer.allocUnsafe(len);
+      buf.copy(copy, 0, off, off + len);
+      this.rawEvents.push(copy);
+    } else if (p.sink) p.sink(buf, off, len);
     else p.messages.push(decodeMessage(buf, off));
   }
 

@@ -362,6 +362,12 @@ async function linkAttrs(cmd: Command, spec: Record<string, unknown>, ctx: Build
     } else if (spec.data !== undefined) {
       linkinfo.data = kindData(kind, spec.data, `${where}.data`);
     }
+    if (kind === 'vxlan' && attrs.link !== undefined) {
+      // `ip link add vx0 type vxlan ... dev v0`: a vxlan's lower device is its own option
+      // (IFLA_VXLAN_LINK), not IFLA_LINK, which the vxlan driver ignores.
+      linkinfo.data = { ...((linkinfo.data as Attrs | undefined) ?? {}), link: attrs.link };
+      delete attrs.link;
+    }
   } else if (spec.data !== undefined || spec.peer !== undefined) {
     throw new ValidationError(`${where}: 'data' and 'peer' need a 'kind'`, 'kind');
   }

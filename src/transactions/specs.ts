@@ -1,0 +1,304 @@
+/**
+ * What the staging calls take, declared once with zod: each declaration is
+ * the TypeScript type of the argument (`CreateSpec`, `RouteSpec`, ...) and
+ * the check run on it, so `set({ mut: 1400 })` fails at compile time and,
+ * from JavaScript or JSON, with a ValidationError naming the field before
+ * anything is staged. Parsing also normalises: numbers the kernel names come
+ * back as its names (`action: 6` is 'blackhole'), prefixes in the form the
+ * kernel reports them, so what is staged compares equal to what the store
+ * will show.
+ */
+
+import { LINK_KINDS } from '../backends/netlink/families/link-kinds.js';
+import {
+  ADDR_GEN_MODES,
+  type NameTable,
+  NEIGH_STATES,
+  ROUTE_PROTOCOLS,
+  ROUTE_SCOPES,
+  ROUTE_TYPES,
+  RULE_ACTIONS,
+} from '../backends/netlink/families/names.js';
+import { tableNumber } from '../backends/netlink/families/route.js';
+import { validateNetnsName } from '../backends/netns.js';
+import { ifname, int, ipAddress, linkState, mac, prefix, shown, spec, u8, u16, u32, z } from '../backends/schema.js';
+import type { NetStateError } from '../errors.js';
+
+/** A followed namespace's name (the root namespace is 'localhost'). */
+export const netns = z.string({ error: (i) => `a namespace name is a string, not ${shown(i.input)}` }).superRefine((v, ctx) => {
+  try {
+    validateNetnsName(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as NetStateError).message });
+  }
+});
+
+/** A name or number from one of the kernel's small tables, as the store's records show it (the name). */
+function named(table: NameTable, max = 255) {
+  return z
+    .union([z.string(), z.number()], { error: (i) => `expected a ${table.what} name or number, got ${shown(i.input)}` })
+    .transform((v, ctx) => {
+      try {
+        return table.name(table.number(v, table.what, max));
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^[^:]*: /, '') });
+        return z.NEVER;
+      }
+    });
+}
+
+/** A routing table: name ('main', 'local') or number (1..2^32-1). */
+const table = z
+  .union([z.string(), z.number()], { error: (i) => `expected a table name or number, got ${shown(i.input)}` })
+  .transform((v, ctx) => {
+    try {
+      return tableNumber(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^[^:]*: /, '') });
+      return z.NEVER;
+    }
+  });
+
+/** true/false or 1/0, as the record shows it (1/0). */
+const flag = z
+  .union([z.boolean(), z.literal(0), z.literal(1)], { error: (i) => `expected true or false, got ${shown(i.input)}` })
+  .transform((v) => (v === true || v === 1 ? 1 : 0));
+
+/**
+ * Bridge port options, as pyroute2's IPDB names them (`brport_cost`), with
+ * the IFLA_BRPORT_* option each sets (`ip link set P type bridge_slave ...`).
+ */
+export const BRPORT_OPTIONS = {
+  cost: u32,
+  priority: u16,
+  mode: flag, // hairpin
+  guard: flag, // bpdu_guard
+  protect: flag, // root_block
+  fast_leave: flag,
+  learning: flag,
+  unicast_flood: flag,
+  proxyarp: flag,
+  proxyarp_wifi: flag,
+  multicast_router: int(0, 3),
+  mcast_flood: flag,
+  mcast_to_ucast: flag,
+  bcast_flood: flag,
+  group_fwd_mask: u16,
+  neigh_suppress: flag,
+  isolated: flag,
+  locked: flag,
+  vlan_tunnel: flag,
+} as const;
+export type BrportOption = keyof typeof BRPORT_OPTIONS;
+export const BRPORT_NAMES = Object.keys(BRPORT_OPTIONS) as BrportOption[];
+
+const brportFields = Object.fromEntries(BRPORT_NAMES.map((k) => [`brport_${k}`, BRPORT_OPTIONS[k].optional()])) as {
+  [K in BrportOption as `brport_${K}`]: z.ZodOptional<(typeof BRPORT_OPTIONS)[K]>;
+};
+
+/** What `handle.set()` changes on an interface (and what `create()` may set at once). */
+const interfaceChanges = {
+  state: linkState.optional(),
+  mtu: int(68, 0x7fffffff).optional(),
+  address: mac.optional(),
+  master: z.union([ifname, z.null()]).optional(),
+  ifalias: z.string().max(255).optional(),
+  alias: z.string().max(255).optional(),
+  txqlen: u32.optional(),
+  ifname: ifname.optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+  addr_gen_mode: named(ADDR_GEN_MODES).optional(),
+  netns: netns.optional(),
+  ...brportFields,
+};
+
+export const InterfaceChanges = spec(interfaceChanges);
+export type InterfaceChanges = z.input<typeof InterfaceChanges>;
+
+/** The peer of a new veth: its name, or its name with where it goes and what it starts with. */
+const peerSpec = z.union([
+  ifname,
+  spec({
+    ifname,
+    netns: netns.optional(),
+    index: int(1, 0x7fffffff).optional(),
+    mtu: int(68, 0x7fffffff).optional(),
+    address: mac.optional(),
+    ifalias: z.string().max(255).optional(),
+    txqlen: u32.optional(),
+  }),
+]);
+
+/** Kinds a transaction creates (the kernel may still lack some: it says so at commit). */
+export const CREATABLE_KINDS = [...LINK_KINDS, 'tuntap'] as const;
+
+export const CreateSpec = spec({
+  kind: z.enum(CREATABLE_KINDS as unknown as [string, ...string[]], {
+    error: (i) => `expected one of ${CREATABLE_KINDS.join(', ')}, got ${shown(i.input)}`,
+  }),
+  ...interfaceChanges,
+  ifname,
+  index: int(1, 0x7fffffff).optional(),
+  /** The link a macvlan, vlan or vxlan sits on. */
+  link: ifname.optional(),
+  peer: peerSpec.optional(),
+  /** tun/tap (kind 'tuntap'): the device's mode and options, as `ip tuntap add`. */
+  mode: z.enum(['tun', 'tap']).optional(),
+  owner: u32.optional(),
+  group: u32.optional(),
+  multi_queue: z.boolean().optional(),
+  pi: z.boolean().optional(),
+  vnet_hdr: z.boolean().optional(),
+});
+export type CreateSpec = z.input<typeof CreateSpec>;
+
+const ADDRESS_FLAG_NAMES = ['nodad', 'noprefixroute', 'homeaddress', 'managetempaddr', 'mcautojoin', 'optimistic'] as const;
+
+/** What `addIp(cidr, options)` may give an address besides its prefix (`ip addr add ... label ... nodad`). */
+export const AddressOptions = spec({
+  broadcast: ipAddress(4).optional(),
+  scope: named(ROUTE_SCOPES).optional(),
+  label: z.string().min(1).max(15).optional(),
+  flags: z.array(z.enum(ADDRESS_FLAG_NAMES)).optional(),
+  valid_lft: z.union([u32, z.literal('forever')]).optional(),
+  preferred_lft: z.union([u32, z.literal('forever')]).optional(),
+  metric: u32.optional(),
+});
+export type AddressOptions = z.input<typeof AddressOptions>;
+
+/** Which addresses `delIp(filter)` removes: every one matching all the fields given, or 'all'. */
+export const AddressFilter = z.union([
+  z.literal('all'),
+  spec({
+    family: z.enum(['inet', 'inet6']).optional(),
+    scope: named(ROUTE_SCOPES).optional(),
+    label: z.string().optional(),
+    prefixlen: int(0, 128).optional(),
+    all: z.literal(true).optional(),
+  }).refine((f) => Object.keys(f).length > 0, {
+    error: "name at least one field (family, scope, label, prefixlen), or 'all'",
+  }),
+]);
+export type AddressFilter = z.input<typeof AddressFilter>;
+
+const nexthop = spec({
+  gateway: ipAddress().optional(),
+  via: ipAddress().optional(),
+  dev: ifname.optional(),
+  oif: ifname.optional(),
+  ifname: ifname.optional(),
+  hops: u8.optional(),
+  weight: int(1, 256).optional(),
+  onlink: z.boolean().optional(),
+});
+export const NexthopSpec = nexthop;
+export type NexthopSpec = z.input<typeof NexthopSpec>;
+
+const routeFields = {
+  dst: z.string({ error: (i) => `a route needs a destination (a/len or default), got ${shown(i.input)}` }),
+  family: z.enum(['inet', 'inet6']).or(z.literal(4)).or(z.literal(6)).optional(),
+  table: table.optional(),
+  priority: u32.optional(),
+  metric: u32.optional(),
+  tos: u8.optional(),
+  type: named(ROUTE_TYPES).optional(),
+  scope: named(ROUTE_SCOPES).optional(),
+  proto: named(ROUTE_PROTOCOLS).optional(),
+  gateway: ipAddress().optional(),
+  via: ipAddress().optional(),
+  dev: ifname.optional(),
+  oif: ifname.optional(),
+  ifname: ifname.optional(),
+  prefsrc: ipAddress().optional(),
+  metrics: z.record(z.string(), z.union([u32, z.string()])).optional(),
+  multipath: z.array(nexthop).optional(),
+  onlink: z.boolean().optional(),
+  netns: netns.optional(),
+};
+
+export const RouteSpec = spec(routeFields);
+export type RouteSpec = z.input<typeof RouteSpec>;
+
+/** What `route(spec)` names: a route's identity (dst, table, family, priority). */
+export const RouteSelector = spec({
+  dst: routeFields.dst,
+  family: routeFields.family,
+  table: routeFields.table,
+  priority: routeFields.priority,
+  metric: routeFields.metric,
+  netns: routeFields.netns,
+});
+export type RouteSelector = z.input<typeof RouteSelector>;
+
+/** What `routeHandle.set()` changes (priority and table move the route: removed and added again). */
+export const RouteChanges = spec({
+  ...routeFields,
+  dst: routeFields.dst.optional(),
+});
+export type RouteChanges = z.input<typeof RouteChanges>;
+
+const portRange = z.union([u16, z.string().regex(/^\d+(-\d+)?$/), z.tuple([u16, u16]), spec({ start: u16, end: u16 })]);
+
+const ruleFields = {
+  family: z.enum(['inet', 'inet6']).optional(),
+  priority: u32.optional(),
+  pref: u32.optional(),
+  table: table.optional(),
+  action: named(RULE_ACTIONS).optional(),
+  src: prefix().optional(),
+  dst: prefix().optional(),
+  iifname: ifname.optional(),
+  iif: ifname.optional(),
+  oifname: ifname.optional(),
+  oif: ifname.optional(),
+  fwmark: u32.optional(),
+  fwmask: u32.optional(),
+  tos: u8.optional(),
+  goto: u32.optional(),
+  invert: z.boolean().optional(),
+  suppress_prefixlen: int(0, 128).optional(),
+  suppress_ifgroup: u32.optional(),
+  ip_proto: z.union([u8, z.enum(['icmp', 'tcp', 'udp', 'icmpv6', 'sctp'])]).optional(),
+  sport_range: portRange.optional(),
+  dport_range: portRange.optional(),
+  l3mdev: z.union([z.boolean(), z.literal(0), z.literal(1)]).optional(),
+  uid_range: z.union([u32, z.string().regex(/^\d+(-\d+)?$/), z.tuple([u32, u32]), spec({ start: u32, end: u32 })]).optional(),
+  flow: u32.optional(),
+  proto: named(ROUTE_PROTOCOLS).optional(),
+  netns: netns.optional(),
+};
+
+export const RuleSpec = spec(ruleFields);
+export type RuleSpec = z.input<typeof RuleSpec>;
+
+export const NeighbourSpec = spec({
+  dst: ipAddress(),
+  ifname: ifname.optional(),
+  dev: ifname.optional(),
+  lladdr: mac.optional(),
+  state: named(NEIGH_STATES).optional(),
+  proxy: z.boolean().optional(),
+  router: z.boolean().optional(),
+  netns: netns.optional(),
+});
+export type NeighbourSpec = z.input<typeof NeighbourSpec>;
+
+export const NeighbourSelector = spec({
+  dst: ipAddress(),
+  ifname: ifname.optional(),
+  dev: ifname.optional(),
+  netns: netns.optional(),
+});
+export type NeighbourSelector = z.input<typeof NeighbourSelector>;
+
+export const ReachableOptions = spec({
+  netns: netns.optional(),
+  timeout: int(1, 600_000).optional(),
+});
+
+export const HandleOptions = spec({ netns: netns.optional() });
+
+export const CommitOptionsSpec = spec({
+  timeout: int(1, 3_600_000).optional(),
+  checks: z.array(z.unknown()).optional(),
+});
