@@ -4,7 +4,7 @@
  * because of them. Returns every row change, in order, for the event stream.
  */
 import { FAMILIES, type FamilyName } from '../backends/netlink/codec/message.js';
-import { KINDS } from './kinds/index.js';
+import { KINDS, routes } from './kinds/index.js';
 import type { Kind } from './kinds/kind.js';
 import { SilentChanges } from './silent-changes.js';
 import type { RowChange, Store } from './store.js';
@@ -21,12 +21,24 @@ for (const kind of KINDS) {
   BY_TYPE.set(fam.types.del, { kind, remove: true });
 }
 
+const NLM_F_REPLACE = 0x100;
+/** The route columns that make the kernel's own identity of a route: the row's key without the device. */
+const ROUTE_KEY_BUT_DEV = routes.key.filter((k) => k !== 'dev');
+
 export class Applier {
   private readonly silent: SilentChanges;
   private readonly apply: (ns: number, messages: readonly Buffer[]) => RowChange[];
+  private readonly siblings;
+  /** Set when a notification left the store unable to tell what the kernel did (then a resync is due). */
+  ambiguous = false;
 
   constructor(private readonly store: Store) {
     this.silent = new SilentChanges(store);
+    const cols = routes.columns.map(([n]) => n);
+    this.siblings = store.db.prepare(
+      `SELECT id, body FROM routes WHERE ns = ? AND ${ROUTE_KEY_BUT_DEV.map((k) => `${k} = ?`).join(' AND ')} AND dev != ?`,
+    );
+    const at = (name: string) => cols.indexOf(name);
     this.apply = store.db.transaction((ns: number, messages: readonly Buffer[]) => {
       const changes: RowChange[] = [];
       for (const m of messages) {
@@ -36,6 +48,16 @@ export class Applier {
         if (!values) continue;
         const remove = entry.remove || entry.kind.hidden?.(m, 0, m.length) === true;
         const change = remove ? this.store.remove(entry.kind, ns, values) : this.store.put(entry.kind, ns, values);
+        // A route replaced through another device: the kernel swapped the route it had under that
+        // identity for this one, with no RTM_DELROUTE for the old one.
+        if (!remove && entry.kind === routes && (m.readUInt16LE(6) & NLM_F_REPLACE) !== 0) {
+          const replaced = this.siblings.all(ns, ...ROUTE_KEY_BUT_DEV.map((k) => values[at(k)]), values[at('dev')]) as {
+            id: number;
+            body: Buffer;
+          }[];
+          if (replaced.length === 1) changes.push(...this.store.removeRows(routes, ns, replaced));
+          else if (replaced.length > 1) this.ambiguous = true; // which one went is the kernel's list order
+        }
         if (!change) continue;
         changes.push(change, ...this.silent.after(change));
       }

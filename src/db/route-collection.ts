@@ -15,9 +15,12 @@ export interface RouteIdentity {
   table: number;
   /** 'a/len' or 'default'. */
   dst: string;
-  /** Any priority when undefined. */
+  /** The family's default when undefined: 0 for IPv4, 1024 for IPv6 (what the kernel stores for "no metric"). */
   priority?: number;
 }
+
+/** What the kernel stores as a route's priority when none (or, for IPv6, 0) is given. */
+export const DEFAULT_PRIORITY = { inet: 0, inet6: 1024 } as const;
 
 const FAMILY = { inet: 2, inet6: 10 } as const;
 
@@ -28,7 +31,6 @@ interface NamespaceMemo {
 }
 
 export class RouteCollection extends FreezableCollection<string | Filter> {
-  private anyPriority?: Statement;
   private onePriority?: Statement;
   private anyRoute?: Statement;
   private namespaceId?: Statement;
@@ -44,20 +46,34 @@ export class RouteCollection extends FreezableCollection<string | Filter> {
 
   /**
    * The stored body (rtmsg and attributes) of a route with this identity,
-   * undefined when none; of several (other src, tos, type or IPv6 device),
-   * the first in key order.
+   * undefined when none; of several (other src, tos, type or device), the
+   * first in key order.
    */
   bodyOf(id: RouteIdentity): Buffer | undefined {
     const ns = this.namespaceMemo(id.netns);
     if (!ns || this.tableEmpty(ns, id.table)) return undefined;
     const family = FAMILY[id.family];
     const dst = prefixColumn(family, id.dst);
-    if (id.priority === undefined) {
-      this.anyPriority ??= this.prepare('');
-      return this.anyPriority.get(ns.id, id.table, family, dst) as Buffer | undefined;
-    }
+    const priority = id.priority ?? DEFAULT_PRIORITY[id.family];
     this.onePriority ??= this.prepare(' AND t.priority = ?');
-    return this.onePriority.get(ns.id, id.table, family, dst, id.priority) as Buffer | undefined;
+    return this.onePriority.get(ns.id, id.table, family, dst, priority) as Buffer | undefined;
+  }
+
+  /**
+   * The stored bodies of every route through a link (of one family, or
+   * both): by its device, or by one of its nexthops. What the kernel takes
+   * when the link goes down, goes away or loses its last IPv4 address.
+   */
+  through(netns: string, index: number, family?: 'inet' | 'inet6'): Buffer[] {
+    const ns = this.namespaceMemo(netns);
+    if (!ns) return [];
+    const fam = family ? ` AND t.family = ${FAMILY[family]}` : '';
+    return this.store
+      .sql(
+        `SELECT t.body FROM routes t WHERE t.ns = ?${fam} AND (t.oif = ? OR t.id IN (SELECT owner FROM routes_oifs WHERE ns = ? AND oif = ?))`,
+      )
+      .pluck()
+      .all(ns.id, index, ns.id, index) as Buffer[];
   }
 
   private namespaceMemo(netns: string): NamespaceMemo | undefined {

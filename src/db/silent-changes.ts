@@ -46,6 +46,7 @@ export class SilentChanges {
   after(change: RowChange): RowChange[] {
     if (change.kind === 'interface') return this.afterInterface(change);
     if (change.kind === 'address' && change.action === 'remove') return this.afterAddressRemoved(change);
+    if (change.kind === 'address' && change.action === 'add') return this.afterAddressAdded(change);
     return [];
   }
 
@@ -96,6 +97,21 @@ export class SilentChanges {
       out.push(...this.removeWhere(routes, c.ns, 'family = 2 AND prefsrc = ?', key));
     }
     return out;
+  }
+
+  /**
+   * An IPv4 address on a link that is up brings the nexthops through it back
+   * to life (fib_sync_up): those marked dead when its last address went.
+   */
+  private afterAddressAdded(c: RowChange): RowChange[] {
+    const body = c.after as Buffer;
+    if (body[0] !== 2) return [];
+    const index = body.readUInt32LE(4);
+    const link = this.store.sql('SELECT flags FROM interfaces WHERE ns = ? AND idx = ?').pluck().get(c.ns, index) as
+      | number
+      | undefined;
+    if (link === undefined || (link & IFF_UP) === 0) return [];
+    return this.setHopFlags(c.ns, index, 2, 0, RTNH_F_DEAD);
   }
 
   /**

@@ -100,6 +100,11 @@ export class Source {
     try {
       const changes = this.applier.applyBatch(this.id, batch);
       if (changes.length) this.options.onChanges(this, changes);
+      if (this.applier.ambiguous) {
+        // The store cannot tell which of several routes the kernel replaced: it asks again.
+        this.applier.ambiguous = false;
+        void this.requestResync().catch((e: Error) => this.options.onError(this, e));
+      }
     } catch (e) {
       this.options.onError(this, e as Error);
     }

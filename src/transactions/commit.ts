@@ -35,11 +35,14 @@ export async function commitStaging(db: NetState, staging: Staging, options: Com
   const started = performance.now();
   const book = new AddressBook(db);
   const effects = predictSideEffects(db, staging, book);
-  const steps = plan(staging, { book, effects });
   const timeout = options.timeout ?? 5000;
   const exec = new Executor(db);
   const applied: Step[] = [];
   try {
+    await book.readOrder(staging, async (netns, index) =>
+      (await (await exec.of(netns)).addr('dump', { index })).map((a) => `${a.local ?? a.address}/${a.prefixlen}`),
+    );
+    const steps = plan(staging, { book, effects });
     for (const group of phases(steps)) {
       const failure = await applyGroup(db, exec, group, applied);
       if (failure) throw failure;

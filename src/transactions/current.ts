@@ -2,6 +2,7 @@
 import { ADDR_GEN_MODES } from '../backends/netlink/families/names.js';
 import type { NetState } from '../db/netstate.js';
 import type { StoreRecord } from '../db/records.js';
+import { DEFAULT_PRIORITY } from '../db/route-collection.js';
 import { BRPORT_NAMES } from './specs.js';
 import type { InterfaceTarget, NeighbourTarget, NexthopTarget, RouteTarget, RuleTarget, TuntapOptions } from './staged.js';
 
@@ -212,6 +213,11 @@ export function routeLookup(t: Pick<RouteTarget, 'netns' | 'family' | 'table' | 
   const filter: Record<string, unknown> = { netns: t.netns, family: t.family, dst: t.dst, table: t.table };
   if (t.priority !== undefined) filter.priority = t.priority;
   return filter;
+}
+
+/** A route's priority as the kernel stores it: none given is 0 for IPv4, 1024 for IPv6. */
+export function priorityOf(t: Pick<RouteTarget, 'family' | 'priority'>): number {
+  return t.priority ?? DEFAULT_PRIORITY[t.family];
 }
 
 export function routeOf(db: Source, r: StoreRecord): RouteTarget {

@@ -70,7 +70,30 @@ export interface SideEffects {
 
 /** Facts about addresses the store holds now, read once per commit. */
 export class AddressBook {
+  /** The kernel's order of each link's addresses ('netns|ifname' → 'a/len' list), where a commit removes some. */
+  private readonly orders = new Map<string, string[]>();
+
   constructor(private readonly db: NetState) {}
+
+  /**
+   * Reads the kernel's own order of the addresses of the links a commit
+   * removes addresses from (the store keeps them in the order it learnt
+   * them): removed last-first, they come back first-last on a rollback,
+   * each where it was.
+   */
+  async readOrder(staging: Staging, dump: (netns: string, index: number) => Promise<string[]>): Promise<void> {
+    for (const s of staging.interfaces) {
+      const { base, target } = s;
+      if (base?.index === undefined || !target || base.netns !== target.netns) continue;
+      if (base.ipaddr.every((a) => target.ipaddr.includes(a))) continue;
+      this.orders.set(`${base.netns}|${base.ifname}`, await dump(base.netns, base.index));
+    }
+  }
+
+  /** Where an address sits in its link's list (higher: later); -1 when not known. */
+  rank(netns: string, ifname: string, cidr: string): number {
+    return this.orders.get(`${netns}|${ifname}`)?.indexOf(cidr) ?? -1;
+  }
 
   private record(netns: string, ifname: string, cidr: string): Record<string, unknown> | undefined {
     const [address, plen] = cidr.split('/');
@@ -143,8 +166,9 @@ export function predictSideEffects(db: NetState, staging: Staging, book: Address
       for (const up of uppersOf(db, netns, s.base.index))
         uppers.push({ netns, ifname: up.ifname as string, mtu: up.mtu as number });
     }
+    const index = s.base.index as number;
     if (takesLinkState(s)) {
-      take(netns, db.routes.rows({ netns, dev: ifname, table: 'all' }), false);
+      take(netns, db.routes.through(netns, index), false);
       for (const n of db.neighbours.list({ netns, ifname })) neighbours.push({ ...neighbourOf(db, n), kept: false });
       // Down, the link loses its IPv6 addresses (the kernel makes its link-local ones again when it comes up).
       if (s.target && s.target.netns === netns && s.base.state === 'up' && s.target.state === 'down') {
@@ -171,7 +195,7 @@ export function predictSideEffects(db: NetState, staging: Staging, book: Address
       if (left.length === 0 && removed.some(isIpv4)) {
         // Without IPv4 the link loses its IPv4 routes and its ARP entries, permanent ones too (arp_ifdown).
         const kept = target.ipaddr.some(isIpv4);
-        take(netns, db.routes.rows({ netns, dev: ifname, table: 'all', family: 'inet' }), kept);
+        take(netns, db.routes.through(netns, index, 'inet'), kept);
         for (const n of db.neighbours.list({ netns, ifname, family: 'inet' })) neighbours.push({ ...neighbourOf(db, n), kept });
       }
       for (const cidr of gone) {

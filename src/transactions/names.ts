@@ -1,10 +1,11 @@
 /** How staged objects are keyed and named (in reviews, steps and errors). */
+import { DEFAULT_PRIORITY } from '../db/route-collection.js';
 import { canonical } from './diff.js';
 import type { RouteTarget, RuleTarget } from './staged.js';
 
 /** A route's identity: namespace, family, table, destination, priority. */
 export function routeKey(t: Pick<RouteTarget, 'netns' | 'family' | 'table' | 'dst' | 'priority'>): string {
-  return `${t.netns}|${t.family}|${t.table}|${t.dst}|${t.priority ?? ''}`;
+  return `${t.netns}|${t.family}|${t.table}|${t.dst}|${t.priority ?? DEFAULT_PRIORITY[t.family]}`;
 }
 
 /** A rule's identity: all of its fields (the kernel has no other key for a rule). */
@@ -16,7 +17,7 @@ export function ruleKey(t: RuleTarget): string {
 export function describeRoute(t: Pick<RouteTarget, 'family' | 'table' | 'dst' | 'priority'>): string {
   let s = t.dst === 'default' && t.family === 'inet6' ? 'default (inet6)' : t.dst;
   if (t.table !== 254) s += ` table ${t.table}`;
-  if (t.priority !== undefined) s += ` metric ${t.priority}`;
+  if (t.priority !== undefined && t.priority !== DEFAULT_PRIORITY[t.family]) s += ` metric ${t.priority}`;
   return s;
 }
 

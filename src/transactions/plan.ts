@@ -55,9 +55,13 @@ export interface Step {
 
 /** Kinds that sit on another link (`link`) and are created after plain ones. */
 const STACKED = new Set(['vlan', 'vxlan', 'macvlan', 'macvtap', 'gre', 'gretap']);
-/** Attributes a creation request carries; the kernel takes addrgenmode only once a link exists. */
-const CREATE_ATTRS = ['mtu', 'address', 'ifalias', 'txqlen'] as const;
-const ATTRS = [...CREATE_ATTRS, 'addr_gen_mode'] as const;
+/**
+ * Attributes a creation request carries. The kernel takes an alias and
+ * addrgenmode only once a link exists, and a tun/tap is made bare by its
+ * ioctl: those follow in a request of their own.
+ */
+const CREATE_ATTRS = ['mtu', 'address', 'txqlen'] as const;
+const ATTRS = [...CREATE_ATTRS, 'ifalias', 'addr_gen_mode'] as const;
 
 export const PHASES = {
   removeNeighbours: 10,
@@ -303,15 +307,15 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>, all: Interfac
         undo: [link(netns, { ifname: target.ifname }, 'del')],
         back: [target, ...(peer ? [peer] : [])].map((t) => ({ kind: 'interface', expect: expectBase({ target: t }) }) as Proof),
       });
-      // An ioctl makes a tun/tap bare: its attributes follow.
-      if (target.tuntap && Object.keys(attributes({ ...target, index: undefined })).length) {
-        steps.push({
-          phase: PHASES.setAttributes,
-          what: `set attributes of ${target.ifname}`,
-          request: link(netns, { ifname: target.ifname, ...attributes({ ...target, index: undefined }) }, 'set', true),
-          undo: [],
-        });
-      }
+    }
+    const later = afterCreation(target);
+    if (Object.keys(later).length) {
+      steps.push({
+        phase: PHASES.setAttributes,
+        what: `set ${Object.keys(later).join(', ')} of ${target.ifname}`,
+        request: link(netns, { ifname: target.ifname, ...later }, 'set', true),
+        undo: [],
+      });
     }
     if (target.addr_gen_mode !== undefined) {
       steps.push({
@@ -428,7 +432,9 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>, all: Interfac
   }
   const had = new Set(from?.ipaddr ?? []);
   const has = new Set(target.ipaddr);
-  for (const a of had) {
+  // Last first: a rollback puts them back in the opposite order, each where it was in the kernel's list.
+  const byRank = [...had].sort((x, y) => book.rank(netns, oldName, y) - book.rank(netns, oldName, x));
+  for (const a of byRank) {
     if (has.has(a)) continue;
     // Secondaries before their primary: removed first, the primary would take them along.
     const secondary = book.isSecondary(netns, oldName, a);
@@ -456,7 +462,8 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>, all: Interfac
       what: `set ${name} ${target.state}`,
       request: link(netns, { ifname: name, state: target.state }),
       undo: [link(netns, { ifname: name, state: from?.state ?? 'down' })],
-      back: base && !moved ? proofOf(base, { state: base.state }) : undefined,
+      // Up again, a link gets its link-local IPv6 addresses back from the kernel (eui64: the same ones).
+      back: base && !moved ? proofOf(base, { state: base.state, present: base.state === 'up' ? base.ipaddr.filter(isLinkLocal) : [] }) : undefined,
     });
   }
   return steps;
@@ -478,7 +485,15 @@ function portOptions(netns: string, ifname: string, options: Record<string, numb
 /** The attributes a creation request can carry. */
 function attributes(t: InterfaceTarget): Record<string, unknown> {
   const out: Record<string, unknown> = t.index !== undefined ? { index: t.index } : {};
-  for (const a of CREATE_ATTRS) if (t[a] !== undefined && !(a === 'ifalias' && t[a] === '')) out[a] = t[a];
+  for (const a of CREATE_ATTRS) if (t[a] !== undefined) out[a] = t[a];
+  return out;
+}
+
+/** What a new link gets once it exists: its alias, and for a tun/tap (made bare) everything. */
+function afterCreation(t: InterfaceTarget): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (t.tuntap) for (const a of CREATE_ATTRS) if (t[a] !== undefined) out[a] = t[a];
+  if (t.ifalias) out.ifalias = t.ifalias;
   return out;
 }
 
@@ -493,11 +508,8 @@ function hasLinkLocal(t: InterfaceTarget): boolean {
  */
 function restoreLink(base: InterfaceTarget, removed: ReadonlyMap<string, InterfaceTarget>, book: AddressBook): Request[] {
   const out: Request[] = [];
-  // A tun/tap comes back bare from its ioctl: its attributes follow.
-  if (base.tuntap) {
-    const attrs = attributes({ ...base, index: undefined });
-    if (Object.keys(attrs).length) out.push(link(base.netns, { ifname: base.ifname, ...attrs }, 'set', true));
-  }
+  const later = afterCreation(base);
+  if (Object.keys(later).length) out.push(link(base.netns, { ifname: base.ifname, ...later }, 'set', true));
   // It must get the link-local addresses it had, not ones made from its MAC now (a bridge's
   // MAC is its first port's): no addresses of the kernel's own while it is down (the kernel
   // takes no addrgenmode at creation), its old ones added, then its mode back once it is up.

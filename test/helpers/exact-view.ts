@@ -91,10 +91,14 @@ function linkFlags(flags: unknown): unknown {
   return ((flags as string[]) ?? []).filter((f) => f !== 'LOWER_UP' && f !== 'NO-CARRIER' && f !== 'M-DOWN');
 }
 
+/** The kernel's own default qdiscs: a link that never was up has noop, and keeps noqueue once it was. */
+const DEFAULT_QDISCS = new Set(['noop', 'noqueue']);
+
 export function exactView(ns: string): ExactView {
   const links = ipJson<Json[]>(ns, '-d', 'link', 'show').map((l) => {
     const s = strip(l) as Json;
     s.flags = linkFlags(l.flags);
+    if (DEFAULT_QDISCS.has(s.qdisc as string)) delete s.qdisc;
     return s;
   });
   const addresses = ipJson<Json[]>(ns, 'addr', 'show').map((l) => ({

@@ -70,8 +70,11 @@ export const routes: Kind = {
     ['oif', 'INTEGER'],
     ['prefsrc', ''],
   ],
-  // IPv6 keeps routes to one prefix through different devices apart (fe80::/64 on every
-  // link, same metric): the device is part of an IPv6 route's identity, not of an IPv4 one's.
+  // The kernel keeps routes to one prefix through different devices apart: IPv6 does
+  // (fe80::/64 on every link, same metric), and so does IPv4 when a route is appended
+  // (two links with addresses in one subnet each get a connected route to it). The device
+  // is part of the row's identity; a replace that moves a route to another device says so
+  // (NLM_F_REPLACE), and the applier drops the row it replaced.
   // Table first: `list({ table })` and `get(dst)` (table main) walk the index from there.
   key: ['tbl', 'family', 'dst', 'src', 'tos', 'priority', 'type', 'dev'],
   indexes: [['oif'], ['prefsrc']],
@@ -91,7 +94,7 @@ export const routes: Kind = {
       buf[h + 3],
       u32(buf, RTA_PRIORITY, 0),
       buf[h + 7],
-      family === 10 && oif >= 0 ? oif : 0,
+      oif >= 0 ? oif : 0,
       oif >= 0 ? oif : null,
       (at[RTA_PREFSRC] as number) < 0 ? null : ipKey(buf, at[RTA_PREFSRC] as number, len[RTA_PREFSRC] as number),
       (at[RTA_CACHEINFO] as number) < 0 ? buf.subarray(h, off + length) : bodyWithout(buf, off, length, RTMSG_LEN, VOLATILE),

@@ -1,0 +1,5 @@
+/** Seeded random fault trials, part 1 of 4 (the parts run in parallel; see fault-trials.ts). */
+import { describe } from 'vitest';
+import { defineTrials } from './fault-trials.js';
+
+describe('fault trials, part 1', () => defineTrials(1, Number(process.env.TRIALS ?? 50)));
