@@ -93,6 +93,8 @@ export interface Scenario {
   /** `ip` commands before the store opens, one list per namespace (a flat list: the first). */
   setup?: string[] | string[][];
   mode?: 'implicit' | 'explicit';
+  /** Leave lo as a new namespace has it: down, never up (so without its local routes). */
+  loopbackNeverUp?: boolean;
   steps: Step[];
 }
 
@@ -109,7 +111,8 @@ export async function runScenario(s: Scenario): Promise<void> {
   const names = Array.from({ length: s.namespaces ?? 1 }, () => freshName('p'));
   try {
     for (const n of names) {
-      addNetns(n);
+      if (s.loopbackNeverUp) execFileSync('ip', ['netns', 'add', n]);
+      else addNetns(n);
       execFileSync('ip', [
         'netns',
         'exec',

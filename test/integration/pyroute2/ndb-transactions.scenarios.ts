@@ -261,7 +261,8 @@ export const scenarios: Scenario[] = [
   },
   {
     from: `${NDB}/test_probe.py::test_ping_fail_ehostunreach`,
-    note: 'lo down: the probe of 127.0.0.1 fails, the commit with it',
+    note: "lo down in a namespace where it never was up (as pr2test's): the probe of 127.0.0.1 fails at once, the commit with it",
+    loopbackNeverUp: true,
     steps: [
       { commit: (tx) => tx.interface('lo').down() },
       {
