@@ -331,29 +331,35 @@ export class NetState {
   }
 
   /**
-   * A veth pair made across two namespaces: the end made first (the peer) is
-   * announced before the other exists, pointing nowhere, and never again.
-   * When the other end is announced, pointing at it from another namespace,
-   * the followed namespace that holds a veth of that index pointing nowhere
-   * is asked for it again.
+   * A veth end points at its peer (IFLA_LINK, and IFLA_LINK_NETNSID when the
+   * peer is in another namespace), and the kernel does not always say when
+   * that changes: a pair made across two namespaces announces its first end
+   * pointing nowhere, and an end moved to another namespace changes what
+   * its peer points at without an event for the peer. After each batch, a
+   * veth that came or went has its peer checked, and a peer that points
+   * wrongly is asked for again.
    */
   private learnPeers(source: Source, changes: RowChange[]): void {
     const ask = (from: Source, index: number) => void from.refresh('link', 'get', { index }).catch(() => undefined);
     for (const c of changes) {
-      if (c.kind !== 'interface' || c.action !== 'add' || !c.after) continue;
-      const link = readLink(c.after);
+      if (c.kind !== 'interface' || c.action === 'change') continue;
+      const link = readLink((c.after ?? c.before) as Buffer);
       if (link.kind !== 'veth') continue;
-      for (const other of this.sources.values()) {
-        if (other === source) continue;
-        if (link.link && link.linkNetnsid !== undefined) {
-          // The other end points nowhere yet: it is asked for again.
-          const peer = this.interfaces.get({ netns: other.name, index: link.link });
-          if (peer?.kind === 'veth' && !peer.link) ask(other, link.link);
-        } else if (!link.link) {
-          // This end points nowhere, and a veth elsewhere points at its index: this end is asked for again.
+      if (!link.link) {
+        // Pointing nowhere: its peer is found by pointing at it (a pair made across namespaces).
+        for (const other of this.sources.values()) {
+          if (other === source || c.action === 'remove') continue;
           const elsewhere = this.interfaces.list({ netns: other.name, link: link.index });
           if (elsewhere.some((p) => p.kind === 'veth' && p.link_netnsid !== undefined)) ask(source, link.index);
         }
+        continue;
+      }
+      const here = link.linkNetnsid === undefined;
+      for (const other of here ? [source] : [...this.sources.values()].filter((o) => o !== source)) {
+        const peer = this.interfaces.get({ netns: other.name, index: link.link });
+        if (peer?.kind !== 'veth') continue;
+        const right = c.action === 'add' && peer.link === link.index && (peer.link_netnsid === undefined) === here;
+        if (!right) ask(other, link.link);
       }
     }
   }

@@ -58,3 +58,11 @@ export function prefixKey(bytes: Buffer | undefined, family: number, plen: numbe
   const b = bytes ?? Buffer.alloc(size);
   return ipKey(b, 0, size, plen);
 }
+
+/** A stored body (family header, then attributes) without the attributes whose type is in `drop`. */
+export function storedBodyWithout(body: Buffer, headerLen: number, drop: ReadonlySet<number>): Buffer {
+  const msg = Buffer.alloc(NLMSG_HDRLEN + body.length);
+  msg.writeUInt32LE(msg.length, 0);
+  body.copy(msg, NLMSG_HDRLEN);
+  return bodyWithout(msg, 0, msg.length, headerLen, drop);
+}

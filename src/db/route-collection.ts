@@ -70,7 +70,8 @@ export class RouteCollection extends FreezableCollection<string | Filter> {
     const fam = family ? ` AND t.family = ${FAMILY[family]}` : '';
     return this.store
       .sql(
-        `SELECT t.body FROM routes t WHERE t.ns = ?${fam} AND (t.oif = ? OR t.id IN (SELECT owner FROM routes_oifs WHERE ns = ? AND oif = ?))`,
+        `SELECT t.body FROM routes t WHERE t.ns = ? AND t.oif = ?${fam} ` +
+          `UNION ALL SELECT t.body FROM routes_oifs o JOIN routes t ON t.id = o.owner WHERE o.ns = ? AND o.oif = ?${fam}`,
       )
       .pluck()
       .all(ns.id, index, ns.id, index) as Buffer[];

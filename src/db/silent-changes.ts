@@ -18,11 +18,12 @@
  *   exists (IFLA_LINK 0) and never again; the peer's announcement fills it in.
  */
 
+import { parseIp } from '../backends/netlink/codec/address.js';
 import { IFINFOMSG_LEN, type LinkBytes, readLink } from '../backends/netlink/families/link-bytes.js';
 import { addresses, interfaces, neighbours, routes, rules } from './kinds/index.js';
 import { decodeBody } from './kinds/kind.js';
 import { ANY_FAMILY } from './kinds/values.js';
-import { forEachAttr } from './raw.js';
+import { forEachAttr, ipKey, storedBodyWithout } from './raw.js';
 import type { RowChange, Store } from './store.js';
 
 const IFF_UP = 0x1;
@@ -36,6 +37,7 @@ const RTA_MULTIPATH = 9;
 const FIB_RULE_IIF_DETACHED = 0x8;
 const FIB_RULE_OIF_DETACHED = 0x10;
 const IFLA_LINK = 5;
+const PREFSRC = new Set([7 /* RTA_PREFSRC */]);
 
 type Row = { id: number; body: Buffer };
 
@@ -66,7 +68,10 @@ export class SilentChanges {
       const is = after.flags;
       if (was & IFF_UP && !(is & IFF_UP)) out.push(...this.linkDown(c.ns, index, false));
       if (!(was & IFF_UP) && is & IFF_UP) out.push(...this.setHopFlags(c.ns, index, 2, 0, RTNH_F_DEAD));
-      if ((was ^ is) & IFF_LOWER_UP) {
+      // Carrier: the kernel marks the routes through the link when its delayed link update runs
+      // (linkwatch, which also sets the operstate and sends this event); a dump read in between
+      // shows the link's new carrier with the routes' old mark, so that update sets it right too.
+      if ((was ^ is) & IFF_LOWER_UP || (is & IFF_UP && before.operstate !== after.operstate)) {
         const carrier = (is & IFF_LOWER_UP) !== 0;
         out.push(...this.setHopFlags(c.ns, index, 0, carrier ? 0 : RTNH_F_LINKDOWN, carrier ? RTNH_F_LINKDOWN : 0));
       }
@@ -77,6 +82,7 @@ export class SilentChanges {
 
   private afterAddressRemoved(c: RowChange): RowChange[] {
     const gone = decodeBody('address', c.before as Buffer);
+    if (gone.family === 'inet6') return this.forgetPrefsrc(c.ns, (gone.local ?? gone.address) as string);
     if (gone.family !== 'inet') return [];
     const out: RowChange[] = [];
     const local = (gone.local ?? gone.address) as string;
@@ -100,6 +106,22 @@ export class SilentChanges {
   }
 
   /**
+   * A removed IPv6 address is taken off the routes that used it as their
+   * preferred source (rt6_remove_prefsrc): they stay, without a source.
+   */
+  private forgetPrefsrc(ns: number, address: string): RowChange[] {
+    const key = ipKey(parseIp(address) as Buffer, 0, 16);
+    const out: RowChange[] = [];
+    for (const row of this.store
+      .sql('SELECT id, body FROM routes WHERE ns = ? AND family = 10 AND prefsrc = ?')
+      .all(ns, key) as Row[]) {
+      const change = this.store.rewrite(routes, ns, row, storedBodyWithout(row.body, 12, PREFSRC));
+      if (change) out.push(change);
+    }
+    return out;
+  }
+
+  /**
    * An IPv4 address on a link that is up brings the nexthops through it back
    * to life (fib_sync_up): those marked dead when its last address went.
    */
@@ -111,7 +133,8 @@ export class SilentChanges {
       | number
       | undefined;
     if (link === undefined || (link & IFF_UP) === 0) return [];
-    return this.setHopFlags(c.ns, index, 2, 0, RTNH_F_DEAD);
+    // Only a multipath route keeps a dead hop (a single-path one is removed): only those are looked at.
+    return this.setHopFlags(c.ns, index, 2, 0, RTNH_F_DEAD, true);
   }
 
   /**
@@ -141,9 +164,9 @@ export class SilentChanges {
   }
 
   /** Sets and clears nexthop flags on the routes through `index` (family 0: both). */
-  private setHopFlags(ns: number, index: number, family: number, set: number, clear: number): RowChange[] {
+  private setHopFlags(ns: number, index: number, family: number, set: number, clear: number, multipathOnly = false): RowChange[] {
     const out: RowChange[] = [];
-    for (const row of this.routesVia(ns, index, family)) {
+    for (const row of this.routesVia(ns, index, family, multipathOnly)) {
       const b = row.body;
       if (b[0] === 2 && b[6] === RT_SCOPE_HOST && set) continue;
       if (b[0] === 10 && (b[7] === RTN_LOCAL || b[7] === RTN_ANYCAST)) continue;
@@ -155,12 +178,13 @@ export class SilentChanges {
     return out;
   }
 
-  private routesVia(ns: number, index: number, family: number): Row[] {
-    const fam = family ? ` AND family = ${family}` : '';
+  /** Two index lookups (by device, by nexthop): an OR of the two made SQLite walk every route. */
+  private routesVia(ns: number, index: number, family: number, multipathOnly = false): Row[] {
+    const fam = family ? ` AND r.family = ${family}` : '';
+    const hops = `SELECT r.id, r.body FROM routes_oifs o JOIN routes r ON r.id = o.owner WHERE o.ns = ? AND o.oif = ?${fam}`;
+    if (multipathOnly) return this.store.sql(hops).all(ns, index) as Row[];
     return this.store
-      .sql(
-        `SELECT id, body FROM routes WHERE ns = ?${fam} AND (oif = ? OR id IN (SELECT owner FROM routes_oifs WHERE ns = ? AND oif = ?))`,
-      )
+      .sql(`SELECT r.id, r.body FROM routes r WHERE r.ns = ? AND r.oif = ?${fam} UNION ALL ${hops}`)
       .all(ns, index, ns, index) as Row[];
   }
 

@@ -39,15 +39,16 @@ export async function commitStaging(db: NetState, staging: Staging, options: Com
   const exec = new Executor(db);
   const applied: Step[] = [];
   try {
-    await book.readOrder(staging, async (netns, index) =>
-      (await (await exec.of(netns)).addr('dump', { index })).map((a) => `${a.local ?? a.address}/${a.prefixlen}`),
-    );
+    await book.readLists(staging, async (netns, index) => (await exec.of(netns)).addr('dump', { index }));
     const steps = plan(staging, { book, effects });
+    if (process.env.NST_DEBUG_PLAN) console.log(steps.map((s) => `${s.phase} ${s.what}`).join('\n'));
     for (const group of phases(steps)) {
       const failure = await applyGroup(db, exec, group, applied);
       if (failure) throw failure;
     }
     try {
+      // A proof of absence holds trivially for what the store has not seen yet: it catches up first.
+      await Promise.all([...new Set(steps.map((s) => s.request.netns))].map((n) => db.barrier(n).catch(() => undefined)));
       await waitUntil(db, target(db, staging, effects), timeout);
     } catch (e) {
       throw new StepFailure('confirm', e as Error);
@@ -65,7 +66,7 @@ export async function commitStaging(db: NetState, staging: Staging, options: Com
     return { applied: applied.map((s) => s.what), steps: steps.length, ms: performance.now() - started };
   } catch (e) {
     if (!(e instanceof StepFailure)) throw e;
-    const { rolledBack, notRolledBack } = await rollback(db, exec, applied, effects, timeout);
+    const { rolledBack, notRolledBack } = await rollback(db, exec, applied, effects, book, timeout);
     const cause = e.cause;
     const kernel =
       cause instanceof NetlinkError ? ` ${cause.code}${cause.extack ? ` "${cause.extack}"` : ''}` : ` ${cause.message}`;

@@ -7,7 +7,7 @@ import { int, parseSpec, prefix } from '../backends/schema.js';
 import { ValidationError } from '../errors.js';
 import type { CommitOptions, CommitReport } from './commit.js';
 import { isLinkLocal, uppersOf } from './current.js';
-import { AddressFilter, AddressOptions, InterfaceChanges } from './specs.js';
+import { AddressFilter, AddressOptions, cidr, InterfaceChanges } from './specs.js';
 import type { AddressAttributes, InterfaceTarget, Staged } from './staged.js';
 import type { Transaction } from './transaction.js';
 
@@ -132,6 +132,14 @@ export class InterfaceHandle {
     const me = this.target;
     if (to === me.netns) return;
     this.tx.followed(to);
+    if (!this.staged().base) {
+      // Not made yet: it is made where it goes (a veth's peer stays where it was to be).
+      this.tx.updateInterface(this.key, (d) => {
+        if (d.peer && d.peer.netns === undefined) d.peer.netns = d.netns;
+        d.netns = to;
+      });
+      return;
+    }
     if (
       this.tx.db.interfaces.get({ netns: to, ifname: me.ifname }) ||
       this.tx.interfaces.get(this.tx.ifKey(me.ifname, to))?.target
@@ -203,10 +211,10 @@ export class InterfaceHandle {
    * broadcast, scope, flags: ['nodad', 'noprefixroute'], valid_lft,
    * preferred_lft, metric }` (as `ip addr add`).
    */
-  addIp(cidr: string, options?: AddressOptions): this {
+  addIp(address: string | { address: string; prefixlen?: number; mask?: string }, options?: AddressOptions): this {
     this.tx.live();
-    const p = parseSpec(prefix(), cidr, `addIp on ${this.ifname}`);
-    const text = `${p.address}/${p.length}`;
+    const text = parseSpec(cidr, address, `addIp on ${this.ifname}`);
+    const p = parseSpec(prefix(), text, `addIp on ${this.ifname}`);
     const attrs = options === undefined ? undefined : parseSpec(AddressOptions, options, `addIp ${text} options`);
     if (attrs?.broadcast !== undefined && p.family !== 4) {
       throw new ValidationError(`addIp ${text} options: broadcast: only an IPv4 address has one`, 'broadcast');
@@ -219,8 +227,8 @@ export class InterfaceHandle {
     }
     this.tx.updateInterface(this.key, (d) => {
       if (d.ipaddr.includes(text)) throw new ValidationError(`address ${text} is on ${d.ifname} already`, 'address');
+      // In the order given: of two addresses of one subnet, the first added is the primary.
       d.ipaddr.push(text);
-      d.ipaddr.sort();
       if (attrs && Object.keys(attrs).length) d.ipattrs = { ...(d.ipattrs ?? {}), [text]: attrs as AddressAttributes };
     });
     return this;
@@ -234,8 +242,7 @@ export class InterfaceHandle {
   delIp(which: string | AddressFilter): this {
     this.tx.live();
     if (typeof which === 'string' && which !== 'all') {
-      const p = parseSpec(prefix(), which, `delIp on ${this.ifname}`);
-      const text = `${p.address}/${p.length}`;
+      const text = parseSpec(cidr, which, `delIp on ${this.ifname}`);
       this.tx.updateInterface(this.key, (d) => {
         if (!d.ipaddr.includes(text)) throw new ValidationError(`address ${text} is not on ${d.ifname}`, 'address');
         d.ipaddr = d.ipaddr.filter((a) => a !== text);
@@ -244,10 +251,13 @@ export class InterfaceHandle {
       return this;
     }
     const filter = parseSpec(AddressFilter, which, `delIp on ${this.ifname}`);
-    const f = filter === 'all' ? {} : filter;
+    const f: { family?: string; scope?: unknown; label?: string; prefixlen?: number; address?: string } =
+      filter === 'all' ? {} : filter;
+    const address = f.address === undefined ? undefined : parseSpec(prefix(), f.address, 'delIp address').address;
     const gone = this.target.ipaddr.filter((cidr) => {
       const a = this.addressInfo(cidr);
       return (
+        (address === undefined || cidr.split('/')[0] === address) &&
         (f.family === undefined || a.family === f.family) &&
         (f.scope === undefined || a.scope === f.scope) &&
         (f.label === undefined || a.label === f.label) &&
@@ -259,6 +269,12 @@ export class InterfaceHandle {
       for (const a of gone) if (d.ipattrs?.[a]) delete d.ipattrs[a];
     });
     return this;
+  }
+
+  /** Stages an address unless the interface has it already (NDB's ensure for addresses). */
+  ensureIp(address: string | { address: string; prefixlen?: number; mask?: string }, options?: AddressOptions): this {
+    const text = parseSpec(cidr, address, `ensureIp on ${this.ifname}`);
+    return this.target.ipaddr.includes(text) ? this : this.addIp(text, options);
   }
 
   /** What a filter looks at in one address: from the store, or from what was staged with it. */

@@ -68,31 +68,50 @@ export interface SideEffects {
   names: Map<string, Map<number, string>>;
 }
 
-/** Facts about addresses the store holds now, read once per commit. */
+/** One address as the kernel listed it: where, with which label, and what re-adding it needs. */
+export interface ListedAddress {
+  cidr: string;
+  label?: string;
+  attrs: AddressAttributes;
+}
+
+/**
+ * Facts about addresses: from the store, and for the links a commit takes
+ * addresses from (removes some, sets it down, renames it: a rename relabels
+ * IPv4 addresses), the kernel's own list read before the first request:
+ * its order and labels, which the store does not keep.
+ */
 export class AddressBook {
-  /** The kernel's order of each link's addresses ('netns|ifname' → 'a/len' list), where a commit removes some. */
-  private readonly orders = new Map<string, string[]>();
+  private readonly lists = new Map<string, { netns: string; ifname: string; index: number; addresses: ListedAddress[] }>();
 
   constructor(private readonly db: NetState) {}
 
-  /**
-   * Reads the kernel's own order of the addresses of the links a commit
-   * removes addresses from (the store keeps them in the order it learnt
-   * them): removed last-first, they come back first-last on a rollback,
-   * each where it was.
-   */
-  async readOrder(staging: Staging, dump: (netns: string, index: number) => Promise<string[]>): Promise<void> {
+  /** Reads the kernel's lists of the links whose addresses a commit may disturb. */
+  async readLists(staging: Staging, dump: (netns: string, index: number) => Promise<Record<string, unknown>[]>): Promise<void> {
     for (const s of staging.interfaces) {
       const { base, target } = s;
       if (base?.index === undefined || !target || base.netns !== target.netns) continue;
-      if (base.ipaddr.every((a) => target.ipaddr.includes(a))) continue;
-      this.orders.set(`${base.netns}|${base.ifname}`, await dump(base.netns, base.index));
+      const disturbed =
+        (base.state === 'up' && target.state === 'down') ||
+        base.ifname !== target.ifname ||
+        base.ipaddr.some((a) => !target.ipaddr.includes(a));
+      if (!disturbed) continue;
+      const addresses = (await dump(base.netns, base.index)).map((r) => {
+        const cidr = `${r.local ?? r.address}/${r.prefixlen}`;
+        return { cidr, label: r.label as string | undefined, attrs: attributesOf(r, base.ifname, cidr) };
+      });
+      this.lists.set(`${base.netns}|${base.ifname}`, { netns: base.netns, ifname: base.ifname, index: base.index, addresses });
     }
+  }
+
+  /** The links whose list was read, with it. */
+  listed(): Iterable<{ netns: string; ifname: string; index: number; addresses: ListedAddress[] }> {
+    return this.lists.values();
   }
 
   /** Where an address sits in its link's list (higher: later); -1 when not known. */
   rank(netns: string, ifname: string, cidr: string): number {
-    return this.orders.get(`${netns}|${ifname}`)?.indexOf(cidr) ?? -1;
+    return this.lists.get(`${netns}|${ifname}`)?.addresses.findIndex((a) => a.cidr === cidr) ?? -1;
   }
 
   private record(netns: string, ifname: string, cidr: string): Record<string, unknown> | undefined {
@@ -104,23 +123,29 @@ export class AddressBook {
     return !!(((this.record(netns, ifname, cidr)?.flags as number | undefined) ?? 0) & IFA_F_SECONDARY);
   }
 
-  /** What re-adding the address needs to make it as it is now: label, broadcast, scope, flags, lifetimes. */
+  /** What re-adding the address needs to make it as it was: label, broadcast, scope, flags, lifetimes. */
   attributes(netns: string, ifname: string, cidr: string): AddressAttributes {
+    const listed = this.lists.get(`${netns}|${ifname}`)?.addresses.find((a) => a.cidr === cidr);
+    if (listed) return listed.attrs;
     const r = this.record(netns, ifname, cidr);
-    if (!r) return {};
-    const out: AddressAttributes = {};
-    if (typeof r.label === 'string' && r.label !== ifname) out.label = r.label;
-    if (typeof r.broadcast === 'string') out.broadcast = r.broadcast;
-    if (r.scope !== undefined && r.scope !== 'global' && r.scope !== 0 && !isLinkLocal(cidr)) out.scope = r.scope as string;
-    const flags = Object.entries(SETTABLE_FLAGS)
-      .filter(([, bit]) => ((r.flags as number) & bit) !== 0)
-      .map(([name]) => name);
-    if (flags.length) out.flags = flags;
-    // Finite lifetimes count down: what is left now is what a re-added address gets.
-    if (typeof r.valid_lft === 'number' && r.valid_lft !== FOREVER) out.valid_lft = r.valid_lft;
-    if (typeof r.preferred_lft === 'number' && r.preferred_lft !== FOREVER) out.preferred_lft = r.preferred_lft;
-    return out;
+    return r ? attributesOf(r, ifname, cidr) : {};
   }
+}
+
+/** An address record's attributes as an `addIp` would give them (the defaults left out). */
+function attributesOf(r: Record<string, unknown>, ifname: string, cidr: string): AddressAttributes {
+  const out: AddressAttributes = {};
+  if (typeof r.label === 'string' && r.label !== ifname) out.label = r.label;
+  if (typeof r.broadcast === 'string') out.broadcast = r.broadcast;
+  if (r.scope !== undefined && r.scope !== 'global' && r.scope !== 0 && !isLinkLocal(cidr)) out.scope = r.scope as string;
+  const flags = Object.entries(SETTABLE_FLAGS)
+    .filter(([, bit]) => ((r.flags as number) & bit) !== 0)
+    .map(([name]) => name);
+  if (flags.length) out.flags = flags;
+  // Finite lifetimes count down: what is left now is what a re-added address gets.
+  if (typeof r.valid_lft === 'number' && r.valid_lft !== FOREVER) out.valid_lft = r.valid_lft;
+  if (typeof r.preferred_lft === 'number' && r.preferred_lft !== FOREVER) out.preferred_lft = r.preferred_lft;
+  return out;
 }
 
 const isIpv4 = (cidr: string): boolean => !cidr.includes(':');
@@ -199,7 +224,7 @@ export function predictSideEffects(db: NetState, staging: Staging, book: Address
         for (const n of db.neighbours.list({ netns, ifname, family: 'inet' })) neighbours.push({ ...neighbourOf(db, n), kept });
       }
       for (const cidr of gone) {
-        if (!isIpv4(cidr)) continue;
+        // An IPv4 address takes the routes using it as source; an IPv6 one leaves them without a source.
         const using = db.routes.rows({ netns, prefsrc: cidr.split('/')[0], table: 'all' });
         const kept = target.ipaddr.includes(cidr);
         if (!kept) for (const body of using) lasting.add(`${netns}|${body.toString('latin1')}`);

@@ -463,7 +463,10 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>, all: Interfac
       request: link(netns, { ifname: name, state: target.state }),
       undo: [link(netns, { ifname: name, state: from?.state ?? 'down' })],
       // Up again, a link gets its link-local IPv6 addresses back from the kernel (eui64: the same ones).
-      back: base && !moved ? proofOf(base, { state: base.state, present: base.state === 'up' ? base.ipaddr.filter(isLinkLocal) : [] }) : undefined,
+      back:
+        base && !moved
+          ? proofOf(base, { state: base.state, present: base.state === 'up' ? base.ipaddr.filter(isLinkLocal) : [] })
+          : undefined,
     });
   }
   return steps;

@@ -8,6 +8,7 @@
 import type { BatchResult } from '../backends/netlink/rtnl.js';
 import type { NetState } from '../db/netstate.js';
 import { NetlinkError } from '../errors.js';
+import { restoreAddressOrder } from './address-order.js';
 import {
   Confirmer,
   type InterfaceExpectation,
@@ -20,7 +21,7 @@ import {
 } from './confirm.js';
 import { ruleOf } from './current.js';
 import type { Executor } from './execute.js';
-import type { AddressAtRisk, SideEffects } from './kernel-model.js';
+import type { AddressAtRisk, AddressBook, SideEffects } from './kernel-model.js';
 import { type Request, routeRestoreSpec, type Step } from './plan.js';
 import type { NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
@@ -50,6 +51,7 @@ export async function rollback(
   exec: Executor,
   applied: Step[],
   effects: SideEffects,
+  book: AddressBook,
   timeout: number,
 ): Promise<RollbackReport> {
   const rolledBack: string[] = [];
@@ -87,10 +89,13 @@ export async function rollback(
     i++;
   }
   notRolledBack.push(...(await restoreSideEffects(exec, effects)));
+  notRolledBack.push(...(await restoreAddressOrder(db, exec, book)));
   // The store must show the starting point again before the failure is reported, one proof per
   // thing put back. Only what the commit changed must be back: other software may have changed
   // the rest of an object meanwhile, and that is not ours to undo.
   const proofs = startingState(db, applied, effects);
+  // A proof of absence holds trivially for what the store has not seen yet: it catches up first.
+  await Promise.all([...new Set(applied.map((s) => s.request.netns))].map((n) => db.barrier(n).catch(() => undefined)));
   try {
     await waitUntil(db, proofs, timeout);
   } catch {

@@ -29,7 +29,9 @@ export function routeTarget(
   let dst: string;
   const asked = spec.family === 6 || spec.family === 'inet6' ? 'inet6' : spec.family === undefined ? undefined : 'inet';
   if (spec.dst === 'default') {
-    family = asked ?? 'inet';
+    // A default route's family is the one asked for, or its gateway's (or first nexthop's, or source's).
+    const hint = spec.gateway ?? spec.via ?? spec.multipath?.[0]?.gateway ?? spec.multipath?.[0]?.via ?? spec.prefsrc;
+    family = asked ?? (hint?.includes(':') ? 'inet6' : 'inet');
     dst = 'default';
   } else {
     const p = parsePrefix(spec.dst);
@@ -52,7 +54,8 @@ export function routeTarget(
   if (spec.tos) target.tos = spec.tos;
   if (spec.prefsrc !== undefined) target.prefsrc = addressOf(spec.prefsrc, fam, `${what}: prefsrc`);
   if (spec.metrics !== undefined) target.metrics = { ...spec.metrics };
-  if (spec.onlink) target.onlink = true;
+  const flags = spec.flags;
+  if (spec.onlink || flags === 4 || flags === 'onlink' || (Array.isArray(flags) && flags.length)) target.onlink = true;
   for (const [i, hop] of (spec.multipath ?? []).entries())
     target.multipath.push(nexthop(hop, fam, `${what}: multipath[${i}]`, device));
   if (target.multipath.length && (target.gateway !== undefined || target.dev !== undefined)) {

@@ -9,6 +9,7 @@
  * will show.
  */
 
+import { parseIp, parsePrefix } from '../backends/netlink/codec/address.js';
 import { LINK_KINDS } from '../backends/netlink/families/link-kinds.js';
 import {
   ADDR_GEN_MODES,
@@ -142,10 +143,14 @@ export const CreateSpec = spec({
   /** The link a macvlan, vlan or vxlan sits on. */
   link: ifname.optional(),
   peer: peerSpec.optional(),
-  /** tun/tap (kind 'tuntap'): the device's mode and options, as `ip tuntap add`. */
+  /** tun/tap (kind 'tuntap'): the device's mode and options, as `ip tuntap add` (pyroute2: uid, gid). */
   mode: z.enum(['tun', 'tap']).optional(),
   owner: u32.optional(),
   group: u32.optional(),
+  uid: u32.optional(),
+  gid: u32.optional(),
+  /** IPDB's reuse: an interface of that name and kind that exists is taken as it is, and changed as the spec says. */
+  reuse: z.boolean().optional(),
   multi_queue: z.boolean().optional(),
   pi: z.boolean().optional(),
   vnet_hdr: z.boolean().optional(),
@@ -153,6 +158,46 @@ export const CreateSpec = spec({
 export type CreateSpec = z.input<typeof CreateSpec>;
 
 const ADDRESS_FLAG_NAMES = ['nodad', 'noprefixroute', 'homeaddress', 'managetempaddr', 'mcautojoin', 'optimistic'] as const;
+
+/**
+ * An address with its prefix length: '10.0.0.1/24', a mask as IPDB takes it
+ * ('10.0.0.1/255.255.255.0', '2001:db8::1/ffff:ffff:ffff:ffff::'), or
+ * `{ address, prefixlen }` (or `mask`). Parsed to 'a/len'.
+ */
+export const cidr = z
+  .union([z.string(), spec({ address: ipAddress(), prefixlen: int(0, 128).optional(), mask: ipAddress().optional() })], {
+    error: (i) => `expected an address like 10.0.0.1/24 or { address, prefixlen }, got ${shown(i.input)}`,
+  })
+  .transform((v, ctx) => {
+    const text = typeof v === 'string' ? v : `${v.address}/${v.prefixlen ?? v.mask ?? ''}`.replace(/\/$/, '');
+    const parsed = cidrText(text);
+    if (!parsed) ctx.addIssue({ code: 'custom', message: `${shown(v)} is not an address with a prefix length or mask` });
+    return parsed as string;
+  });
+
+/** 'a/len' or 'a/mask' (a contiguous mask) as 'a/len' in the kernel's spelling; undefined when neither. */
+function cidrText(text: string): string | undefined {
+  const slash = text.indexOf('/');
+  const tail = slash < 0 ? '' : text.slice(slash + 1);
+  if (tail.includes('.') || (tail.includes(':') && slash >= 0)) {
+    const mask = parseIp(tail);
+    const addr = parseIp(text.slice(0, slash));
+    if (!mask || !addr || mask.length !== addr.length) return undefined;
+    let len = 0;
+    for (const byte of mask) for (let b = 7; b >= 0; b--) if (byte & (1 << b)) len++;
+    const contiguous = [...mask].every((byte, i) => byte === maskByte(len - i * 8));
+    if (!contiguous) return undefined;
+    return cidrText(`${text.slice(0, slash)}/${len}`);
+  }
+  const p = parsePrefix(text);
+  return p ? `${p.address}/${p.length}` : undefined;
+}
+
+function maskByte(bits: number): number {
+  if (bits >= 8) return 0xff;
+  if (bits <= 0) return 0;
+  return (0xff << (8 - bits)) & 0xff;
+}
 
 /** What `addIp(cidr, options)` may give an address besides its prefix (`ip addr add ... label ... nodad`). */
 export const AddressOptions = spec({
@@ -169,6 +214,10 @@ export type AddressOptions = z.input<typeof AddressOptions>;
 /** Which addresses `delIp(filter)` removes: every one matching all the fields given, or 'all'. */
 export const AddressFilter = z.union([
   z.literal('all'),
+  spec({
+    address: ipAddress(),
+    prefixlen: int(0, 128).optional(),
+  }),
   spec({
     family: z.enum(['inet', 'inet6']).optional(),
     scope: named(ROUTE_SCOPES).optional(),
@@ -213,6 +262,12 @@ const routeFields = {
   metrics: z.record(z.string(), z.union([u32, z.string()])).optional(),
   multipath: z.array(nexthop).optional(),
   onlink: z.boolean().optional(),
+  /** RTNH_F_* as pyroute2 takes them: 4, 'onlink' or ['onlink'] (onlink is the only one a route can be given). */
+  flags: z
+    .union([z.literal(0), z.literal(4), z.literal('onlink'), z.array(z.literal('onlink'))], {
+      error: (i) => `the only flag a route takes is onlink (4), got ${shown(i.input)}`,
+    })
+    .optional(),
   netns: netns.optional(),
 };
 
@@ -222,6 +277,8 @@ export type RouteSpec = z.input<typeof RouteSpec>;
 /** What `route(spec)` names: a route's identity (dst, table, family, priority). */
 export const RouteSelector = spec({
   dst: routeFields.dst,
+  /** The destination's length, when `dst` is a bare address (pyroute2's dst_len). */
+  dst_len: int(0, 128).optional(),
   family: routeFields.family,
   table: routeFields.table,
   priority: routeFields.priority,

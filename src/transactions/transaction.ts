@@ -91,9 +91,25 @@ export class Transaction {
   create(spec: CreateSpec): InterfaceHandle {
     this.live();
     const s = parseSpec(CreateSpec, spec, 'tx.create');
-    const { kind, ifname, peer, netns, data, link, index, mode, owner, group, multi_queue, pi, vnet_hdr, ...rest } = s;
+    const { kind, ifname, peer, netns, data, link, index, mode, multi_queue, pi, vnet_hdr, uid, gid, reuse, ...rest } = s;
+    const owner = s.owner ?? uid;
+    const group = s.group ?? gid;
+    delete (rest as Record<string, unknown>).owner;
+    delete (rest as Record<string, unknown>).group;
     const ns = this.followed(netns);
     const key = this.ifKey(ifname, ns);
+    if (reuse) {
+      const had = this.touchInterface(key, false)?.target;
+      if (had) {
+        const same = had.kind === (kind === 'tuntap' ? 'tun' : kind);
+        if (!same)
+          throw new ValidationError(`tx.create: ${ifname} exists already as a ${had.kind ?? 'link'}, not a ${kind}`, 'kind');
+        const handle = new InterfaceHandle(this, key);
+        const changes = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+        if (Object.keys(changes).length) handle.set(changes);
+        return handle;
+      }
+    }
     this.refuseTaken(key);
     const target: InterfaceTarget = { netns: ns, ifname, kind, state: 'down', ipaddr: [], ports: [] };
     const tuntap = { mode, owner, group, multi_queue, pi, vnet_hdr };
@@ -147,6 +163,14 @@ export class Transaction {
     return handle;
   }
 
+  /**
+   * NDB's ensure: the interface as the spec says, made if it is missing,
+   * changed if it is there (a different kind is refused).
+   */
+  ensure(spec: CreateSpec): InterfaceHandle {
+    return this.create({ ...(spec as object), reuse: true } as CreateSpec);
+  }
+
   // ---- routes
 
   /** Stages a new route; ValidationError when one with that key exists or is staged. */
@@ -168,7 +192,9 @@ export class Transaction {
   /** A handle on an existing or staged route: a prefix (table main) or `{ dst, table, priority, family }`. */
   route(spec: string | RouteSelector): RouteHandle {
     this.live();
-    const s = parseSpec(RouteSelector, typeof spec === 'string' ? { dst: spec } : spec, 'tx.route');
+    const parsed = parseSpec(RouteSelector, typeof spec === 'string' ? { dst: spec } : spec, 'tx.route');
+    const { dst_len, ...s } = parsed;
+    if (dst_len !== undefined && !s.dst.includes('/') && s.dst !== 'default') s.dst = `${s.dst}/${dst_len}`;
     const probe = this.routeTarget(s, 'tx.route', true);
     const key = routeKey(probe);
     if (!this.routes.has(key)) {

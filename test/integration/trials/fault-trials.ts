@@ -46,7 +46,15 @@ interface Lab {
 
 /** A random lab: what every trial starts from. */
 function buildLab(r: Random, a: string, b: string): Lab {
-  const lab: Lab = { a, b, secondary: r.chance(0.6), bridge: r.chance(0.7), macvlan: r.chance(0.5), cross: r.chance(0.7), ipv6Rule: r.chance(0.5) };
+  const lab: Lab = {
+    a,
+    b,
+    secondary: r.chance(0.6),
+    bridge: r.chance(0.7),
+    macvlan: r.chance(0.5),
+    cross: r.chance(0.7),
+    ipv6Rule: r.chance(0.5),
+  };
   const A = [
     'link add v0 type veth peer name v1',
     `link set v0 mtu ${r.pick([1500, 1400, 9000])}`,
@@ -114,7 +122,8 @@ const OPS: Record<string, Op> = {
   setTxqlen: (tx, r) => tx.interface(r.pick(['v0', 'v1'])).set({ txqlen: r.pick([100, 500, 1000, 2000]) }),
   setDown: (tx, r) => tx.interface(r.pick(['v0', 'v1', 'p0', 'br0', 'm0', 'w0'])).down(),
   setUp: (tx, r) => tx.interface(r.pick(['q0', 'q1', 'v0'])).up(),
-  addIp: (tx, r) => tx.interface(r.pick(['v0', 'v1', 'm0'])).addIp(r.pick(['10.0.0.9/24', '10.0.3.1/24', '10.0.0.10/24', '2001:db8:1::1/64'])),
+  addIp: (tx, r) =>
+    tx.interface(r.pick(['v0', 'v1', 'm0'])).addIp(r.pick(['10.0.0.9/24', '10.0.3.1/24', '10.0.0.10/24', '2001:db8:1::1/64'])),
   delIp: (tx, r) => tx.interface('v0').delIp(r.pick(['10.0.0.1/24', '10.0.0.5/24', '10.0.0.6/24', '2001:db8::1/64'])),
   delIpFilter: (tx, r) => tx.interface(r.pick(['v0', 'v1'])).delIp({ family: r.pick(['inet', 'inet6'] as const) }),
   swapIp: (tx, r) => {
@@ -179,7 +188,10 @@ const FAULTS: Fault[] = [
     stage: (tx) => tx.addRule({ src: '10.56.0.0/16', table: 100, priority: 990 }),
     meanwhile: (lab) => ip(lab.a, 'rule', 'add', 'from', '10.56.0.0/16', 'table', '100', 'priority', '990'),
   },
-  { name: 'neighbours: permanent without a link-layer address', stage: (tx) => tx.addNeighbour({ ifname: 'v0', dst: '10.0.0.99' }) },
+  {
+    name: 'neighbours: permanent without a link-layer address',
+    stage: (tx) => tx.addNeighbour({ ifname: 'v0', dst: '10.0.0.99' }),
+  },
   { name: 'a check that fails once everything is applied', stage: (tx) => tx.check(async () => false) },
 ];
 
@@ -195,7 +207,15 @@ export function defineTrials(part: number, count: number): void {
       for (const n of [a, b]) {
         addNetns(n);
         // Duplicate address detection makes addresses tentative for a second: a timing, not a state.
-        execFileSync('ip', ['netns', 'exec', n, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
+        execFileSync('ip', [
+          'netns',
+          'exec',
+          n,
+          'sysctl',
+          '-qw',
+          'net.ipv6.conf.all.accept_dad=0',
+          'net.ipv6.conf.default.accept_dad=0',
+        ]);
       }
       let db: NetState | undefined;
       const story: string[] = [];
@@ -227,10 +247,12 @@ export function defineTrials(part: number, count: number): void {
         expect(err, context).toBeInstanceOf(TransactionError);
         expect((err as TransactionError).notRolledBack, `${context}\n${(err as Error).message}`).toEqual([]);
         expect([exactView(a), exactView(b)], `${context}\n${(err as Error).message}`).toEqual(before);
-        await expectStoreMatchesKernel(db, a).catch((e: Error) => {
-          throw new Error(`${context}\n${e.message}`);
-        });
-        await expectStoreMatchesKernel(db, b);
+        for (const n of [a, b]) {
+          await expectStoreMatchesKernel(db, n).catch((e: Error) => {
+            e.message = `${context}: the store differs from the kernel in ${n}\n${e.message}`;
+            throw e;
+          });
+        }
       } finally {
         await db?.close();
         delNetns(a);

@@ -25,12 +25,15 @@ export interface LinkBytes {
   txqlen?: number;
   address?: string;
   ifalias?: string;
+  /** IF_OPER_*: set by the kernel's delayed link update (linkwatch), after the carrier changed. */
+  operstate?: number;
 }
 
 type Reader = (buf: Buffer, at: number, len: number) => string | number;
 const u32: Reader = (buf, at) => buf.readUInt32LE(at);
 const i32: Reader = (buf, at) => buf.readInt32LE(at);
 const text: Reader = (buf, at, len) => cString(buf, at, len);
+const u8: Reader = (buf, at) => buf[at] as number;
 
 /** IFLA_* attribute → the field it fills and how it is read. */
 const ATTRS: Record<number, [keyof LinkBytes, Reader]> = {
@@ -40,6 +43,7 @@ const ATTRS: Record<number, [keyof LinkBytes, Reader]> = {
   5: ['link', i32],
   10: ['master', u32],
   13: ['txqlen', u32],
+  16: ['operstate', u8],
   20: ['ifalias', text],
   37: ['linkNetnsid', i32],
 };
