@@ -159,6 +159,25 @@ function network(cidr: string): string {
   return `${(n & mask) >>> 0}/${bits}`;
 }
 
+/**
+ * IPv4 addresses a commit adds to a link that would otherwise be left with
+ * none between the removal and the addition phases (an address swap): those
+ * in a subnet of their own go in first, so the link never loses its IPv4
+ * routes. One in the subnet of a removed primary cannot: it would be that
+ * primary's secondary, and go with it.
+ */
+export function addedFirst(base: InterfaceTarget, target: InterfaceTarget, book: AddressBook): string[] {
+  const { netns, ifname } = base;
+  const removed = base.ipaddr.filter((a) => isIpv4(a) && !target.ipaddr.includes(a));
+  if (removed.length === 0) return [];
+  const subnets = new Set(removed.filter((a) => !book.isSecondary(netns, ifname, a)).map(network));
+  const left = base.ipaddr.filter(
+    (a) => isIpv4(a) && !removed.includes(a) && !(book.isSecondary(netns, ifname, a) && subnets.has(network(a))),
+  );
+  if (left.length) return [];
+  return target.ipaddr.filter((a) => isIpv4(a) && !base.ipaddr.includes(a) && !subnets.has(network(a)));
+}
+
 /** Changes after which the kernel removes every route and neighbour through a link. */
 function takesLinkState({ base, target }: Staged<InterfaceTarget>): boolean {
   if (!base) return false;
@@ -192,17 +211,21 @@ export function predictSideEffects(db: NetState, staging: Staging, book: Address
         uppers.push({ netns, ifname: up.ifname as string, mtu: up.mtu as number });
     }
     const index = s.base.index as number;
-    if (takesLinkState(s)) {
+    const linkState = takesLinkState(s);
+    if (linkState) {
       take(netns, db.routes.through(netns, index), false);
       for (const n of db.neighbours.list({ netns, ifname })) neighbours.push({ ...neighbourOf(db, n), kept: false });
       // Down, the link loses its IPv6 addresses (the kernel makes its link-local ones again when it comes up).
       if (s.target && s.target.netns === netns && s.base.state === 'up' && s.target.state === 'down') {
         for (const cidr of s.base.ipaddr) {
           if (isIpv4(cidr) || isLinkLocal(cidr)) continue;
-          addresses.push({ netns, ifname, cidr, attrs: book.attributes(netns, ifname, cidr), kept: false });
+          if (s.target.ipaddr.includes(cidr))
+            addresses.push({ netns, ifname, cidr, attrs: book.attributes(netns, ifname, cidr), kept: false });
         }
       }
-    } else if (s.target) {
+    }
+    // What its addresses take with them, for a link that stays (one that goes or moves is put back whole).
+    if (s.target && s.target.netns === netns) {
       const target = s.target;
       const removed = s.base.ipaddr.filter((a) => !target.ipaddr.includes(a));
       const removedPrimaries = removed.filter((a) => isIpv4(a) && !book.isSecondary(netns, ifname, a));
@@ -216,8 +239,8 @@ export function predictSideEffects(db: NetState, staging: Staging, book: Address
       }
       // Between the removal phase and the addition phase: is any IPv4 address left on the link?
       const gone = new Set([...removed, ...taken]);
-      const left = s.base.ipaddr.filter((a) => isIpv4(a) && !gone.has(a));
-      if (left.length === 0 && removed.some(isIpv4)) {
+      const left = [...s.base.ipaddr.filter((a) => isIpv4(a) && !gone.has(a)), ...addedFirst(s.base, target, book)];
+      if (!linkState && left.length === 0 && removed.some(isIpv4)) {
         // Without IPv4 the link loses its IPv4 routes and its ARP entries, permanent ones too (arp_ifdown).
         const kept = target.ipaddr.some(isIpv4);
         take(netns, db.routes.through(netns, index, 'inet'), kept);

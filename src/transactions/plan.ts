@@ -13,7 +13,7 @@ import type { FamilyName } from '../backends/netlink/codec/message.js';
 import { decodeBody } from '../db/kinds/kind.js';
 import { expectBase, type InterfaceExpectation } from './confirm.js';
 import { isLinkLocal } from './current.js';
-import type { AddressBook, SideEffects } from './kernel-model.js';
+import { type AddressBook, addedFirst, type SideEffects } from './kernel-model.js';
 import type { AddressAttributes, InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
 /** What a step asks of the kernel: a netlink request, or a tun/tap device made by ioctl. */
@@ -67,6 +67,7 @@ export const PHASES = {
   removeNeighbours: 10,
   removeRules: 20,
   removeRoutes: 30,
+  addAddressesFirst: 35,
   removeSecondaries: 38,
   removeAddresses: 40,
   detachPorts: 50,
@@ -446,10 +447,11 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>, all: Interfac
       back: proofOf(base ?? target, { present: [a] }),
     });
   }
+  const first = base && !moved ? addedFirst(base, target, book) : [];
   for (const a of has) {
     if (had.has(a)) continue;
     steps.push({
-      phase: PHASES.addAddresses,
+      phase: first.includes(a) ? PHASES.addAddressesFirst : PHASES.addAddresses,
       what: `add ${a} to ${name}`,
       request: address(netns, name, a, 'add', target.ipattrs?.[a]),
       undo: [address(netns, name, a, 'del')],

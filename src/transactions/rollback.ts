@@ -55,8 +55,35 @@ export async function rollback(
   timeout: number,
 ): Promise<RollbackReport> {
   const rolledBack: string[] = [];
-  const notRolledBack: string[] = [];
-  const steps = [...applied].reverse();
+  // Undos refused in the first pass: some depend on what a later undo or the side effects bring
+  // back (a route's old gateway needs the address the commit removed), so they are tried again.
+  let refused = await undoAll(exec, [...applied].reverse(), rolledBack);
+  const notRolledBack = await restoreSideEffects(exec, effects);
+  if (refused.length)
+    refused = await undoAll(
+      exec,
+      refused.map(([step]) => step),
+      rolledBack,
+    );
+  notRolledBack.push(...refused.map(([step, e]) => `${step.what} (${e.message})`));
+  notRolledBack.push(...(await restoreAddressOrder(db, exec, book)));
+  // The store must show the starting point again before the failure is reported, one proof per
+  // thing put back. Only what the commit changed must be back: other software may have changed
+  // the rest of an object meanwhile, and that is not ours to undo.
+  const proofs = startingState(db, applied, effects);
+  // A proof of absence holds trivially for what the store has not seen yet: it catches up first.
+  await Promise.all([...new Set(applied.map((s) => s.request.netns))].map((n) => db.barrier(n).catch(() => undefined)));
+  try {
+    await waitUntil(db, proofs, timeout);
+  } catch {
+    for (const name of proofs.names()) notRolledBack.push(`${name}: the store never showed it as it was`);
+  }
+  return { rolledBack, notRolledBack };
+}
+
+/** Runs the undos of `steps` in order; returns the steps whose undo the kernel refused, with why. */
+async function undoAll(exec: Executor, steps: Step[], rolledBack: string[]): Promise<[Step, Error][]> {
+  const refused: [Step, Error][] = [];
   for (let i = 0; i < steps.length; ) {
     const step = steps[i] as Step;
     if (batchable(step)) {
@@ -71,7 +98,7 @@ export async function rollback(
       run.forEach((s, k) => {
         const r = results[k] as BatchResult;
         if (doneAlready(requests[k] as Request, r)) rolledBack.push(s.what);
-        else notRolledBack.push(`${s.what} (${(r as { error: Error }).error.message})`);
+        else refused.push([s, (r as { error: Error }).error]);
       });
       i = end;
       continue;
@@ -84,24 +111,11 @@ export async function rollback(
       await exec.refresh(step.undo);
       rolledBack.push(step.what);
     } catch (e) {
-      notRolledBack.push(`${step.what} (${(e as Error).message})`);
+      refused.push([step, e as Error]);
     }
     i++;
   }
-  notRolledBack.push(...(await restoreSideEffects(exec, effects)));
-  notRolledBack.push(...(await restoreAddressOrder(db, exec, book)));
-  // The store must show the starting point again before the failure is reported, one proof per
-  // thing put back. Only what the commit changed must be back: other software may have changed
-  // the rest of an object meanwhile, and that is not ours to undo.
-  const proofs = startingState(db, applied, effects);
-  // A proof of absence holds trivially for what the store has not seen yet: it catches up first.
-  await Promise.all([...new Set(applied.map((s) => s.request.netns))].map((n) => db.barrier(n).catch(() => undefined)));
-  try {
-    await waitUntil(db, proofs, timeout);
-  } catch {
-    for (const name of proofs.names()) notRolledBack.push(`${name}: the store never showed it as it was`);
-  }
-  return { rolledBack, notRolledBack };
+  return refused;
 }
 
 /** Puts back what the kernel took by itself; what it kept is left as it is. Returns what failed. */

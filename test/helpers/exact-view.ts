@@ -36,6 +36,8 @@ const VOLATILE = new Set([
   'updated',
   'probes',
   'flags_ext',
+  // An IPv6 address is tentative while duplicate address detection runs: a timing, not a state.
+  'tentative',
 ]);
 
 /** Per-port bridge state that the bridge's timers move (not configuration). */
@@ -122,4 +124,29 @@ export function exactView(ns: string): ExactView {
     rules,
     neighbours: neighbours.sort((a, b) => (key(a) < key(b) ? -1 : 1)),
   };
+}
+
+/**
+ * Waits until what the kernel does by itself after links come up has been
+ * done (carrier and operstate updated by its delayed link update, link-local
+ * addresses made): two reads in a row the same, and no link up with carrier
+ * but not yet operationally up. Bounded (3 s); for the "before" of a test
+ * that compares before and after.
+ */
+export async function settledView(ns: string[], db: { sync(): Promise<void> }): Promise<ExactView[]> {
+  const deadline = Date.now() + 3000;
+  let last = '';
+  for (;;) {
+    await db.sync();
+    const views = ns.map((n) => exactView(n));
+    const pending = ns.some((n) =>
+      ipJson<Json[]>(n, 'link', 'show').some((l) => {
+        const f = (l.flags as string[]) ?? [];
+        return f.includes('UP') && f.includes('LOWER_UP') && l.operstate !== 'UP' && l.operstate !== 'UNKNOWN';
+      }),
+    );
+    const now = JSON.stringify(views);
+    if ((!pending && now === last) || Date.now() > deadline) return views;
+    last = now;
+  }
 }

@@ -17,7 +17,7 @@
 import { execFileSync } from 'node:child_process';
 import { expect, it } from 'vitest';
 import { NetState, type Transaction, TransactionError, ValidationError } from '../../../src/index.js';
-import { exactView } from '../../helpers/exact-view.js';
+import { exactView, settledView } from '../../helpers/exact-view.js';
 import { expectStoreMatchesKernel } from '../../helpers/kernel-view.js';
 import { addNetns, delNetns, freshName } from '../../helpers/netns.js';
 import { Random, seedFrom } from '../../helpers/random.js';
@@ -237,8 +237,7 @@ export function defineTrials(part: number, count: number): void {
         fault.stage(tx, lab);
         fault.meanwhile?.(lab);
         story.push(`fault: ${fault.name}`);
-        await db.sync();
-        const before = [exactView(a), exactView(b)];
+        const before = await settledView([a, b], db);
         const err = await tx.commit().then(
           () => undefined,
           (e: unknown) => e,
