@@ -20,17 +20,21 @@ export { z };
  * value; a ValidationError naming the first refused field otherwise. `what`
  * says whose input it is ('link add', 'tx.addRoute').
  */
-export function parseSpec<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+export function parseSpec<S extends z.ZodType>(schema: S, input: unknown, what: string, field?: string): z.output<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
-  throw validationError(r.error, what);
+  throw validationError(r.error, what, field);
 }
 
-/** zod's issues as one ValidationError: the first issue names the field, the rest follow. */
-export function validationError(error: z.ZodError, what: string): ValidationError {
+/**
+ * zod's issues as one ValidationError: the first issue names the field (or
+ * `field`, when the value checked is a field on its own), the rest follow.
+ */
+export function validationError(error: z.ZodError, what: string, whole?: string): ValidationError {
   const issues = error.issues.slice(0, 3).map((i) => describeIssue(i, what));
   const first = error.issues[0];
-  const field = first ? fieldOf(first) : undefined;
+  const path = first ? fieldOf(first) : undefined;
+  const field = whole && path ? `${whole}.${path}` : (whole ?? path);
   const more = error.issues.length > 3 ? ` (+${error.issues.length - 3} more)` : '';
   return new ValidationError(issues.join('; ') + more, field);
 }

@@ -5,6 +5,7 @@
  * record, so every record field can be filtered on.
  */
 import type { Statement } from 'better-sqlite3';
+import { FAMILIES } from '../backends/netlink/codec/message.js';
 import { matchesAll } from '../backends/netlink/families/family.js';
 import { type LinkBytes, readLink } from '../backends/netlink/families/link-bytes.js';
 import { ValidationError } from '../errors.js';
@@ -12,7 +13,7 @@ import type { CommitReport } from '../transactions/commit.js';
 import type { Frozen } from '../transactions/freeze.js';
 import type { InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import type { Kind } from './kinds/kind.js';
-import { type StoreRecord, toRecord } from './records.js';
+import { type Extra, type StoreRecord, toRecord } from './records.js';
 import type { Store } from './store.js';
 
 export type Filter = Record<string, unknown>;
@@ -21,6 +22,33 @@ interface Query {
   where: string;
   params: unknown[];
   rest: Filter;
+  /** Filters computed on the record (an address's `network`). */
+  tests: ((rec: Record<string, unknown>) => boolean)[];
+}
+
+const KNOWN = new WeakMap<Kind, ReadonlySet<string>>();
+
+/**
+ * The fields a record of this kind can have, so a filter on any other (a
+ * typo such as `ifnmae`) is refused instead of matching nothing: the
+ * family's attributes and header fields, what the kind adds, and its SQL
+ * filter fields.
+ */
+function knownFields(kind: Kind): ReadonlySet<string> {
+  let known = KNOWN.get(kind);
+  if (!known) {
+    const body = FAMILIES[kind.family].body;
+    known = new Set([
+      'netns',
+      ...body.names(),
+      ...(body.header?.fields.map((f) => f.name) ?? []),
+      ...(kind.recordFields ?? []),
+      ...Object.keys(kind.sqlFields),
+      ...Object.keys(kind.recordTests ?? {}),
+    ]);
+    KNOWN.set(kind, known);
+  }
+  return known;
 }
 
 export class Collection {
@@ -29,7 +57,7 @@ export class Collection {
     readonly kind: Kind,
     /** What a bare string or number means for this kind ('v0' → { ifname: 'v0' }). */
     private readonly shorthand: (spec: string | number) => Filter,
-    protected readonly extra?: (ns: number, body: Buffer) => Record<string, unknown>,
+    protected readonly extra?: Extra,
   ) {}
 
   /** The first record matching a name, index, prefix or partial spec; undefined when none. */
@@ -71,10 +99,12 @@ export class Collection {
     const q = this.query(filter);
     const sql = `SELECT t.ns AS ns, n.name AS netns, t.body AS body FROM ${this.kind.table} t JOIN namespaces n ON n.id = t.ns WHERE ${q.where} ORDER BY t.ns, t.id`;
     let found = 0;
-    const restEmpty = Object.keys(q.rest).length === 0;
+    const restEmpty = Object.keys(q.rest).length === 0 && q.tests.length === 0;
+    const memo = new Map<string, unknown>();
     for (const row of this.store.sql(sql).iterate(...q.params) as Iterable<{ ns: number; netns: string; body: Buffer }>) {
-      const rec = toRecord(this.kind, row.netns, row.body, this.extra?.(row.ns, row.body));
-      if (!restEmpty && !matchesAll(rec, q.rest)) continue;
+      const extra = this.extra;
+      const rec = toRecord(this.kind, row.netns, row.body, extra && ((r) => extra(row.ns, row.body, r, memo)));
+      if (!restEmpty && (!matchesAll(rec, q.rest) || !q.tests.every((t) => t(rec)))) continue;
       yield rec;
       if (++found >= limit) return;
     }
@@ -93,8 +123,21 @@ export class Collection {
     const clauses = filter.netns === undefined ? ['t.ns IN (SELECT id FROM namespaces)'] : [];
     const params: unknown[] = [];
     const rest: Filter = {};
+    const tests: ((rec: Record<string, unknown>) => boolean)[] = [];
+    const known = knownFields(this.kind);
     for (const [field, value] of Object.entries(filter)) {
       if (value === undefined) continue;
+      if (!known.has(field)) {
+        throw new ValidationError(
+          `${this.kind.table}: no record has a field "${field}" to filter on (fields: ${[...known].sort().join(', ')})`,
+          field,
+        );
+      }
+      const test = this.kind.recordTests?.[field];
+      if (test) {
+        tests.push(test(value));
+        continue;
+      }
       if (field === 'netns') {
         clauses.push('t.ns IN (SELECT id FROM namespaces WHERE name = ?)');
         params.push(String(value));
@@ -109,7 +152,7 @@ export class Collection {
         rest[field] = value;
       }
     }
-    return { where: clauses.join(' AND '), params, rest };
+    return { where: clauses.join(' AND '), params, rest, tests };
   }
 }
 
@@ -161,7 +204,7 @@ export class InterfaceCollection extends FreezableCollection<string> {
     const row = this.byName.get(netns, ifname) as [number, Buffer] | undefined;
     if (!row) return undefined;
     const [ns, body] = row;
-    return { ...readLink(body), ipaddr: (this.extra?.(ns, body).ipaddr as string[] | undefined) ?? [] };
+    return { ...readLink(body), ipaddr: (this.extra?.(ns, body, {}, new Map())?.ipaddr as string[] | undefined) ?? [] };
   }
 
   private byName?: Statement;

@@ -81,8 +81,16 @@ export class NetState {
     readonly mode: 'implicit' | 'explicit' = 'implicit',
   ) {
     const addressesOf = store.db.prepare(
-      `SELECT address, prefixlen FROM addresses WHERE ns = ? AND ${ANY_FAMILY} AND idx = ? ORDER BY family, id`,
+      `SELECT family, address, prefixlen, body, id FROM addresses WHERE ns = ? AND ${ANY_FAMILY} AND idx = ? ORDER BY family, id`,
     );
+    const nameOf = store.db.prepare('SELECT ifname FROM interfaces WHERE ns = ? AND idx = ?').pluck();
+    /** An interface's name by index, remembered for one listing. */
+    const name = (ns: number, index: unknown, memo: Map<string, unknown>): string | undefined => {
+      if (typeof index !== 'number' || index === 0) return undefined;
+      const key = `${ns}|${index}`;
+      if (!memo.has(key)) memo.set(key, nameOf.get(ns, index));
+      return memo.get(key) as string | undefined;
+    };
     const ns = (netns?: string): string => netns ?? (this.namespaces[0] as string);
     this.interfaces = new InterfaceCollection(
       () => this.implicit(),
@@ -94,7 +102,7 @@ export class NetState {
       interfaces,
       (s) => (typeof s === 'number' ? { index: s } : { ifname: s }),
       (ns, body) => ({
-        ipaddr: (addressesOf.all(ns, body.readInt32LE(4)) as { address: string; prefixlen: number }[]).map(
+        ipaddr: inKernelOrder(addressesOf.all(ns, body.readInt32LE(4)) as StoredAddress[]).map(
           (a) => `${a.address}/${a.prefixlen}`,
         ),
       }),
@@ -108,6 +116,13 @@ export class NetState {
       store,
       routes,
       (s) => ({ dst: String(s), table: 254 }),
+      // The names users filter by: `dev` beside `oif`, on the route and on each nexthop.
+      (ns, _body, rec, memo) => {
+        if (Array.isArray(rec.multipath)) {
+          rec.multipath = rec.multipath.map((h: Record<string, unknown>) => ({ ...h, dev: name(ns, h.oif, memo) }));
+        }
+        return { dev: name(ns, rec.oif, memo) };
+      },
     );
     this.rules = new FreezableCollection<number | Filter>(
       {
@@ -401,4 +416,39 @@ export class NetState {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** An address row as the interface records read it. */
+interface StoredAddress {
+  family: number;
+  address: string;
+  prefixlen: number;
+  body: Buffer;
+  id: number;
+}
+
+const IFA_F_SECONDARY = 0x01;
+
+/**
+ * A link's addresses in the order the kernel lists them (`ip addr`): IPv4
+ * primaries first (host, then link, then global scope, each in the order
+ * added), then secondaries in the order added; IPv6 global before link scope,
+ * each newest first. The store learns them in another order (an address
+ * added later is a later row), and the order matters: the first primary is
+ * the source the kernel picks.
+ */
+function inKernelOrder(rows: StoredAddress[]): StoredAddress[] {
+  const flags = (r: StoredAddress) => r.body[2] as number;
+  const scope = (r: StoredAddress) => r.body[3] as number;
+  return [...rows].sort((a, b) => {
+    if (a.family !== b.family) return a.family - b.family;
+    if (a.family === 2) {
+      const sec = (flags(a) & IFA_F_SECONDARY) - (flags(b) & IFA_F_SECONDARY);
+      if (sec) return sec;
+      if (!(flags(a) & IFA_F_SECONDARY) && scope(a) !== scope(b)) return scope(b) - scope(a);
+      return a.id - b.id;
+    }
+    if (scope(a) !== scope(b)) return scope(a) - scope(b);
+    return b.id - a.id;
+  });
 }

@@ -12,8 +12,22 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** What a collection adds to a decoded record (names for indexes, an interface's addresses); may change `rec`. */
+export type Extra = (
+  ns: number,
+  body: Buffer,
+  rec: Record<string, unknown>,
+  memo: Map<string, unknown>,
+) => Record<string, unknown> | undefined;
+
 /** A record decoded from a stored body, with the namespace it lives in. */
-export function toRecord(kind: Kind, netns: string, body: Buffer, extra?: Record<string, unknown>): StoreRecord {
+export function toRecord(
+  kind: Kind,
+  netns: string,
+  body: Buffer,
+  extra?: Record<string, unknown> | ((rec: Record<string, unknown>) => Record<string, unknown> | undefined),
+): StoreRecord {
   const rec = decodeBody(kind.family, body);
-  return deepFreeze({ netns, ...rec, ...extra });
+  const more = typeof extra === 'function' ? extra(rec) : extra;
+  return deepFreeze({ netns, ...rec, ...more });
 }

@@ -77,6 +77,14 @@ export class RouteCollection extends FreezableCollection<string | Filter> {
       .all(ns.id, index, ns.id, index) as Buffer[];
   }
 
+  /** A bare address with `dst_len` (as NDB spells a route's prefix) is one prefix. */
+  protected override filterOf(spec: string | number | Filter): Filter {
+    const filter = super.filterOf(spec);
+    if (filter.dst_len === undefined || typeof filter.dst !== 'string' || filter.dst.includes('/')) return filter;
+    const { dst_len, ...rest } = filter;
+    return { ...rest, dst: `${filter.dst}/${dst_len}` };
+  }
+
   private namespaceMemo(netns: string): NamespaceMemo | undefined {
     if (this.memoGeneration !== this.generation) {
       this.memo.clear();

@@ -11,6 +11,19 @@ import { AddressFilter, AddressOptions, cidr, InterfaceChanges } from './specs.j
 import type { AddressAttributes, InterfaceTarget, Staged } from './staged.js';
 import type { Transaction } from './transaction.js';
 
+/**
+ * An address given bare with its length in the options, as IPDB's
+ * add_ip(address, mask): `addIp('10.0.0.1', { prefixlen: 24 })`.
+ */
+function withLength(text: string, given: unknown, options: unknown): string {
+  const o = (options ?? {}) as { prefixlen?: unknown; mask?: unknown };
+  if (o.prefixlen === undefined && o.mask === undefined) return text;
+  if (typeof given !== 'string' || given.includes('/')) {
+    throw new ValidationError('addIp: give the prefix length in the address or in the options, not both', 'prefixlen');
+  }
+  return parseSpec(cidr, `${given}/${o.prefixlen ?? o.mask}`, 'addIp', 'address');
+}
+
 /** An explicit priority: lower ranks go first. */
 export const RANK = int(0, 0x7fffffff);
 
@@ -213,9 +226,13 @@ export class InterfaceHandle {
    */
   addIp(address: string | { address: string; prefixlen?: number; mask?: string }, options?: AddressOptions): this {
     this.tx.live();
-    const text = parseSpec(cidr, address, `addIp on ${this.ifname}`);
-    const p = parseSpec(prefix(), text, `addIp on ${this.ifname}`);
+    const text = withLength(parseSpec(cidr, address, `addIp on ${this.ifname}`, 'address'), address, options);
+    const p = parseSpec(prefix(), text, `addIp on ${this.ifname}`, 'address');
     const attrs = options === undefined ? undefined : parseSpec(AddressOptions, options, `addIp ${text} options`);
+    if (attrs) {
+      delete attrs.prefixlen;
+      delete attrs.mask;
+    }
     if (attrs?.broadcast !== undefined && p.family !== 4) {
       throw new ValidationError(`addIp ${text} options: broadcast: only an IPv4 address has one`, 'broadcast');
     }
@@ -242,7 +259,7 @@ export class InterfaceHandle {
   delIp(which: string | AddressFilter): this {
     this.tx.live();
     if (typeof which === 'string' && which !== 'all') {
-      const text = parseSpec(cidr, which, `delIp on ${this.ifname}`);
+      const text = parseSpec(cidr, which, `delIp on ${this.ifname}`, 'address');
       this.tx.updateInterface(this.key, (d) => {
         if (!d.ipaddr.includes(text)) throw new ValidationError(`address ${text} is not on ${d.ifname}`, 'address');
         d.ipaddr = d.ipaddr.filter((a) => a !== text);
@@ -264,6 +281,13 @@ export class InterfaceHandle {
         (f.prefixlen === undefined || a.prefixlen === f.prefixlen)
       );
     });
+    if (gone.length === 0 && filter !== 'all') {
+      // A filter that names addresses none of which is there removes nothing: refused, as a typo would be.
+      throw new ValidationError(
+        `delIp on ${this.ifname}: no address matches ${JSON.stringify(filter)}`,
+        f.address ? 'address' : 'filter',
+      );
+    }
     this.tx.updateInterface(this.key, (d) => {
       d.ipaddr = d.ipaddr.filter((a) => !gone.includes(a));
       for (const a of gone) if (d.ipattrs?.[a]) delete d.ipattrs[a];
@@ -273,7 +297,7 @@ export class InterfaceHandle {
 
   /** Stages an address unless the interface has it already (NDB's ensure for addresses). */
   ensureIp(address: string | { address: string; prefixlen?: number; mask?: string }, options?: AddressOptions): this {
-    const text = parseSpec(cidr, address, `ensureIp on ${this.ifname}`);
+    const text = withLength(parseSpec(cidr, address, `ensureIp on ${this.ifname}`, 'address'), address, options);
     return this.target.ipaddr.includes(text) ? this : this.addIp(text, options);
   }
 

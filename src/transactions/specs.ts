@@ -201,6 +201,9 @@ function maskByte(bits: number): number {
 
 /** What `addIp(cidr, options)` may give an address besides its prefix (`ip addr add ... label ... nodad`). */
 export const AddressOptions = spec({
+  /** The prefix length, for an address given bare (IPDB's add_ip(address, mask)). */
+  prefixlen: int(0, 128).optional(),
+  mask: ipAddress().optional(),
   broadcast: ipAddress(4).optional(),
   scope: named(ROUTE_SCOPES).optional(),
   label: z.string().min(1).max(15).optional(),

@@ -75,7 +75,7 @@ export class Transaction {
   /** A handle on an existing (or already staged) interface; ValidationError when there is none. */
   interface(ifname: string, opts: { netns?: string } = {}): InterfaceHandle {
     this.live();
-    const name = parseSpec(ifnameSpec, ifname, 'tx.interface');
+    const name = parseSpec(ifnameSpec, ifname, 'tx.interface', 'ifname');
     const { netns } = parseSpec(HandleOptions, opts, 'tx.interface options');
     const key = this.ifKey(name, this.followed(netns));
     this.touchInterface(key, true);
@@ -357,7 +357,7 @@ export class Transaction {
    */
   ensureReachable(address: string, opts: { netns?: string; timeout?: number } = {}): this {
     this.live();
-    parseSpec(ipAddress(), address, 'tx.ensureReachable address');
+    parseSpec(ipAddress(), address, 'tx.ensureReachable', 'address');
     const o = parseSpec(ReachableOptions, opts, 'tx.ensureReachable options');
     const netns = this.followed(o.netns);
     this.checks.push({

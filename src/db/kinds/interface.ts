@@ -57,6 +57,7 @@ export const interfaces: Kind = {
       bodyWithout(buf, off, len, 16, VOLATILE),
     ];
   },
+  recordFields: ['state', 'kind', 'data', 'slave_kind', 'slave_data', 'altnames', 'ipaddr'],
   sqlFields: {
     index: eq('idx'),
     ifindex: eq('idx'),

@@ -53,6 +53,10 @@ export interface Kind {
   extraOifs?(body: Buffer): number[];
   /** Filter fields that SQL can answer; the others are matched on records. */
   readonly sqlFields: Readonly<Record<string, FieldToSql>>;
+  /** Fields the records have besides the family's attributes and header (computed when decoded). */
+  readonly recordFields?: readonly string[];
+  /** Filter fields tested on the record by a predicate rather than compared (an address's `network`). */
+  readonly recordTests?: Readonly<Record<string, (value: unknown) => (record: Record<string, unknown>) => boolean>>;
 }
 
 /** Decodes a stored body into the family's plain record. */

@@ -101,6 +101,7 @@ export const routes: Kind = {
     ];
   },
   extraOifs: multipathOifs,
+  recordFields: ['dev'],
   sqlFields: {
     family: eq('family', familyNumber),
     table: (v) => (v === 'all' ? { sql: '1', params: [] } : eq('tbl', tableNumber)(v)),
