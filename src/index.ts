@@ -37,7 +37,15 @@ export type { StoreEvent } from './db/events.js';
 export type { KindName } from './db/kinds/kind.js';
 export { NetState, type NetStateOptions, type WaitOptions } from './db/netstate.js';
 export { ReadOnlyNetState } from './db/readonly.js';
-export type { StoreRecord } from './db/records.js';
+export type {
+  InterfaceRecord,
+  Stored,
+  StoredAddress,
+  StoredNeighbour,
+  StoredRoute,
+  StoredRule,
+  StoreRecord,
+} from './db/records.js';
 export type { LoadProgress } from './db/source.js';
 export { ROOT } from './db/source.js';
 export * from './errors.js';

@@ -13,7 +13,7 @@ import type { CommitReport } from '../transactions/commit.js';
 import type { Frozen } from '../transactions/freeze.js';
 import type { InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import type { Kind } from './kinds/kind.js';
-import { type Extra, type StoreRecord, toRecord } from './records.js';
+import { type Extra, type InterfaceRecord, type StoreRecord, toRecord } from './records.js';
 import type { Store } from './store.js';
 
 export type Filter = Record<string, unknown>;
@@ -51,7 +51,7 @@ function knownFields(kind: Kind): ReadonlySet<string> {
   return known;
 }
 
-export class Collection {
+export class Collection<R extends object = StoreRecord> {
   constructor(
     protected readonly store: Store,
     readonly kind: Kind,
@@ -61,12 +61,12 @@ export class Collection {
   ) {}
 
   /** The first record matching a name, index, prefix or partial spec; undefined when none. */
-  get(spec: string | number | Filter): StoreRecord | undefined {
+  get(spec: string | number | Filter): R | undefined {
     for (const r of this.iterate(this.filterOf(spec), 1)) return r;
     return undefined;
   }
 
-  list(filter: string | number | Filter = {}): StoreRecord[] {
+  list(filter: string | number | Filter = {}): R[] {
     return [...this.iterate(this.filterOf(filter))];
   }
 
@@ -95,7 +95,7 @@ export class Collection {
   }
 
   /** Records one at a time (for very long lists). */
-  *iterate(filter: Filter = {}, limit = Number.POSITIVE_INFINITY): Generator<StoreRecord> {
+  *iterate(filter: Filter = {}, limit = Number.POSITIVE_INFINITY): Generator<R> {
     const q = this.query(filter);
     const sql = `SELECT t.ns AS ns, n.name AS netns, t.body AS body FROM ${this.kind.table} t JOIN namespaces n ON n.id = t.ns WHERE ${q.where} ORDER BY t.ns, t.id`;
     let found = 0;
@@ -105,7 +105,7 @@ export class Collection {
       const extra = this.extra;
       const rec = toRecord(this.kind, row.netns, row.body, extra && ((r) => extra(row.ns, row.body, r, memo)));
       if (!restEmpty && (!matchesAll(rec, q.rest) || !q.tests.every((t) => t(rec)))) continue;
-      yield rec;
+      yield rec as R;
       if (++found >= limit) return;
     }
   }
@@ -163,7 +163,7 @@ export interface Freezer<S> {
 }
 
 /** Interfaces, routes and rules can be frozen: pinned, and reverted when other software changes them. */
-export class FreezableCollection<S = string | Filter> extends Collection {
+export class FreezableCollection<S = string | Filter, R extends object = StoreRecord> extends Collection<R> {
   constructor(
     private readonly freezer: Freezer<S>,
     ...args: ConstructorParameters<typeof Collection>
@@ -182,7 +182,7 @@ export class FreezableCollection<S = string | Filter> extends Collection {
 }
 
 /** Interfaces can also be edited in place: one call, one transaction, one commit. */
-export class InterfaceCollection extends FreezableCollection<string> {
+export class InterfaceCollection extends FreezableCollection<string, InterfaceRecord> {
   constructor(
     private readonly open: () => Transaction,
     ...args: ConstructorParameters<typeof FreezableCollection<string>>

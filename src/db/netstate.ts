@@ -24,7 +24,7 @@ import { addresses, interfaces, KIND_BY_NAME, KINDS, neighbours, routes, rules }
 import type { KindName } from './kinds/kind.js';
 import { ANY_FAMILY } from './kinds/values.js';
 import { ReadOnlyNetState } from './readonly.js';
-import { type StoreRecord, toRecord } from './records.js';
+import { type StoredAddress, type StoredNeighbour, type StoredRule, type StoreRecord, toRecord } from './records.js';
 import { RouteCollection } from './route-collection.js';
 import { type LoadProgress, ROOT, Source } from './source.js';
 import { type RowChange, Store } from './store.js';
@@ -57,10 +57,10 @@ export type WaitKind = KindName;
 
 export class NetState {
   readonly interfaces: InterfaceCollection;
-  readonly addresses: Collection;
+  readonly addresses: Collection<StoredAddress>;
   readonly routes: RouteCollection;
-  readonly rules: FreezableCollection<number | Filter>;
-  readonly neighbours: Collection;
+  readonly rules: FreezableCollection<number | Filter, StoredRule>;
+  readonly neighbours: Collection<StoredNeighbour>;
   /** Typed change events: `{ kind, action, netns, before, after }`. */
   readonly events$: Observable<StoreEvent>;
   /** Once per batch the store applied (events and silent changes), with the kinds it touched. */
@@ -102,12 +102,12 @@ export class NetState {
       interfaces,
       (s) => (typeof s === 'number' ? { index: s } : { ifname: s }),
       (ns, body) => ({
-        ipaddr: inKernelOrder(addressesOf.all(ns, body.readInt32LE(4)) as StoredAddress[]).map(
+        ipaddr: inKernelOrder(addressesOf.all(ns, body.readInt32LE(4)) as AddressRow[]).map(
           (a) => `${a.address}/${a.prefixlen}`,
         ),
       }),
     );
-    this.addresses = new Collection(store, addresses, (s) => ({ address: String(s) }));
+    this.addresses = new Collection<StoredAddress>(store, addresses, (s) => ({ address: String(s) }));
     this.routes = new RouteCollection(
       {
         freeze: (spec, netns) => Frozen.route(this, spec, ns(netns)),
@@ -124,7 +124,7 @@ export class NetState {
         return { dev: name(ns, rec.oif, memo) };
       },
     );
-    this.rules = new FreezableCollection<number | Filter>(
+    this.rules = new FreezableCollection<number | Filter, StoredRule>(
       {
         freeze: (spec, netns) => Frozen.rule(this, spec, ns(netns)),
         unfreeze: (spec, netns) => Frozen.releaseMatching(this, 'rules', ns(netns), ruleFilter(spec)),
@@ -133,7 +133,7 @@ export class NetState {
       rules,
       (s) => ({ priority: Number(s) }),
     );
-    this.neighbours = new Collection(store, neighbours, (s) => ({ dst: String(s) }));
+    this.neighbours = new Collection<StoredNeighbour>(store, neighbours, (s) => ({ dst: String(s) }));
     this.events$ = this.subject.asObservable();
     this.errors$ = this.errorSubject.asObservable();
     this.applied$ = this.batches.asObservable();
@@ -419,7 +419,7 @@ export class NetState {
 }
 
 /** An address row as the interface records read it. */
-interface StoredAddress {
+interface AddressRow {
   family: number;
   address: string;
   prefixlen: number;
@@ -437,9 +437,9 @@ const IFA_F_SECONDARY = 0x01;
  * added later is a later row), and the order matters: the first primary is
  * the source the kernel picks.
  */
-function inKernelOrder(rows: StoredAddress[]): StoredAddress[] {
-  const flags = (r: StoredAddress) => r.body[2] as number;
-  const scope = (r: StoredAddress) => r.body[3] as number;
+function inKernelOrder(rows: AddressRow[]): AddressRow[] {
+  const flags = (r: AddressRow) => r.body[2] as number;
+  const scope = (r: AddressRow) => r.body[3] as number;
   return [...rows].sort((a, b) => {
     if (a.family !== b.family) return a.family - b.family;
     if (a.family === 2) {

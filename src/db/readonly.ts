@@ -4,14 +4,14 @@ import { NetStateError } from '../errors.js';
 import type { Collection, Filter } from './collection.js';
 import type { StoreEvent } from './events.js';
 import type { NetState, WaitKind, WaitOptions } from './netstate.js';
-import type { StoreRecord } from './records.js';
+import type { InterfaceRecord, StoredAddress, StoredNeighbour, StoredRoute, StoredRule, StoreRecord } from './records.js';
 
 function refuse(): never {
   throw new NetStateError('this is a read-only view of the store: changes go through the NetState itself');
 }
 
 /** A collection that reads; `edit` refuses. */
-function readOnly(c: Collection): Collection {
+function readOnly<R extends object>(c: Collection<R>): Collection<R> {
   return new Proxy(c, {
     get(target, prop, receiver) {
       if (prop === 'edit' || prop === 'freeze' || prop === 'unfreeze') return refuse;
@@ -22,11 +22,11 @@ function readOnly(c: Collection): Collection {
 }
 
 export class ReadOnlyNetState {
-  readonly interfaces: Collection;
-  readonly addresses: Collection;
-  readonly routes: Collection;
-  readonly rules: Collection;
-  readonly neighbours: Collection;
+  readonly interfaces: Collection<InterfaceRecord>;
+  readonly addresses: Collection<StoredAddress>;
+  readonly routes: Collection<StoredRoute>;
+  readonly rules: Collection<StoredRule>;
+  readonly neighbours: Collection<StoredNeighbour>;
   readonly events$: Observable<StoreEvent>;
 
   constructor(private readonly db: NetState) {

@@ -2,7 +2,27 @@
 import type { Kind } from './kinds/kind.js';
 import { decodeBody } from './kinds/kind.js';
 
+import type { AddressRecord } from '../backends/netlink/families/address.js';
+import type { LinkRecord } from '../backends/netlink/families/link.js';
+import type { NeighbourRecord } from '../backends/netlink/families/neighbour.js';
+import type { RouteRecord } from '../backends/netlink/families/route.js';
+import type { RuleRecord } from '../backends/netlink/families/rule.js';
+
 export type StoreRecord = Readonly<Record<string, unknown>>;
+
+/** A record as the store gives it: the kernel's object, frozen, with the namespace it lives in. */
+export type Stored<T> = Readonly<T & { netns: string }>;
+
+/** An interface (`db.interfaces`): its link record and its addresses ('a/len', in the kernel's order). */
+export type InterfaceRecord = Stored<LinkRecord & { ipaddr: string[] }>;
+/** An address (`db.addresses`). */
+export type StoredAddress = Stored<AddressRecord>;
+/** A route (`db.routes`), with its device's name beside its index (`dev`, also on each nexthop). */
+export type StoredRoute = Stored<RouteRecord & { dev?: string }>;
+/** A rule (`db.rules`). */
+export type StoredRule = Stored<RuleRecord>;
+/** A neighbour (`db.neighbours`). */
+export type StoredNeighbour = Stored<NeighbourRecord>;
 
 export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {

@@ -7,6 +7,7 @@
 import type { Statement } from 'better-sqlite3';
 import { type Filter, FreezableCollection } from './collection.js';
 import { prefixColumn } from './kinds/values.js';
+import type { StoredRoute } from './records.js';
 
 /** What names one route to the kernel (as `ip route get` would need it): no gateway, no device. */
 export interface RouteIdentity {
@@ -30,7 +31,7 @@ interface NamespaceMemo {
   empty: Map<number, boolean>;
 }
 
-export class RouteCollection extends FreezableCollection<string | Filter> {
+export class RouteCollection extends FreezableCollection<string | Filter, StoredRoute> {
   private onePriority?: Statement;
   private anyRoute?: Statement;
   private namespaceId?: Statement;
