@@ -141,6 +141,36 @@ export class TransactionError extends NetStateError {
   }
 }
 
+/** The commit journal's file cannot be used: damaged, cut short, not a journal, not writable. */
+export class JournalError extends NetStateError {
+  override name = 'JournalError';
+  constructor(
+    /** The journal file. */
+    readonly path: string,
+    message: string,
+    override readonly cause?: Error,
+  ) {
+    super(`journal ${path}: ${message}`);
+  }
+}
+
+/**
+ * A commit that cannot go ahead because of another, unfinished one: it
+ * touches an object of a provisional commit (commit-confirmed) not yet
+ * confirmed or rolled back; or a confirm or rollback came too late (the
+ * deadline, or the other call, won).
+ */
+export class PendingCommitError extends NetStateError {
+  override name = 'PendingCommitError';
+  constructor(
+    message: string,
+    /** The other commit's id. */
+    readonly commitId: string,
+  ) {
+    super(message);
+  }
+}
+
 function safeJson(value: unknown): string {
   try {
     return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));

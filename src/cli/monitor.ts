@@ -10,14 +10,16 @@ const TAGS: Record<string, string> = {
   rule: 'RULE',
   neighbour: 'NEIGH',
   netns: 'NETNS',
+  journal: 'JOURNAL',
 };
 
 export function eventLine(db: NetState, e: StoreEvent, several: boolean): string {
   const where = several ? `${e.netns} ` : '';
   const tag = `[${TAGS[e.kind]}]`;
   if (e.kind === 'netns') return `${tag} ${where || `${e.netns} `}${e.action}`;
+  if (e.kind === 'journal') return `${tag} commit ${e.id} ${e.action} (${e.steps} step(s) undone)`;
   const record = e.after ?? e.before;
-  const action = { add: '', change: 'Changed ', remove: 'Deleted ', resync: '' }[e.action];
+  const action = { add: '', change: 'Changed ', remove: 'Deleted ' }[e.action as 'add' | 'change' | 'remove'] ?? '';
   const silent = e.silent ? ' (silent)' : '';
   return `${tag} ${where}${action}${record ? oneLine(e.kind, record, interfaceNames(db)) : ''}${silent}`;
 }

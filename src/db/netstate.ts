@@ -9,12 +9,18 @@
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { filter, type Observable, Subject } from 'rxjs';
+import { netnsInode } from '../backends/host.js';
 import type { FamilyName } from '../backends/netlink/codec/message.js';
 import { readLink } from '../backends/netlink/families/link-bytes.js';
 import { NETNS_RUN_DIR, netnsExists } from '../backends/netns.js';
-import { NamespaceError, NetStateError, TimeoutError, ValidationError } from '../errors.js';
+import { NamespaceError, NetStateError, PendingCommitError, TimeoutError, ValidationError } from '../errors.js';
+import type { Journaling } from '../transactions/commit.js';
 // The one upward import: transactions are opened from the store they read.
 import { Frozen, routeFilter, ruleFilter } from '../transactions/freeze.js';
+import { Journal, type JournalEntry, type JournalNamespace } from '../transactions/journal.js';
+import { startWatchdog, stopWatchdog } from '../transactions/provisional.js';
+import { me, type Recovered, recover, undoFromJournal } from '../transactions/recovery.js';
+import type { RollbackReport } from '../transactions/rollback.js';
 import type { CreateSpec } from '../transactions/specs.js';
 import { type InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import { Applier } from './apply.js';
@@ -44,7 +50,17 @@ export interface NetStateOptions {
   eventBuffer?: number;
   /** Told how a load goes: every 10 000 rows, and when each kind is done. */
   onLoadProgress?: (progress: LoadProgress) => void;
+  /**
+   * The commit journal (a SQLite file): what makes a commit all-or-nothing
+   * even when this process dies, and what commit-confirmed needs. Default
+   * $NETSTATE_JOURNAL or /var/lib/netstate/journal.sqlite; false: none (then
+   * a commit cut short by the process's death stays half-applied).
+   */
+  journal?: string | false;
 }
+
+/** Where the journal is when nobody says. */
+export const DEFAULT_JOURNAL = '/var/lib/netstate/journal.sqlite';
 
 export interface WaitOptions {
   /** Milliseconds (default 5000). */
@@ -73,6 +89,12 @@ export class NetState {
   /** Kinds touched by each applied batch: what waitFor re-checks on. */
   private readonly batches = new Subject<ReadonlySet<string>>();
   private readonly sources = new Map<number, Source>();
+  /** The commit journal, unless opened with `journal: false`. */
+  journal?: Journal;
+  /** What opening the store undid from the journal (commits of processes that died half-way). */
+  recovered: Recovered[] = [];
+  /** The followed namespaces as the journal names them: name and inode (a namespace made again is another). */
+  private identities: JournalNamespace[] = [];
   private watcher?: FSWatcher;
   private closed = false;
 
@@ -102,9 +124,7 @@ export class NetState {
       interfaces,
       (s) => (typeof s === 'number' ? { index: s } : { ifname: s }),
       (ns, body) => ({
-        ipaddr: inKernelOrder(addressesOf.all(ns, body.readInt32LE(4)) as AddressRow[]).map(
-          (a) => `${a.address}/${a.prefixlen}`,
-        ),
+        ipaddr: inKernelOrder(addressesOf.all(ns, body.readInt32LE(4)) as AddressRow[]).map((a) => `${a.address}/${a.prefixlen}`),
       }),
     );
     this.addresses = new Collection<StoredAddress>(store, addresses, (s) => ({ address: String(s) }));
@@ -166,11 +186,92 @@ export class NetState {
         db.sources.set(source.id, source);
       }
       if (names.some((n) => n !== undefined)) db.watchNamespaces();
+      db.identities = names.map((n) => ({ name: n ?? ROOT, inode: netnsInode(n) }));
+      const path = options.journal ?? process.env.NETSTATE_JOURNAL ?? DEFAULT_JOURNAL;
+      if (path !== false) {
+        db.journal = Journal.open(path);
+        db.recovered = await db.recover();
+      }
     } catch (e) {
       await db.close();
       throw e;
     }
     return db;
+  }
+
+  /**
+   * Undoes the unfinished commits of the followed namespaces whose process
+   * died (what open does by itself), voids those of another boot, and
+   * restarts the watchdog of a provisional commit that lost it. Each is
+   * reported on `events$` too (`{ kind: 'journal', action: 'recovered', id,
+   * steps }`), just after the call resolves.
+   */
+  async recover(): Promise<Recovered[]> {
+    const journal = this.journal;
+    if (!journal) return [];
+    const done = await recover(this, journal, (e) => startWatchdog(journal, e));
+    // After the caller had a chance to subscribe (open resolves first).
+    setImmediate(() => {
+      for (const r of done) {
+        this.subject.next({ kind: 'journal', action: r.outcome, netns: this.namespaces.join(','), id: r.id, steps: r.steps });
+      }
+    });
+    return done;
+  }
+
+  /**
+   * Confirms a provisional commit by its journal id (the only pending one of
+   * the followed namespaces when omitted), from any process: what `netstate
+   * confirm ID` does. A PendingCommitError if it is not pending any more.
+   */
+  async confirm(id?: string): Promise<JournalEntry> {
+    const { journal, entry } = this.pendingEntry(id);
+    if (!journal.transition(entry.id, ['pending'], 'confirmed', 'confirmed')) {
+      throw new PendingCommitError(`cannot confirm commit ${entry.id}: it is ${journal.get(entry.id)?.state}`, entry.id);
+    }
+    stopWatchdog(entry);
+    return journal.get(entry.id) as JournalEntry;
+  }
+
+  /** Rolls a provisional commit back now, by its journal id (as `confirm`): what `netstate rollback ID` does. */
+  async rollback(id?: string): Promise<RollbackReport> {
+    const { journal, entry } = this.pendingEntry(id);
+    if (!journal.claim(entry.id, ['pending'], 'rolling_back', me())) {
+      throw new PendingCommitError(`cannot roll back commit ${entry.id}: it is ${journal.get(entry.id)?.state}`, entry.id);
+    }
+    stopWatchdog(entry);
+    return undoFromJournal(this, journal, entry, 'rolled_back');
+  }
+
+  /** The provisional commits of the followed namespaces, waiting for a confirm. */
+  pending(): JournalEntry[] {
+    const followed = new Set(this.namespaces);
+    return (this.journal?.list(['pending']) ?? []).filter((e) => e.namespaces.every((n) => followed.has(n.name)));
+  }
+
+  private pendingEntry(id?: string): { journal: Journal; entry: JournalEntry } {
+    const journal = this.journal;
+    if (!journal) throw new NetStateError('this store was opened without a journal (journal: false): no commit is pending');
+    if (id !== undefined) {
+      const entry = journal.get(id);
+      if (!entry) throw new ValidationError(`no commit ${JSON.stringify(id)} in the journal ${journal.path}`, 'id');
+      return { journal, entry };
+    }
+    const pending = this.pending();
+    if (pending.length !== 1) {
+      throw new ValidationError(
+        pending.length
+          ? `${pending.length} commits are pending (${pending.map((e) => e.id).join(', ')}): name one`
+          : 'no commit is pending',
+        'id',
+      );
+    }
+    return { journal, entry: pending[0] as JournalEntry };
+  }
+
+  /** What a commit writes its journal entry with (none without a journal). */
+  get journaling(): Journaling | undefined {
+    return this.journal ? { journal: this.journal, namespaces: this.identities } : undefined;
   }
 
   /** Names of the followed namespaces. */
@@ -404,6 +505,7 @@ export class NetState {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.journal?.close();
     this.watcher?.close();
     for (const s of this.sources.values()) s.close();
     this.sources.clear();

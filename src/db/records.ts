@@ -1,12 +1,12 @@
 /** Rows to the plain, frozen records users get. */
-import type { Kind } from './kinds/kind.js';
-import { decodeBody } from './kinds/kind.js';
 
 import type { AddressRecord } from '../backends/netlink/families/address.js';
 import type { LinkRecord } from '../backends/netlink/families/link.js';
 import type { NeighbourRecord } from '../backends/netlink/families/neighbour.js';
 import type { RouteRecord } from '../backends/netlink/families/route.js';
 import type { RuleRecord } from '../backends/netlink/families/rule.js';
+import type { Kind } from './kinds/kind.js';
+import { decodeBody } from './kinds/kind.js';
 
 export type StoreRecord = Readonly<Record<string, unknown>>;
 

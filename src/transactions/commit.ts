@@ -5,21 +5,28 @@
  * back (rollback.ts) and reject with a TransactionError that says what
  * failed, what was rolled back, and anything that could not be.
  */
+
+import { bootId } from '../backends/host.js';
 import type { BatchResult } from '../backends/netlink/rtnl.js';
 import type { NetState } from '../db/netstate.js';
-import { NetlinkError, NetStateError, TransactionError } from '../errors.js';
+import { NetlinkError, NetStateError, PendingCommitError, TransactionError } from '../errors.js';
 import { Confirmer, expectTarget, waitUntil } from './confirm.js';
 import { Executor } from './execute.js';
+import type { Journal, JournalNamespace } from './journal.js';
 import { AddressBook, predictSideEffects, type SideEffects } from './kernel-model.js';
+import { routeKey, ruleKey } from './names.js';
 import { plan, type Staging, type Step } from './plan.js';
+import { me } from './recovery.js';
 import { proofKinds, rollback } from './rollback.js';
-import type { Staged } from './staged.js';
+import type { RouteTarget, RuleTarget, Staged } from './staged.js';
 
 export interface CommitReport {
   /** Steps applied, as the plan named them. */
   applied: string[];
   steps: number;
   ms: number;
+  /** The commit's journal entry (none without a journal). */
+  id?: string;
 }
 
 export type Check = (() => Promise<unknown>) | { name: string; fn: () => Promise<unknown> };
@@ -29,26 +36,73 @@ export interface CommitOptions {
   timeout?: number;
   /** Predicates that must hold before the commit is final (a named one fails under its name). */
   checks?: Check[];
+  /**
+   * Commit-confirmed: the commit is provisional, and rolled back after this
+   * many ms unless confirmed (`commit()` then resolves with a PendingCommit).
+   */
+  confirm?: number;
 }
 
-export async function commitStaging(db: NetState, staging: Staging, options: CommitOptions = {}): Promise<CommitReport> {
+/** What a commit is written into, and how it ends there. */
+export interface Journaling {
+  journal: Journal;
+  /** The namespaces the store follows, as the journal names them (name and inode). */
+  namespaces: JournalNamespace[];
+}
+
+let sequence = 0;
+
+/** A commit's id: unique in the journal, readable in a list, safe in a file name and on a command line. */
+function commitId(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  return `${t}-${process.pid}-${++sequence}`;
+}
+
+export async function commitStaging(
+  db: NetState,
+  staging: Staging,
+  options: CommitOptions = {},
+  journaling?: Journaling,
+): Promise<CommitReport> {
   const started = performance.now();
   const book = new AddressBook(db);
   const effects = predictSideEffects(db, staging, book);
   const timeout = options.timeout ?? 5000;
   const exec = new Executor(db);
   const applied: Step[] = [];
+  const journal = journaling?.journal;
+  const id = journal ? commitId() : undefined;
   try {
     await book.readLists(staging, async (netns, index) => (await exec.of(netns)).addr('dump', { index }));
     const steps = plan(staging, { book, effects });
-    if (process.env.NST_DEBUG_PLAN) console.log(steps.map((s) => `${s.phase} ${s.what}`).join('\n'));
+    if (journal && id) {
+      const objects = objectsOf(staging);
+      refuseWhilePending(journal, objects);
+      const owner = me();
+      const used = new Set(steps.map((x) => x.request.netns));
+      journal.begin(
+        {
+          id,
+          created: Date.now(),
+          bootId: bootId(),
+          pid: owner.pid,
+          startTime: owner.startTime,
+          namespaces: (journaling as Journaling).namespaces.filter((n) => used.has(n.name)),
+          steps: steps.length,
+          objects,
+        },
+        { steps, effects, lists: [...book.listed()] },
+      );
+    }
+    let done = 0;
     for (const group of phases(steps)) {
-      const failure = await applyGroup(db, exec, group, applied);
+      const failure = await applyGroup(db, exec, group, applied, done, journal && id ? { journal, id } : undefined);
+      done += group.length;
       if (failure) throw failure;
     }
     try {
       // A proof of absence holds trivially for what the store has not seen yet: it catches up first.
-      await Promise.all([...new Set(steps.map((s) => s.request.netns))].map((n) => db.barrier(n).catch(() => undefined)));
+      await Promise.all([...new Set(steps.map((x) => x.request.netns))].map((n) => db.barrier(n).catch(() => undefined)));
       await waitUntil(db, target(db, staging, effects), timeout);
     } catch (e) {
       throw new StepFailure('confirm', e as Error);
@@ -63,23 +117,60 @@ export async function commitStaging(db: NetState, staging: Staging, options: Com
       }
       if (ok === false) throw new StepFailure(name, new NetStateError(`${name} failed`));
     }
-    return { applied: applied.map((s) => s.what), steps: steps.length, ms: performance.now() - started };
+    if (journal && id) {
+      if (options.confirm !== undefined) {
+        journal.setDeadline(id, Date.now() + options.confirm);
+        journal.transition(id, ['applying'], 'pending', 'applied; waiting for confirm');
+      } else journal.transition(id, ['applying'], 'committed', `${applied.length} step(s) applied`);
+    }
+    return { applied: applied.map((x) => x.what), steps: steps.length, ms: performance.now() - started, ...(id ? { id } : {}) };
   } catch (e) {
-    if (!(e instanceof StepFailure)) throw e;
+    if (!(e instanceof StepFailure)) {
+      // Nothing was sent (a refusal before the first request): the entry, if written, says so.
+      if (journal && id) journal.transition(id, ['applying'], 'rolled_back', (e as Error).message);
+      throw e;
+    }
     const { rolledBack, notRolledBack } = await rollback(db, exec, applied, effects, book, timeout);
     const cause = e.cause;
     const kernel =
       cause instanceof NetlinkError ? ` ${cause.code}${cause.extack ? ` "${cause.extack}"` : ''}` : ` ${cause.message}`;
     const loud = notRolledBack.length ? `; NOT rolled back: ${notRolledBack.join('; ')}` : '';
-    throw new TransactionError(
-      `commit failed at "${e.step}":${kernel}; rolled back ${rolledBack.length} step(s)${loud}`,
-      e.step,
-      cause,
-      rolledBack,
-      notRolledBack,
-    );
+    const message = `commit failed at "${e.step}":${kernel}; rolled back ${rolledBack.length} step(s)${loud}`;
+    if (journal && id) journal.transition(id, ['applying'], notRolledBack.length ? 'failed' : 'rolled_back', message);
+    throw new TransactionError(message, e.step, cause, rolledBack, notRolledBack);
   } finally {
     exec.close();
+  }
+}
+
+/** What a commit changes, by key: interfaces (by both names, for a rename), routes, rules, neighbours. */
+function objectsOf(staging: Staging): string[] {
+  const out = new Set<string>();
+  for (const s of staging.interfaces) {
+    if (s.base === s.target) continue;
+    for (const t of [s.base, s.target]) if (t) out.add(`interface ${t.netns}|${t.ifname}`);
+  }
+  for (const s of staging.routes) if (s.base !== s.target) out.add(`route ${routeKey((s.target ?? s.base) as RouteTarget)}`);
+  for (const s of staging.rules) if (s.base !== s.target) out.add(`rule ${ruleKey((s.target ?? s.base) as RuleTarget)}`);
+  for (const s of staging.neighbours) {
+    const t = s.target ?? s.base;
+    if (t && s.base !== s.target) out.add(`neighbour ${t.netns}|${t.dev}|${t.dst}`);
+  }
+  return [...out];
+}
+
+/** A commit touching an object of a provisional one waits until that one is confirmed or rolled back. */
+function refuseWhilePending(journal: Journal, objects: readonly string[]): void {
+  const mine = new Set(objects);
+  for (const e of journal.list(['pending'])) {
+    const shared = e.objects.find((o) => mine.has(o));
+    if (shared) {
+      throw new PendingCommitError(
+        `${shared} belongs to provisional commit ${e.id}, which waits for a confirm until ${new Date(e.deadline ?? 0).toISOString()}: ` +
+          `confirm it or roll it back first (netstate confirm ${e.id} / netstate rollback ${e.id})`,
+        e.id,
+      );
+    }
   }
 }
 
@@ -142,24 +233,37 @@ function phases(steps: Step[]): Step[][] {
  */
 const SLICE = 2048;
 
-/** One phase: a batch per namespace; the steps that went through are recorded as applied. */
-async function applyGroup(db: NetState, exec: Executor, group: Step[], applied: Step[]): Promise<StepFailure | undefined> {
-  const byNs = new Map<string, Step[]>();
-  for (const s of group) {
-    const list = byNs.get(s.request.netns);
-    if (list) list.push(s);
-    else byNs.set(s.request.netns, [s]);
-  }
+/**
+ * One phase: a batch per namespace (the plan puts each namespace's steps of
+ * a phase together); the steps that went through are recorded as applied.
+ * With a journal, each slice is marked sent before it goes out and done
+ * when the kernel has answered: `first` is the plan position of the
+ * group's first step.
+ */
+async function applyGroup(
+  db: NetState,
+  exec: Executor,
+  group: Step[],
+  applied: Step[],
+  first: number,
+  journaled?: { journal: Journal; id: string },
+): Promise<StepFailure | undefined> {
   let failure: StepFailure | undefined;
-  for (const [netns, list] of byNs) {
+  for (let start = 0; start < group.length && !failure; ) {
+    const netns = (group[start] as Step).request.netns;
+    let end = start;
+    while (end < group.length && (group[end] as Step).request.netns === netns) end++;
+    const list = group.slice(start, end);
     let stored: Promise<void> | undefined;
     for (let at = 0; at < list.length && !failure; at += SLICE) {
       const slice = list.slice(at, at + SLICE);
+      const upto = first + start + at + slice.length;
+      journaled?.journal.sent(journaled.id, upto);
       let results: BatchResult[];
       try {
         results = await exec.run(
           netns,
-          slice.map((s) => s.request),
+          slice.map((x) => x.request),
         );
       } catch (e) {
         // Not a refusal (the socket failed): what this batch did is unknown, so all of it is undone.
@@ -172,6 +276,7 @@ async function applyGroup(db: NetState, exec: Executor, group: Step[], applied: 
         if (r.ok) applied.push(step);
         else failure ??= new StepFailure(step.what, r.error);
       });
+      journaled?.journal.done(journaled.id, upto);
       if (list.length <= SLICE) continue;
       const previous = stored;
       // Pacing only: a store that cannot catch up shows up in the confirmation that follows.
@@ -179,10 +284,11 @@ async function applyGroup(db: NetState, exec: Executor, group: Step[], applied: 
       await previous;
     }
     await stored;
+    start = end;
   }
   if (!failure) {
     try {
-      await exec.refresh(group.map((s) => s.request));
+      await exec.refresh(group.map((x) => x.request));
     } catch {
       // The store learns it from the confirmation's timeout instead.
     }

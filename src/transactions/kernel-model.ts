@@ -86,6 +86,13 @@ export class AddressBook {
 
   constructor(private readonly db: NetState) {}
 
+  /** A book with the lists a journal entry kept (a recovery in another process). */
+  static from(db: NetState, lists: { netns: string; ifname: string; index: number; addresses: ListedAddress[] }[]): AddressBook {
+    const book = new AddressBook(db);
+    for (const l of lists) book.lists.set(`${l.netns}|${l.ifname}`, l);
+    return book;
+  }
+
   /** Reads the kernel's lists of the links whose addresses a commit may disturb. */
   async readLists(staging: Staging, dump: (netns: string, index: number) => Promise<Record<string, unknown>[]>): Promise<void> {
     for (const s of staging.interfaces) {

@@ -126,7 +126,14 @@ export function plan(staging: Staging, ctx: PlanContext): Step[] {
   for (const s of staging.rules) ordered(s, objectSteps(s, RULE_OPS));
   for (const s of staging.neighbours) ordered(s, objectSteps(s, NEIGHBOUR_OPS));
   steps.push(...compensation(ctx.effects, touched));
-  return steps.sort((a, b) => a.order - b.order || a.phase - b.phase);
+  // Each phase's steps grouped by namespace, in this order: the order they are sent in, and
+  // written down in (the journal marks how far a commit got by position).
+  return steps.sort(
+    (a, b) =>
+      a.order - b.order ||
+      a.phase - b.phase ||
+      (a.request.netns < b.request.netns ? -1 : a.request.netns > b.request.netns ? 1 : 0),
+  );
 }
 
 const UNORDERED = Number.MAX_SAFE_INTEGER;

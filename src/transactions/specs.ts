@@ -361,4 +361,6 @@ export const HandleOptions = spec({ netns: netns.optional() });
 export const CommitOptionsSpec = spec({
   timeout: int(1, 3_600_000).optional(),
   checks: z.array(z.unknown()).optional(),
+  /** Commit-confirmed: ms until the commit is rolled back unless confirmed (up to a day). */
+  confirm: int(1, 86_400_000).optional(),
 });

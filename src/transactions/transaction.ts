@@ -25,8 +25,10 @@ import { type Check, type CommitOptions, type CommitReport, commitStaging } from
 import { interfaceOf, neighbourOf, normalizeRule, routeLookup, routeOf, ruleOf } from './current.js';
 import { diffObject, type ObjectDiff } from './diff.js';
 import { InterfaceHandle } from './interface-handle.js';
+import type { JournalEntry } from './journal.js';
 import { type DumpedState, stageState } from './load.js';
 import { describeRoute, describeRule, routeKey, ruleKey } from './names.js';
+import { PendingCommit, startWatchdog } from './provisional.js';
 import { RouteHandle } from './route-handle.js';
 import { routeTarget } from './route-target.js';
 import {
@@ -381,13 +383,22 @@ export class Transaction {
    * applied is undone and a TransactionError says what failed and what was
    * rolled back.
    */
-  async commit(options: CommitOptions = {}): Promise<CommitReport> {
+  async commit(options: CommitOptions & { confirm: number }): Promise<PendingCommit>;
+  async commit(options?: CommitOptions): Promise<CommitReport>;
+  async commit(options: CommitOptions = {}): Promise<CommitReport | PendingCommit> {
     this.live();
     parseSpec(CommitOptionsSpec, options, 'commit options');
     if (this.committed) throw new NetStateError(`transaction ${this.id} was committed already`);
+    const journaling = this.db.journaling;
+    if (options.confirm !== undefined && !journaling) {
+      throw new ValidationError(
+        'commit options: confirm: commit-confirmed needs the journal (NetState.open without journal: false)',
+        'confirm',
+      );
+    }
     this.committed = true;
     try {
-      return await commitStaging(
+      const report = await commitStaging(
         this.db,
         {
           interfaces: [...this.interfaces.values()],
@@ -396,7 +407,12 @@ export class Transaction {
           neighbours: [...this.neighbours.values()],
         },
         { ...options, checks: [...this.checks, ...(options.checks ?? [])] },
+        journaling,
       );
+      if (options.confirm === undefined || !journaling || !report.id) return report;
+      const pending = new PendingCommit(this.db, journaling.journal, report.id, new Date(Date.now() + options.confirm), report);
+      startWatchdog(journaling.journal, journaling.journal.get(report.id) as JournalEntry);
+      return pending;
     } finally {
       this.dropped = true;
     }

@@ -7,6 +7,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function leftovers(prefix: string): string[] {
   try {
@@ -22,6 +25,8 @@ function leftovers(prefix: string): string[] {
 export function setup(): void {
   // Inherited by the test workers, which are forked after this runs.
   process.env.NST_RUN ??= randomBytes(3).toString('hex');
+  // The stores tests open keep their commit journal here, never in /var/lib/netstate.
+  process.env.NETSTATE_JOURNAL ??= join(tmpdir(), `nst-journal-${process.env.NST_RUN}.sqlite`);
 }
 
 export function teardown(): void {
@@ -32,4 +37,5 @@ export function teardown(): void {
     } catch {}
   }
   if (left.length) console.error(`removed namespaces left behind by tests: ${left.join(', ')}`);
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${process.env.NETSTATE_JOURNAL}${suffix}`, { force: true });
 }

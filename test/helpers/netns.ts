@@ -17,6 +17,23 @@ export function addNetns(name: string): void {
   execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
 }
 
+/**
+ * Turns off duplicate address detection in a namespace (for links made
+ * after): an IPv6 address is then final at once, rather than tentative for
+ * a second, and a test comparing two moments compares state, not timing.
+ */
+export function noDad(name: string): void {
+  execFileSync('ip', [
+    'netns',
+    'exec',
+    name,
+    'sysctl',
+    '-qw',
+    'net.ipv6.conf.all.accept_dad=0',
+    'net.ipv6.conf.default.accept_dad=0',
+  ]);
+}
+
 export function delNetns(name: string): void {
   try {
     execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
