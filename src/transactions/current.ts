@@ -193,7 +193,8 @@ export function interfaceOf(db: Source, r: StoreRecord): InterfaceTarget {
     data: recreatable(r.kind, r.data),
     tuntap: tuntapOf(r),
     brport: brportOf(r),
-    ipaddr: [...((r.ipaddr as string[]) ?? [])].sort(),
+    // In the kernel's order: a link put back gets them in it, the primaries first.
+    ipaddr: [...((r.ipaddr as string[]) ?? [])],
     ports: links(db)
       .portsOf(netns, r.index as number)
       .map((p) => p.ifname as string)
