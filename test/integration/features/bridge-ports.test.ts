@@ -66,10 +66,15 @@ const cases: FeatureCase[] = [
     setup: BRIDGE,
     stage: (tx) => tx.interface('p0').set(changes(ALL)),
     review: {
-      interfaces: { p0: { brport: { cost: 5, priority: 3, learning: 0, unicast_flood: 0, proxyarp: 1, mcast_flood: 0, isolated: 1 } } },
+      interfaces: {
+        p0: { brport: { cost: 5, priority: 3, learning: 0, unicast_flood: 0, proxyarp: 1, mcast_flood: 0, isolated: 1 } },
+      },
     },
     check: (ns) => expectPort(ns, 'p0', 'br0', ALL),
-    freeze: { pin: (db) => db.interfaces.freeze('p0'), drift: ['link set p0 type bridge_slave cost 50 learning on isolated off'] },
+    freeze: {
+      pin: (db) => db.interfaces.freeze('p0'),
+      drift: ['link set p0 type bridge_slave cost 50 learning on isolated off'],
+    },
   },
   {
     name: 'options on a port that is down',
@@ -173,7 +178,12 @@ describe('bridge port options are refused on what is no bridge port: a Validatio
 
   it('a value of the wrong type names the option', async () => {
     const db = await lab.open(BRIDGE);
-    expect(() => db.begin().interface('p0').set({ brport_cost: 'high' as never })).toThrow(ValidationError);
+    expect(() =>
+      db
+        .begin()
+        .interface('p0')
+        .set({ brport_cost: 'high' as never }),
+    ).toThrow(ValidationError);
     expect(() => db.begin().interface('p0').set({ brport_priority: 70000 })).toThrow(/brport_priority/);
   });
 });
