@@ -38,7 +38,8 @@ const onlink: FeatureCase[] = ONLINK.map(([title, spelling], i) => ({
   review: { routes: { '10.20.0.0/16': expect.objectContaining({ gateway: '192.0.2.1', onlink: true }) } },
   check: (ns) =>
     expect(routes(ns, 'route', 'show', '10.20.0.0/16')).toMatchObject([{ gateway: '192.0.2.1', dev: 'v0', flags: ['onlink'] }]),
-  // One spelling is enough to show a freeze puts the flag back.
+  // One spelling is enough to show a freeze puts the flag back, and the undo (a removal) is the same.
+  rollback: i === 0,
   freeze: i === 0 ? { pin: (db) => db.routes.freeze('10.20.0.0/16'), drift: ['route del 10.20.0.0/16'] } : undefined,
 }));
 
@@ -46,6 +47,7 @@ const ipv6Metric0: FeatureCase[] = (['priority', 'metric'] as const).map((field,
   name: `an IPv6 route given ${field} 0 (the kernel stores 1024)`,
   stage: (tx) => tx.addRoute({ dst: '2001:db8:20::/48', gateway: '2001:db8::2', [field]: 0 }),
   check: (ns) => expect(routes(ns, '-6', 'route', 'show', '2001:db8:20::/48')).toMatchObject([{ metric: 1024 }]),
+  rollback: i === 0,
   freeze:
     i === 0
       ? { pin: (db) => db.routes.freeze({ dst: '2001:db8:20::/48' }), drift: ['-6 route del 2001:db8:20::/48'] }
