@@ -52,6 +52,20 @@ const cases: FeatureCase[] = [
     },
     check: (ns) => expect(linkDetail(ns, 'br8')?.mtu).toBe(1400),
   },
+  {
+    name: 'a bridge removed and made again under its name in one transaction (another MTU, a port)',
+    setup: EXISTING,
+    stage: (tx) => {
+      tx.interface('br9').remove();
+      tx.create({ kind: 'bridge', ifname: 'br9', mtu: 1400 }).addPort('v1');
+    },
+    check: (ns) => {
+      const br = linkDetail(ns, 'br9');
+      expect(br?.ifindex).not.toBe(42);
+      expect(br?.mtu).toBe(1400);
+      expect(linkDetail(ns, 'v1')?.master).toBe('br9');
+    },
+  },
 ];
 
 featureCases(lab, cases);

@@ -192,6 +192,21 @@ const multipath: FeatureCase[] = [
       ]),
   },
   {
+    name: "a multipath route's priority changed: it keeps its weighted nexthops",
+    setup: MULTIPATH,
+    stage: (tx) => tx.route('10.10.0.0/16').set({ priority: 40 }),
+    check: (ns) => {
+      const [r, ...rest] = routes(ns, 'route', 'show', '10.10.0.0/16');
+      expect(rest).toEqual([]);
+      expect(r?.metric).toBe(40);
+      expect(hops(r)).toEqual([
+        ['10.0.0.2', 2],
+        ['10.0.0.3', 3],
+        ['10.0.0.4', 1],
+      ]);
+    },
+  },
+  {
     name: 'a multipath route with weights removed',
     setup: MULTIPATH,
     stage: (tx) => tx.route('10.10.0.0/16').remove(),

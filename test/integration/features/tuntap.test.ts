@@ -129,7 +129,22 @@ const bareRemoval: FeatureCase = {
   check: (ns) => expect(linkDetail(ns, 'tr2')).toBeUndefined(),
 };
 
-featureCases(lab, [...creations, withAttributes, removal, bareRemoval]);
+/** One transaction removes a device and makes another under its name: both steps, in that order. */
+const replacement: FeatureCase = {
+  name: 'a tap replaced by a tun of the same name',
+  setup: ['tuntap add dev tr0 mode tap user 4242', 'addr add 10.4.0.1/24 dev tr0'],
+  stage: (tx) => {
+    tx.interface('tr0').remove();
+    tx.create({ kind: 'tuntap', ifname: 'tr0', mode: 'tun', pi: true });
+  },
+  review: { interfaces: { tr0: expect.objectContaining({ tuntap: { mode: 'tun', pi: true } }) } },
+  check: (ns) => {
+    expectTuntap(ns, 'tr0', { mode: 'tun', pi: true });
+    expect(addrInfo(ns, 'tr0')).toEqual([]);
+  },
+};
+
+featureCases(lab, [...creations, withAttributes, removal, bareRemoval, replacement]);
 
 describe('a removed tun/tap put back by a rollback', () => {
   it('has its index, its driver options in /sys, its addresses in order and its state', async () => {
