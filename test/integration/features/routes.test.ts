@@ -265,6 +265,7 @@ const others: FeatureCase[] = [
       expect(routes(ns, '-4', 'route', 'show', 'default')).toMatchObject([{ gateway: '10.0.0.2' }]);
       expect(routes(ns, '-6', 'route', 'show', 'default', 'table', '100')).toMatchObject([{ gateway: '2001:db8::2' }]);
     },
+    rollback: false, // undone as the IPv6 default route above is
   },
 ];
 
