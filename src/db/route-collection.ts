@@ -18,6 +18,8 @@ export interface RouteIdentity {
   dst: string;
   /** The family's default when undefined: 0 for IPv4, 1024 for IPv6 (what the kernel stores for "no metric"). */
   priority?: number;
+  /** The type of service (IPv4): routes to one prefix with different tos are different routes. 0 when undefined. */
+  tos?: number;
 }
 
 /** What the kernel stores as a route's priority when none (or, for IPv6, 0) is given. */
@@ -56,8 +58,8 @@ export class RouteCollection extends FreezableCollection<string | Filter, Stored
     const family = FAMILY[id.family];
     const dst = prefixColumn(family, id.dst);
     const priority = id.priority ?? DEFAULT_PRIORITY[id.family];
-    this.onePriority ??= this.prepare(' AND t.priority = ?');
-    return this.onePriority.get(ns.id, id.table, family, dst, priority) as Buffer | undefined;
+    this.onePriority ??= this.prepare(' AND t.priority = ? AND t.tos = ?');
+    return this.onePriority.get(ns.id, id.table, family, dst, priority, id.tos ?? 0) as Buffer | undefined;
   }
 
   /**

@@ -11,6 +11,7 @@ import type { BatchResult } from '../backends/netlink/rtnl.js';
 import type { NetState } from '../db/netstate.js';
 import { NetlinkError, NetStateError, PendingCommitError, TransactionError } from '../errors.js';
 import { Confirmer, expectTarget, waitUntil } from './confirm.js';
+import { tuntapOf } from './current.js';
 import { Executor } from './execute.js';
 import type { Journal, JournalNamespace } from './journal.js';
 import { AddressBook, predictSideEffects, type SideEffects } from './kernel-model.js';
@@ -18,7 +19,7 @@ import { routeKey, ruleKey } from './names.js';
 import { plan, type Staging, type Step } from './plan.js';
 import { me } from './recovery.js';
 import { proofKinds, rollback } from './rollback.js';
-import type { RouteTarget, RuleTarget, Staged } from './staged.js';
+import type { InterfaceTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
 export interface CommitReport {
   /** Steps applied, as the plan named them. */
@@ -60,11 +61,13 @@ function commitId(): string {
 
 export async function commitStaging(
   db: NetState,
-  staging: Staging,
+  given: Staging,
   options: CommitOptions = {},
   journaling?: Journaling,
 ): Promise<CommitReport> {
   const started = performance.now();
+  const staging = split(given);
+  await freshTuntaps(db, staging);
   const book = new AddressBook(db);
   const effects = predictSideEffects(db, staging, book);
   const timeout = options.timeout ?? 5000;
@@ -143,6 +146,36 @@ export async function commitStaging(
   }
 }
 
+/** An interface made anew where one of its name goes is two objects: the one removed, the one created. */
+function split(staging: Staging): Staging {
+  const interfaces: Staged<InterfaceTarget>[] = [];
+  for (const s of staging.interfaces) {
+    if (s.replaced && s.base && s.target)
+      interfaces.push({ base: s.base, order: s.order, replaced: true }, { target: s.target, order: s.order, replaced: true });
+    else interfaces.push(s);
+  }
+  return { ...staging, interfaces };
+}
+
+/**
+ * A tun/tap's owner, group and persistence are set by ioctls the kernel
+ * announces nothing of: the store's record may lack them. The tun/tap links
+ * a commit may remove are asked for again first, so a rollback makes them
+ * again as they were.
+ */
+async function freshTuntaps(db: NetState, staging: Staging): Promise<void> {
+  for (const s of staging.interfaces) {
+    const base = s.base;
+    if (base?.kind !== 'tun' || base.index === undefined) continue;
+    await db.refresh(base.netns, 'link', 'get', { index: base.index });
+    const rec = db.interfaces.get({ netns: base.netns, index: base.index });
+    if (!rec) continue;
+    const fresh = { ...base, tuntap: tuntapOf(rec) };
+    if (s.target === base) s.target = fresh;
+    s.base = fresh;
+  }
+}
+
 /** What a commit changes, by key: interfaces (by both names, for a rename), routes, rules, neighbours. */
 function objectsOf(staging: Staging): string[] {
   const out = new Set<string>();
@@ -199,6 +232,7 @@ function target(db: NetState, staging: Staging, effects: SideEffects): Confirmer
   }
   for (const s of staging.interfaces) {
     if (s.base === s.target && !readded.has(keyOf(s))) continue;
+    if (s.replaced && !s.target) continue; // its name is the new one's now: that one is confirmed
     c.add(k.interface, expectTarget(s, readded.get(keyOf(s))));
   }
   const changed = <T>(list: Iterable<Staged<T>>) => [...list].filter((s) => s.base !== s.target && (s.base || s.target));

@@ -145,7 +145,7 @@ function addrGenMode(r: StoreRecord): string | undefined {
 }
 
 /** A tun/tap device's options from its record (IFLA_TUN_*), so it can be made again. */
-function tuntapOf(r: StoreRecord): TuntapOptions | undefined {
+export function tuntapOf(r: StoreRecord): TuntapOptions | undefined {
   if (r.kind !== 'tun') return undefined;
   const d = (r.data ?? {}) as Record<string, number | undefined>;
   return defined({
@@ -210,9 +210,12 @@ export function uppersOf(db: Source, netns: string, index: number): StoreRecord[
 }
 
 /** The store filter that finds the route a target names (its identity: netns, family, table, dst, priority). */
-export function routeLookup(t: Pick<RouteTarget, 'netns' | 'family' | 'table' | 'dst' | 'priority'>): Record<string, unknown> {
+export function routeLookup(
+  t: Pick<RouteTarget, 'netns' | 'family' | 'table' | 'dst' | 'priority' | 'tos'>,
+): Record<string, unknown> {
   const filter: Record<string, unknown> = { netns: t.netns, family: t.family, dst: t.dst, table: t.table };
   if (t.priority !== undefined) filter.priority = t.priority;
+  if (t.tos) filter.tos = t.tos;
   return filter;
 }
 

@@ -106,7 +106,7 @@ export class Executor {
    * announced: the store then shows them as the kernel has them.
    */
   async refresh(requests: readonly Request[]): Promise<void> {
-    const wanted = requests.filter((r) => r.refresh && r.op === 'link');
+    const wanted = requests.filter((r) => r.refresh && (r.op === 'link' || r.op === 'tuntap'));
     if (wanted.length === 0) return;
     for (const netns of new Set(wanted.map((r) => r.netns))) await this.db.barrier(netns);
     for (const r of wanted) {

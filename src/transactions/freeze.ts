@@ -18,11 +18,12 @@ import type { StoreRecord } from '../db/records.js';
 import { NetStateError, ValidationError } from '../errors.js';
 import { commitStaging } from './commit.js';
 import { ruleShown } from './confirm.js';
-import { interfaceOf, isLinkLocal, routeLookup, routeOf, ruleOf } from './current.js';
+import { interfaceOf, isLinkLocal, routeLookup, routeOf, ruleOf, tuntapOf } from './current.js';
 import { canonical, diffObject, type ObjectDiff } from './diff.js';
+import { attributesOf } from './kernel-model.js';
 import { describeRoute, describeRule } from './names.js';
 import type { Staging } from './plan.js';
-import type { InterfaceTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
+import type { AddressAttributes, InterfaceTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 
 export interface Revert {
   /** What was found changed and put back, as a review would show it (current → pinned). */
@@ -199,8 +200,16 @@ export function ruleFilter(spec: number | Filter): Filter {
 }
 
 function interfacePin(db: NetState, rec: StoreRecord): Pin {
-  const pinned = interfaceOf(db, rec);
-  return {
+  // With each address's attributes: one put back comes back with its label, flags, lifetimes, metric.
+  const base = interfaceOf(db, rec);
+  const ipattrs: Record<string, AddressAttributes> = {};
+  for (const a of db.addresses.list({ netns: base.netns, index: base.index as number })) {
+    const cidr = `${a.local ?? a.address}/${a.prefixlen}`;
+    const attrs = attributesOf(a, base.ifname, cidr);
+    if (Object.keys(attrs).length) ipattrs[cidr] = attrs;
+  }
+  const pinned = Object.keys(ipattrs).length ? { ...base, ipattrs } : base;
+  const pin: Pin = {
     kind: 'interfaces',
     label: pinned.ifname,
     pinned,
@@ -209,8 +218,20 @@ function interfacePin(db: NetState, rec: StoreRecord): Pin {
       // The peer is not something a record says; keep the pinned one so a recreation makes the pair.
       return r ? { ...interfaceOf(db, r), peer: pinned.peer } : undefined;
     },
-    drift: (cur) => diffObject(cur && comparable(cur as InterfaceTarget), comparable(pinned), ['ipaddr', 'ports']),
+    drift: (cur) =>
+      diffObject(cur && comparable(cur as InterfaceTarget), comparable(pin.pinned as InterfaceTarget), ['ipaddr', 'ports']),
   };
+  if (rec.kind === 'tun') {
+    // A tun/tap's owner and group are set by ioctls the kernel announces nothing of: asked for again.
+    void db
+      .refresh(pinned.netns, 'link', 'get', { index: pinned.index as number })
+      .then(() => {
+        const fresh = db.interfaces.get({ netns: pinned.netns, index: pinned.index as number });
+        if (fresh) pin.pinned = { ...(pin.pinned as InterfaceTarget), tuntap: tuntapOf(fresh) };
+      })
+      .catch(() => undefined);
+  }
+  return pin;
 }
 
 function routePin(db: NetState, rec: StoreRecord): Pin {
@@ -241,6 +262,6 @@ function rulePin(db: NetState, rec: StoreRecord): Pin {
 
 /** The parts of an interface a freeze pins (link-local IPv6 addresses are the kernel's business). */
 function comparable(t: InterfaceTarget): Record<string, unknown> {
-  const { netns: _n, peer: _p, peerOf: _o, index: _i, ...rest } = t;
+  const { netns: _n, peer: _p, peerOf: _o, index: _i, ipattrs: _a, ...rest } = t;
   return { ...rest, ipaddr: t.ipaddr.filter((a) => !isLinkLocal(a)) };
 }

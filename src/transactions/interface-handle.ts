@@ -62,6 +62,10 @@ export class InterfaceHandle {
    */
   set(changes: InterfaceChanges): this {
     this.tx.live();
+    return this.tx.atomically(() => this.setAll(changes));
+  }
+
+  private setAll(changes: InterfaceChanges): this {
     const c = parseSpec(InterfaceChanges, changes, `set of ${this.ifname}`);
     if (c.ifalias !== undefined && c.alias !== undefined && c.ifalias !== c.alias) {
       throw new ValidationError(`set of ${this.ifname}: alias and ifalias differ (they are one attribute)`, 'alias');
@@ -334,6 +338,10 @@ export class InterfaceHandle {
    */
   remove(): void {
     this.tx.live();
+    this.tx.atomically(() => this.removeNow());
+  }
+
+  private removeNow(): void {
     const s = this.staged();
     const me = (s.target ?? s.base) as InterfaceTarget;
     const peerKey = this.peerKey(s);

@@ -140,7 +140,7 @@ export class AddressBook {
 }
 
 /** An address record's attributes as an `addIp` would give them (the defaults left out). */
-function attributesOf(r: Record<string, unknown>, ifname: string, cidr: string): AddressAttributes {
+export function attributesOf(r: Record<string, unknown>, ifname: string, cidr: string): AddressAttributes {
   const out: AddressAttributes = {};
   if (typeof r.label === 'string' && r.label !== ifname) out.label = r.label;
   if (typeof r.broadcast === 'string') out.broadcast = r.broadcast;
@@ -149,6 +149,8 @@ function attributesOf(r: Record<string, unknown>, ifname: string, cidr: string):
     .filter(([, bit]) => ((r.flags as number) & bit) !== 0)
     .map(([name]) => name);
   if (flags.length) out.flags = flags;
+  // The metric of the prefix route the kernel makes for it (`ip addr add ... metric N`).
+  if (typeof r.rt_priority === 'number' && r.rt_priority !== 0) out.metric = r.rt_priority;
   // Finite lifetimes count down: what is left now is what a re-added address gets.
   if (typeof r.valid_lft === 'number' && r.valid_lft !== FOREVER) out.valid_lft = r.valid_lft;
   if (typeof r.preferred_lft === 'number' && r.preferred_lft !== FOREVER) out.preferred_lft = r.preferred_lft;

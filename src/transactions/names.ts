@@ -4,8 +4,8 @@ import { canonical } from './diff.js';
 import type { RouteTarget, RuleTarget } from './staged.js';
 
 /** A route's identity: namespace, family, table, destination, priority. */
-export function routeKey(t: Pick<RouteTarget, 'netns' | 'family' | 'table' | 'dst' | 'priority'>): string {
-  return `${t.netns}|${t.family}|${t.table}|${t.dst}|${t.priority ?? DEFAULT_PRIORITY[t.family]}`;
+export function routeKey(t: Pick<RouteTarget, 'netns' | 'family' | 'table' | 'dst' | 'priority' | 'tos'>): string {
+  return `${t.netns}|${t.family}|${t.table}|${t.dst}|${t.priority ?? DEFAULT_PRIORITY[t.family]}|${t.tos ?? 0}`;
 }
 
 /** A rule's identity: all of its fields (the kernel has no other key for a rule). */
@@ -14,10 +14,11 @@ export function ruleKey(t: RuleTarget): string {
   return `${netns}|${canonical(rest)}`;
 }
 
-export function describeRoute(t: Pick<RouteTarget, 'family' | 'table' | 'dst' | 'priority'>): string {
+export function describeRoute(t: Pick<RouteTarget, 'family' | 'table' | 'dst' | 'priority' | 'tos'>): string {
   let s = t.dst === 'default' && t.family === 'inet6' ? 'default (inet6)' : t.dst;
   if (t.table !== 254) s += ` table ${t.table}`;
   if (t.priority !== undefined && t.priority !== DEFAULT_PRIORITY[t.family]) s += ` metric ${t.priority}`;
+  if (t.tos) s += ` tos ${t.tos}`;
   return s;
 }
 

@@ -213,7 +213,8 @@ export function creation(t: InterfaceTarget, peer?: InterfaceTarget): Request {
   if (t.tuntap) {
     const spec: Record<string, unknown> = { ifname: t.ifname, ...t.tuntap };
     if (t.index !== undefined) spec.index = t.index;
-    return { netns: t.netns, op: 'tuntap', cmd: 'add', spec };
+    // Its owner, group and persistence are set by ioctls the kernel announces nothing of.
+    return { netns: t.netns, op: 'tuntap', cmd: 'add', spec, refresh: true };
   }
   const spec: Record<string, unknown> = { ifname: t.ifname, kind: t.kind };
   // A link put back takes its old index again, so what refers to it by index still does.
@@ -274,7 +275,11 @@ interface Interfaces {
   removed: ReadonlyMap<string, InterfaceTarget>;
 }
 
-function interfaceSteps({ base, target }: Staged<InterfaceTarget>, all: Interfaces, book: AddressBook): Omit<Step, 'order'>[] {
+function interfaceSteps(
+  { base, target, replaced }: Staged<InterfaceTarget>,
+  all: Interfaces,
+  book: AddressBook,
+): Omit<Step, 'order'>[] {
   const { bases, targets, removed } = all;
   const steps: Omit<Step, 'order'>[] = [];
   if (!target && base) {
@@ -313,7 +318,10 @@ function interfaceSteps({ base, target }: Staged<InterfaceTarget>, all: Interfac
         what: `create ${target.tuntap ? target.tuntap.mode : target.kind} ${target.ifname}`,
         request: creation(target, peer),
         undo: [link(netns, { ifname: target.ifname }, 'del')],
-        back: [target, ...(peer ? [peer] : [])].map((t) => ({ kind: 'interface', expect: expectBase({ target: t }) }) as Proof),
+        // Made where one of its name was removed: what comes back there is the old one (its removal's proof).
+        back: replaced
+          ? undefined
+          : [target, ...(peer ? [peer] : [])].map((t) => ({ kind: 'interface', expect: expectBase({ target: t }) }) as Proof),
       });
     }
     const later = afterCreation(target);
@@ -494,17 +502,23 @@ function portOptions(netns: string, ifname: string, options: Record<string, numb
   return r;
 }
 
+/**
+ * A bridge made with an MTU takes its ports' as they join (the MTU was not
+ * "set by the user"); set once it exists, it keeps it.
+ */
+const setLater = (t: InterfaceTarget, a: string) => t.tuntap !== undefined || (a === 'mtu' && t.kind === 'bridge');
+
 /** The attributes a creation request can carry. */
 function attributes(t: InterfaceTarget): Record<string, unknown> {
   const out: Record<string, unknown> = t.index !== undefined ? { index: t.index } : {};
-  for (const a of CREATE_ATTRS) if (t[a] !== undefined) out[a] = t[a];
+  for (const a of CREATE_ATTRS) if (t[a] !== undefined && !(a === 'mtu' && t.kind === 'bridge')) out[a] = t[a];
   return out;
 }
 
-/** What a new link gets once it exists: its alias, and for a tun/tap (made bare) everything. */
+/** What a new link gets once it exists: its alias, a bridge its MTU, a tun/tap (made bare) everything. */
 function afterCreation(t: InterfaceTarget): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  if (t.tuntap) for (const a of CREATE_ATTRS) if (t[a] !== undefined) out[a] = t[a];
+  for (const a of CREATE_ATTRS) if (t[a] !== undefined && setLater(t, a)) out[a] = t[a];
   if (t.ifalias) out.ifalias = t.ifalias;
   return out;
 }

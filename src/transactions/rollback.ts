@@ -221,6 +221,7 @@ export function proofKinds(db: NetState) {
           table: r.spec.table as number,
           dst: r.spec.dst as string,
           priority: r.spec.priority as number | undefined,
+          tos: r.spec.tos as number | undefined,
         }) !== undefined,
     } as ProofKind<{ netns: string; spec: Record<string, unknown> }>,
     upperMtu: {

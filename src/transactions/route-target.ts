@@ -45,13 +45,13 @@ export function routeTarget(
   let priority = spec.priority ?? spec.metric;
   if (family === 'inet6' && priority === 0) priority = IPV6_DEFAULT_METRIC;
   if (priority !== undefined) target.priority = priority;
+  if (spec.tos) target.tos = spec.tos;
   if (probe) return target;
   const fam = family === 'inet' ? 4 : 6;
   nexthopOf(spec, fam, what, device, target);
   if (spec.type !== undefined) target.type = String(spec.type);
   if (spec.scope !== undefined) target.scope = String(spec.scope);
   if (spec.proto !== undefined) target.proto = String(spec.proto);
-  if (spec.tos) target.tos = spec.tos;
   if (spec.prefsrc !== undefined) target.prefsrc = addressOf(spec.prefsrc, fam, `${what}: prefsrc`);
   if (spec.metrics !== undefined) target.metrics = { ...spec.metrics };
   const flags = spec.flags;

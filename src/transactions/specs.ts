@@ -286,6 +286,7 @@ export const RouteSelector = spec({
   table: routeFields.table,
   priority: routeFields.priority,
   metric: routeFields.metric,
+  tos: routeFields.tos,
   netns: routeFields.netns,
 });
 export type RouteSelector = z.input<typeof RouteSelector>;

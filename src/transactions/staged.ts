@@ -118,4 +118,10 @@ export interface Staged<T> {
   target?: T;
   /** An explicit priority (`handle.order(n)`): its steps go before every unordered one, lowest first. */
   order?: number;
+  /**
+   * Made anew where one of that name is removed in the same transaction
+   * (another kind, or a tun where a tap was): committed as a removal and a
+   * creation.
+   */
+  replaced?: boolean;
 }

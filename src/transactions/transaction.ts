@@ -42,7 +42,7 @@ import {
   RouteSpec,
   RuleSpec,
 } from './specs.js';
-import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
+import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged, TuntapOptions } from './staged.js';
 
 export { InterfaceHandle } from './interface-handle.js';
 export { describeRoute, describeRule, routeKey } from './names.js';
@@ -106,6 +106,7 @@ export class Transaction {
         const same = had.kind === (kind === 'tuntap' ? 'tun' : kind);
         if (!same)
           throw new ValidationError(`tx.create: ${ifname} exists already as a ${had.kind ?? 'link'}, not a ${kind}`, 'kind');
+        if (kind === 'tuntap') refuseOtherTuntap(ifname, had.tuntap, { mode, owner, group, multi_queue, pi, vnet_hdr });
         const handle = new InterfaceHandle(this, key);
         const changes = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
         if (Object.keys(changes).length) handle.set(changes);
@@ -154,15 +155,21 @@ export class Transaction {
         peerTarget.index = peerIndex;
       }
       Object.assign(peerTarget, peerAttrs);
-      this.interfaces.set(peerKey, { target: peerTarget });
+      this.interfaces.set(peerKey, this.replacing(peerKey, peerTarget));
     } else if (peer !== undefined) {
       throw new ValidationError(`tx.create: peer: only a veth has a peer, not a ${kind}`, 'peer');
     }
-    this.interfaces.set(key, { target });
+    this.interfaces.set(key, this.replacing(key, target));
     const handle = new InterfaceHandle(this, key);
     const changes = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     if (Object.keys(changes).length) handle.set(changes);
     return handle;
+  }
+
+  /** A new interface where one of that name is staged for removal: the removal stays, and it is made anew. */
+  private replacing(key: string, target: InterfaceTarget): Staged<InterfaceTarget> {
+    const removed = this.interfaces.get(key)?.base;
+    return removed ? { base: removed, target, replaced: true } : { target };
   }
 
   /**
@@ -503,6 +510,22 @@ export class Transaction {
     return s;
   }
 
+  /**
+   * Runs a staging call that may change several interfaces (a port and its
+   * bridge, a veth and its peer) all or nothing: refused half-way, it leaves
+   * the staging as it was.
+   */
+  atomically<T>(fn: () => T): T {
+    const saved = [...this.interfaces].map(([k, s]) => [k, { ...s }] as const);
+    try {
+      return fn();
+    } catch (e) {
+      this.interfaces.clear();
+      for (const [k, s] of saved) this.interfaces.set(k, s);
+      throw e;
+    }
+  }
+
   updateInterface(key: string, fn: (draft: InterfaceTarget) => void): void {
     const s = this.touchInterface(key, true) as Staged<InterfaceTarget>;
     s.target = produce(s.target as InterfaceTarget, fn);
@@ -527,6 +550,18 @@ export class Transaction {
 
   private label(netns: string, name: string): string {
     return netns === this.netns ? name : `${netns}:${name}`;
+  }
+}
+
+/** A tun/tap's mode and options are fixed when it is made: asking an existing one for others is refused. */
+function refuseOtherTuntap(ifname: string, had: TuntapOptions | undefined, want: Partial<TuntapOptions>): void {
+  for (const [k, v] of Object.entries(want)) {
+    const is = (had as Record<string, unknown> | undefined)?.[k];
+    if (v === undefined || v === is || (v === false && is === undefined)) continue;
+    throw new ValidationError(
+      `tx.create: ${ifname} exists already with ${k} ${JSON.stringify(is ?? null)}; a tun/tap cannot change that: remove it and create it again`,
+      k,
+    );
   }
 }
 

@@ -17,7 +17,7 @@ import { type Frozen, NetState, type Review, type Transaction, TransactionError 
 import { type ExactView, settledView } from '../../helpers/exact-view.js';
 import { expectStoreMatchesKernel } from '../../helpers/kernel-view.js';
 import { ipAll } from '../../helpers/lab.js';
-import { addNetns, delNetns, freshName, ipJson } from '../../helpers/netns.js';
+import { addNetns, delNetns, freshName, ipJson, noDad } from '../../helpers/netns.js';
 
 /**
  * The basic lab of lab.ts (basicLab), as one `ip -batch` (one process, not
@@ -73,6 +73,7 @@ export function useFeatureLab(): FeatureLab {
   beforeEach(() => {
     name = freshName('f');
     addNetns(name);
+    noDad(name);
     batch(name, BASIC_LAB);
   });
   afterEach(async () => {
