@@ -35,7 +35,7 @@ export {
 export { Collection, type Filter } from './db/collection.js';
 export type { StoreEvent } from './db/events.js';
 export type { KindName } from './db/kinds/kind.js';
-export { NetState, type NetStateOptions, type WaitOptions } from './db/netstate.js';
+export { DEFAULT_JOURNAL, NetState, type NetStateOptions, type WaitOptions } from './db/netstate.js';
 export { ReadOnlyNetState } from './db/readonly.js';
 export type {
   InterfaceRecord,
@@ -52,5 +52,9 @@ export * from './errors.js';
 export type { CommitOptions, CommitReport } from './transactions/commit.js';
 export { diffObject, type ObjectDiff } from './transactions/diff.js';
 export { Frozen, type Revert } from './transactions/freeze.js';
+export type { CommitState, JournalEntry } from './transactions/journal.js';
+export { PendingCommit } from './transactions/provisional.js';
+export type { Recovered } from './transactions/recovery.js';
+export type { RollbackReport } from './transactions/rollback.js';
 export type { InterfaceTarget, NexthopTarget, RouteTarget } from './transactions/staged.js';
 export { InterfaceHandle, type Review, RouteHandle, Transaction } from './transactions/transaction.js';

@@ -9,6 +9,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import ora, { type Ora } from 'ora';
 import { type LoadProgress, NamespaceError, NetState, NetStateError, PrivilegeError, ValidationError } from '../index.js';
+import { confirmCommit, journalPath, listJournal, recoverCommits, rollbackCommit } from './journal.js';
 import { monitor } from './monitor.js';
 import { showTable, WHAT } from './show.js';
 
@@ -80,6 +81,46 @@ program
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     await monitor(db, (line) => process.stdout.write(`${line}\n`));
+  });
+
+const journalOption = () =>
+  new Option('--journal <file>', 'the commit journal (default: $NETSTATE_JOURNAL or /var/lib/netstate/journal.sqlite)');
+
+program
+  .command('journal')
+  .description('list the commits of the journal: unfinished ones (applying, pending a confirm), or all it keeps')
+  .addOption(journalOption())
+  .option('-a, --all', 'every entry the journal keeps, finished ones too')
+  .option('-j, --json', 'print entries as JSON')
+  .action((opts: { journal?: string; all?: boolean; json?: boolean }) => {
+    process.stdout.write(`${listJournal(journalPath(opts.journal), opts.all === true, opts.json === true)}\n`);
+  });
+
+program
+  .command('confirm')
+  .description('make a provisional commit (commit-confirmed) final, from any process')
+  .argument('[id]', 'the commit (the only pending one when omitted)')
+  .addOption(journalOption())
+  .action((id: string | undefined, opts: { journal?: string }) => {
+    process.stdout.write(`${confirmCommit(journalPath(opts.journal), id)}\n`);
+  });
+
+program
+  .command('rollback')
+  .description('undo a provisional commit (commit-confirmed) now, from any process')
+  .argument('[id]', 'the commit (the only pending one when omitted)')
+  .addOption(journalOption())
+  .action(async (id: string | undefined, opts: { journal?: string }) => {
+    process.stdout.write(`${await rollbackCommit(journalPath(opts.journal), id)}\n`);
+  });
+
+program
+  .command('recover')
+  .description("undo what commits of processes that died left half-applied in the namespaces' journal")
+  .addOption(new Option('-n, --netns <name>', 'namespace (repeatable; the root namespace when omitted)').argParser(collect))
+  .addOption(journalOption())
+  .action(async (opts: { netns?: string[]; journal?: string }) => {
+    process.stdout.write(`${await recoverCommits(journalPath(opts.journal), opts.netns)}\n`);
   });
 
 program.parseAsync().catch((e: unknown) => {
