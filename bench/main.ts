@@ -108,7 +108,8 @@ async function transactions(dir: string, rows: Row[], figures: Figure[]): Promis
   const ipVeths: number[] = [];
   const txVeths: number[] = [];
   const oneAddress: number[] = [];
-  const db = await NetState.open({ netns: NS });
+  const journal = join(dir, 'journal.sqlite');
+  const db = await NetState.open({ netns: NS, journal });
   try {
     for (let i = 0; i < 21; i++) {
       const t = process.hrtime.bigint();
@@ -151,10 +152,32 @@ async function transactions(dir: string, rows: Row[], figures: Figure[]): Promis
     await db.close();
   }
   rows.push({
-    what: `one transaction adding ${ROUTES} routes (confirmed, warm) vs ip -batch`,
+    what: `one transaction adding ${ROUTES} routes (confirmed, warm, journaled) vs ip -batch`,
     netstate: median(txRoutes),
     iproute2: median(ipRoutes),
     goal: '<= 0.5',
+  });
+  // The same without the journal: what crash safety costs (goal: at most 10% more with it).
+  const bare: number[] = [];
+  const plain = await NetState.open({ netns: NS, journal: false });
+  try {
+    for (let run = 0; run <= RUNS; run++) {
+      await plain.sync();
+      const t = process.hrtime.bigint();
+      const tx = plain.begin();
+      for (let i = 0; i < ROUTES; i++) tx.addRoute({ dst: storeDst(i), gateway: '10.0.0.2', table });
+      await tx.commit({ timeout: 60_000 });
+      if (run > 0) bare.push(ms(t));
+      execFileSync('ip', ['-n', NS, 'route', 'flush', 'table', String(table)]);
+    }
+  } finally {
+    await plain.close();
+  }
+  rows.push({
+    what: `the same transaction without the journal (journal: false) vs with it`,
+    netstate: median(bare),
+    iproute2: median(txRoutes),
+    goal: '>= 0.91',
   });
   rows.push({
     what: `one transaction, ${VETHS} veth pairs with an address each (warm), vs ip -batch`,
@@ -364,6 +387,8 @@ async function storeLag(dir: string, figures: Figure[]): Promise<void> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'netstate-bench-'));
+  // Every store the bench opens keeps its journal here, not in /var/lib/netstate.
+  process.env.NETSTATE_JOURNAL = join(dir, 'journal.sqlite');
   createNetns(NS);
   const nl = await Rtnl.open({ netns: NS });
   const rows: Row[] = [];
