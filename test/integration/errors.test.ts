@@ -17,6 +17,7 @@ const bad: [string, () => Promise<unknown>, string][] = [
   ['name over 15 bytes', () => nl.link('add', { ifname: 'a-very-long-name0', kind: 'bridge' }), 'longer than 15 bytes'],
   ['name with a slash', () => nl.link('add', { ifname: 'a/b', kind: 'bridge' }), 'not a valid interface name'],
   ['name with whitespace', () => nl.link('add', { ifname: 'a b', kind: 'bridge' }), 'not a valid interface name'],
+  // @ts-expect-error: the spec types refuse it at compile time too
   ['unknown kind', () => nl.link('add', { ifname: 'x0', kind: 'wormhole' }), 'unknown link kind'],
   ['bad MTU', () => nl.link('set', { ifname: 'v0', mtu: 10 }), 'mtu'],
   ['MTU not an integer', () => nl.link('set', { ifname: 'v0', mtu: 1500.5 }), 'mtu'],
@@ -29,7 +30,9 @@ const bad: [string, () => Promise<unknown>, string][] = [
     'IPv6 but the route is IPv4',
   ],
   ['table out of range', () => nl.route('add', { dst: '10.0.0.0/8', oif: 'v0', table: -1 }), 'routing table'],
+  // @ts-expect-error: the spec types refuse it at compile time too
   ['unknown field (a typo)', () => nl.route('add', { dst: '10.0.0.0/8', gatway: '10.0.0.1' }), 'unknown field "gatway"'],
+  // @ts-expect-error: the spec types refuse it at compile time too
   ['unknown bridge option', () => nl.link('add', { ifname: 'br9', kind: 'bridge', data: { stp: 1 } }), 'not an option of bridge'],
   ['bad tc rate', () => nl.qdisc('add', { ifname: 'v0', kind: 'tbf', rate: 'fast', burst: 1, latency: '1ms' }), 'not a rate'],
   ['rule without a family', () => nl.rule('add', { table: 100 }), 'family'],
