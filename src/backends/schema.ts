@@ -162,15 +162,33 @@ export function shown(value: unknown): string {
   else if (typeof value === 'symbol') text = value.toString();
   else if (typeof value === 'function') text = `a function`;
   else if (typeof value === 'number')
-    text = String(value); // NaN, Infinity, -0 as themselves
-  else {
-    try {
-      text = JSON.stringify(value) ?? String(value);
-    } catch {
-      text = Object.prototype.toString.call(value);
-    }
-  }
+    text = String(value); // NaN, Infinity as themselves
+  else text = boundedJson(value) ?? safeTag(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * JSON of at most a few hundred values, or undefined: an object whose parts
+ * are shared (a DAG) would make JSON.stringify take exponential time.
+ */
+export function boundedJson(value: unknown, budget = 200): string | undefined {
+  let left = budget;
+  try {
+    return JSON.stringify(value, (_k, v) => {
+      if (--left < 0) throw new RangeError('too big to show');
+      return typeof v === 'bigint' ? `${v}n` : v;
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+function safeTag(value: unknown): string {
+  try {
+    return Object.prototype.toString.call(value);
+  } catch {
+    return '(unprintable)';
+  }
 }
 
 // ---------------------------------------------------------------- building field types
@@ -188,16 +206,22 @@ export class Refusal {
  * reaches `parse` only for a required field (`.optional()` skips it).
  */
 export function field<I, O>(parse: (value: unknown) => O | Refusal): z.ZodType<O, I> {
+  // zod takes a Promise out of a transform for an asynchronous parse: one passed through
+  // as a value (an options object that is a Promise) must be refused before it gets there.
+  const checked = (value: unknown): O | Refusal => {
+    const out = parse(value);
+    return out instanceof Promise ? new Refusal(`expected a value, got a Promise`) : out;
+  };
   // A bare transform: piping z.unknown() into it costs ten times as much per value (zod 4.6).
   const schema = z.transform((value: unknown, ctx) => {
-    const out = parse(value);
+    const out = checked(value);
     if (out instanceof Refusal) {
       ctx.addIssue({ code: 'custom', message: out.message, input: value });
       return z.NEVER;
     }
     return out;
   });
-  FIELD_PARSERS.set(schema, parse);
+  FIELD_PARSERS.set(schema, checked);
   return schema as unknown as z.ZodType<O, I>;
 }
 

@@ -349,10 +349,13 @@ export class Rtnl {
    * `requests` is not an array, or the socket itself fails.
    */
   async batch(requests: readonly (BatchRequest | UncheckedBatchRequest)[]): Promise<BatchResult[]> {
-    if (!Array.isArray(requests)) {
+    let count: number;
+    try {
+      if (!Array.isArray(requests)) throw new TypeError('not an array');
+      count = requests.length;
+    } catch {
       throw new ValidationError(`batch: expected an array of { op, cmd, spec }, got ${shown(requests)}`);
     }
-    const count = requests.length;
     const results: BatchResult[] = new Array(count);
     const fds: number[] = [];
     // Many requests name many links: one dump of them all beats one RTM_GETLINK per name.
