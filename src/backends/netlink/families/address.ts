@@ -61,6 +61,7 @@ export const addressBody = schema(
   ifaddrmsg,
 );
 
+/** The record an address decodes to; fields without `?` are in every address message. */
 export interface AddressRecord {
   family: string;
   index: number;
@@ -69,21 +70,25 @@ export interface AddressRecord {
   prefixlen: number;
   /** IFA_LOCAL: the local address, when the kernel reports one (IPv4). */
   local?: string;
+  /** IPv4 only. */
   label?: string;
   broadcast?: string;
   scope: string | number;
   /** IFA_F_* bits (the 32-bit IFA_FLAGS when present). */
   flags: number;
-  valid_lft?: number;
-  preferred_lft?: number;
+  /** Seconds; 4294967295 is forever. */
+  valid_lft: number;
+  preferred_lft: number;
   proto?: number;
+  rt_priority?: number;
   [attr: string]: unknown;
 }
 
 export function addressToRecord(body: Body): AddressRecord {
   const h = body.header;
   const { cacheinfo, flags, ...attrs } = body.attrs as Attrs & { cacheinfo?: Record<string, number>; flags?: number };
-  const rec: AddressRecord = {
+  // valid_lft and preferred_lft come from IFA_CACHEINFO, which every address message carries.
+  const rec = {
     family: FAMILY_NAMES[h.family as number] ?? String(h.family),
     index: h.index as number,
     address: (attrs.address ?? attrs.local) as string,
@@ -91,11 +96,11 @@ export function addressToRecord(body: Body): AddressRecord {
     scope: ROUTE_SCOPES.name(h.scope as number),
     flags: flags ?? (h.flags as number),
     ...attrs,
-  };
+  } as AddressRecord;
   if (rec.address === undefined) rec.address = attrs.local as string;
   if (cacheinfo) {
-    rec.valid_lft = cacheinfo.ifa_valid;
-    rec.preferred_lft = cacheinfo.ifa_preferred;
+    rec.valid_lft = cacheinfo.ifa_valid as number;
+    rec.preferred_lft = cacheinfo.ifa_preferred as number;
   }
   return rec;
 }

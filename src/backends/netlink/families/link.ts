@@ -169,7 +169,10 @@ export const linkBody = schema(
 // veth's INFO_DATA holds the peer: a whole ifinfomsg + IFLA attributes.
 kindSchemas.veth = schema('VETH_INFO', [[1, 'peer', 'nested', { schema: linkBody }]]);
 
-/** The record a link decodes to. */
+/**
+ * The record a link decodes to. Fields without `?` are in every link message
+ * of this kernel (6.18): a dump, a get, and every RTM_NEWLINK / RTM_DELLINK event.
+ */
 export interface LinkRecord {
   index: number;
   ifname: string;
@@ -177,17 +180,39 @@ export interface LinkRecord {
   flags: number;
   /** 'up' when IFF_UP is set (administratively up), else 'down'. */
   state: 'up' | 'down';
-  operstate?: string | number;
+  /** ARPHRD_* (1 ethernet, 772 loopback). */
+  ifi_type: number;
+  /** RFC 2863 state by name: UNKNOWN, DOWN, LOWERLAYERDOWN, UP, DORMANT, ... (a number if unnamed). */
+  operstate: string | number;
+  mtu: number;
+  txqlen: number;
+  linkmode: number;
+  group: number;
+  promiscuity: number;
+  num_tx_queues: number;
+  num_rx_queues: number;
+  /** 1 when the link has carrier. */
+  carrier: number;
+  proto_down: number;
+  min_mtu?: number;
+  max_mtu?: number;
   kind?: string;
   data?: Attrs;
   slave_kind?: string;
   slave_data?: Attrs;
-  mtu?: number;
+  /** Link-layer address (links without one, such as ipip, have none). */
   address?: string;
+  broadcast?: string;
+  perm_address?: string;
   master?: number;
+  /** The link this one sits on (a veth's peer), by index; in another namespace when link_netnsid is set. */
   link?: number;
+  link_netnsid?: number;
+  ifalias?: string;
+  qdisc?: string;
   altnames?: string[];
-  ifi_type: number;
+  af_spec?: Attrs;
+  stats64?: Record<string, number>;
   [attr: string]: unknown;
 }
 
@@ -206,14 +231,15 @@ export function linkToRecord(body: Body): LinkRecord {
     prop_list?: { alt_ifname?: string[] };
     operstate?: number;
   };
-  const rec: LinkRecord = {
+  // mtu, txqlen, operstate, ... come from attributes every link message carries.
+  const rec = {
     index: h.index as number,
     ifname: attrs.ifname as string,
     flags: h.flags as number,
     state: ((h.flags as number) & IFF_UP) !== 0 ? 'up' : 'down',
     ifi_type: h.ifi_type as number,
     ...attrs,
-  };
+  } as LinkRecord;
   if (operstate !== undefined) rec.operstate = OPERSTATES.name(operstate);
   if (linkinfo) {
     if (linkinfo.kind !== undefined) rec.kind = linkinfo.kind as string;

@@ -64,14 +64,21 @@ export const NEIGH_FLAGS: Record<string, number> = {
   router: 0x80,
 };
 
+/** The record a neighbour decodes to; fields without `?` are in every neighbour message. */
 export interface NeighbourRecord {
   family: string;
   ifindex: number;
   dst?: string;
+  /** Absent while the entry is incomplete or failed. */
   lladdr?: string;
   /** NUD_* state by name ('permanent', 'reachable', ...), or the number for a combination. */
   state: string | number;
+  /** NTF_* bits. */
   flags: number;
+  /** RTN_* type of the address (1 unicast). */
+  ndm_type: number;
+  probes?: number;
+  cacheinfo?: { confirmed: number; used: number; updated: number; refcnt: number };
   [attr: string]: unknown;
 }
 
@@ -82,7 +89,7 @@ export function neighbourToRecord(body: Body): NeighbourRecord {
     ifindex: h.ifindex as number,
     state: NEIGH_STATES.name(h.state as number),
     flags: h.flags as number,
-    ndm_type: h.ndm_type,
+    ndm_type: h.ndm_type as number,
     ...body.attrs,
   };
 }

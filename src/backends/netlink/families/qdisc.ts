@@ -161,13 +161,28 @@ export function formatHandle(h: number): string {
   return `${major.toString(16)}:${minor ? minor.toString(16) : ''}`;
 }
 
+/** The record a qdisc decodes to. */
 export interface QdiscRecord {
+  /** The interface's index. */
   index: number;
   kind: string;
+  /** '1:', 'ingress', ... as tc writes them. */
   handle: string;
+  /** 'root', '1:1', ... */
   parent: string;
+  /** TCA_OPTIONS as decoded (per kind). */
   options?: unknown;
-  /** Friendly figures for kinds that have them (tbf, netem): rates in bits/s, times in ms. */
+  /** tbf, netem: the rate in bits per second. */
+  rate?: number;
+  /** tbf: the bucket, bytes. */
+  burst?: number;
+  /** tbf: bytes; netem: packets. */
+  limit?: number;
+  /** netem: milliseconds. */
+  delay?: number;
+  jitter?: number;
+  /** netem: percent. */
+  loss?: number;
   [field: string]: unknown;
 }
 

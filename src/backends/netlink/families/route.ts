@@ -140,6 +140,9 @@ export interface RouteRecord {
   src?: string;
   metrics?: Record<string, number | string>;
   multipath?: NexthopRecord[];
+  /** IPv6 router preference. */
+  pref?: number;
+  expires?: number;
   [attr: string]: unknown;
 }
 

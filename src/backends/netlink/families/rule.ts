@@ -86,13 +86,24 @@ export const ruleBody = schema(
 /** FIB_RULE_INVERT: `ip rule add not ...` */
 export const FIB_RULE_INVERT = 0x2;
 
+/** The record a rule decodes to; fields without `?` are in every rule message of this kernel (6.18). */
 export interface RuleRecord {
   family: string;
+  /** Absent for the rule of priority 0 (the kernel leaves FRA_PRIORITY out when it is 0). */
   priority?: number;
   table: number;
   action: string | number;
+  /** Who made it (FRA_PROTOCOL), by name: kernel, boot, static, ... */
+  proto: string | number;
+  /** 4294967295 when not set. */
+  suppress_prefixlen: number;
   src?: string;
   dst?: string;
+  iifname?: string;
+  oifname?: string;
+  fwmark?: number;
+  fwmask?: number;
+  goto?: number;
   tos: number;
   flags: number;
   [attr: string]: unknown;
@@ -106,14 +117,14 @@ export function ruleToRecord(body: Body): RuleRecord {
     table?: number;
     proto?: number;
   };
-  const rec: RuleRecord = {
+  const rec = {
     family: FAMILY_NAMES[h.family as number] ?? String(h.family),
     table: table ?? (h.table as number),
     action: RULE_ACTIONS.name(h.action as number),
     tos: h.tos as number,
     flags: h.flags as number,
     ...attrs,
-  };
+  } as RuleRecord;
   if (src !== undefined) rec.src = `${src}/${h.src_len}`;
   if (dst !== undefined) rec.dst = `${dst}/${h.dst_len}`;
   if (proto !== undefined) rec.proto = ROUTE_PROTOCOLS.name(proto);
