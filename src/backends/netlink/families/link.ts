@@ -16,6 +16,7 @@ import {
   mtu,
   parseIfRef,
   parseSpec,
+  passedThrough,
   Refusal,
   shown,
   spec,
@@ -263,7 +264,7 @@ const netnsRef = field<string | number, string | number>((v) => {
 /** An options object, checked against its kind's declaration once the kind is known. */
 const optionsObject = field<object, Record<string, unknown>>((v) =>
   v !== null && typeof v === 'object' && !Array.isArray(v)
-    ? (v as Record<string, unknown>)
+    ? passedThrough(v as Record<string, unknown>, 'an object of options')
     : new Refusal(`expected an object of options, got ${shown(v)}`),
 );
 
@@ -325,11 +326,12 @@ const LinkSpecSchema = spec({
   /** The kind's options (IFLA_INFO_DATA): see link-options.ts. */
   data: optionsObject.optional(),
   /** A veth's other end: a name, or `{ ifname, netns, ... }`. */
-  peer: field<string | PeerSpec, string | Record<string, unknown>>((v) =>
-    typeof v === 'string' || (v !== null && typeof v === 'object' && !Array.isArray(v))
-      ? (v as string | Record<string, unknown>)
-      : new Refusal(`expected the peer's name or its attributes, got ${shown(v)}`),
-  ).optional(),
+  peer: field<string | PeerSpec, string | Record<string, unknown>>((v) => {
+    if (typeof v === 'string') return v;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      return passedThrough(v as Record<string, unknown>, "the peer's attributes");
+    return new Refusal(`expected the peer's name or its attributes, got ${shown(v)}`);
+  }).optional(),
   /** The kind of master this link is a port of: bridge, bond, vrf (for slave_data). */
   slave_kind: literalOf(Object.keys(PORT_DATA) as (keyof typeof PORT_DATA)[], 'port kind').optional(),
   /** Port options (IFLA_INFO_SLAVE_DATA): see link-options.ts. */
