@@ -4,8 +4,10 @@
  * every table, rules and neighbours, and `tc -j` qdiscs, read by one shell
  * (about 17 ms). What the kernel changes on its own over time is left out
  * (counters, timers, lifetimes, carrier and operational state, STP's
- * results, the default qdiscs it attaches when carrier comes), so two
- * snapshots differ only when something changed the namespace.
+ * results, the default qdiscs it attaches when carrier comes, neighbours
+ * that are not permanent: the kernel ages and collects those, and makes
+ * NOARP ones for multicast), so two snapshots differ only when something
+ * changed the namespace.
  */
 import { execFileSync } from 'node:child_process';
 
@@ -27,7 +29,7 @@ const PARTS: [keyof KernelSnapshot, string][] = [
   ['routes6', '-6 route show table all'],
   ['rules4', '-4 rule show'],
   ['rules6', '-6 rule show'],
-  ['neighbours', 'neigh show nud all'],
+  ['neighbours', 'neigh show nud permanent'],
 ];
 
 /** Keys whose values the kernel changes by itself. */

@@ -32,6 +32,7 @@ import {
   type Command,
   FAMILIES,
   LinkError,
+  NamespaceError,
   NetlinkError,
   NetStateError,
   netnsExists,
@@ -518,7 +519,7 @@ const dry: BuildContext = {
   },
   netnsFd: (name) => {
     validateNetnsName(name);
-    if (!netnsExists(name)) throw new Error('NamespaceError');
+    if (!netnsExists(name)) throw new NamespaceError(`netns: no network namespace named "${name}"`);
     return -1;
   },
 };
@@ -526,7 +527,6 @@ const dry: BuildContext = {
 function classOf(e: unknown): string {
   if (e instanceof NetStateError) return e.name;
   // The dry run has no safety net: the real call reports a foreign error as a ValidationError.
-  if (e instanceof Error && e.message === 'NamespaceError') return 'NamespaceError';
   return 'ValidationError';
 }
 
