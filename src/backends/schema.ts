@@ -122,7 +122,21 @@ function compiled(schema: object): FastParser | undefined {
   return parser;
 }
 
-const HOT = ['dst', 'gateway', 'table', 'ifname', 'address', 'oif', 'dev', 'kind', 'state', 'mtu', 'priority', 'metric'];
+const HOT = [
+  'dst',
+  'gateway',
+  'table',
+  'family',
+  'ifname',
+  'address',
+  'oif',
+  'dev',
+  'kind',
+  'state',
+  'mtu',
+  'priority',
+  'metric',
+];
 
 function hotness(key: string): number {
   const i = HOT.indexOf(key);
