@@ -171,11 +171,22 @@ export class PendingCommitError extends NetStateError {
   }
 }
 
+/** The spec as JSON for a message; never throws, never takes long (BigInt, cycles, shared parts, hostile getters). */
 function safeJson(value: unknown): string {
+  let left = 1000;
   try {
-    return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    return (
+      JSON.stringify(value, (_k, v) => {
+        if (--left < 0) throw new RangeError('too big to show');
+        return typeof v === 'bigint' ? v.toString() : v;
+      }) ?? String(value)
+    );
   } catch {
-    return String(value);
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return '(unprintable)';
+    }
   }
 }
 

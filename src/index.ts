@@ -8,20 +8,55 @@ export {
   FAMILIES,
   type Message,
 } from './backends/netlink/codec/message.js';
-export type { AddressRecord } from './backends/netlink/families/address.js';
+export { AddressFilter, type AddressRecord, AddressSpec } from './backends/netlink/families/address.js';
 export type { Command } from './backends/netlink/families/family.js';
-export type { LinkRecord } from './backends/netlink/families/link.js';
-export type { NeighbourRecord } from './backends/netlink/families/neighbour.js';
-export type { QdiscRecord } from './backends/netlink/families/qdisc.js';
-export type { NexthopRecord, RouteRecord } from './backends/netlink/families/route.js';
-export type { RuleRecord } from './backends/netlink/families/rule.js';
+export { LinkFilter, LinkKey, type LinkRecord, LinkSpec, PeerSpec } from './backends/netlink/families/link.js';
 export {
+  BondData,
+  BondPortData,
+  BridgeData,
+  BridgePortData,
+  GreData,
+  type KindData,
+  MacvlanData,
+  type PortData,
+  TunData,
+  VlanData,
+  VrfData,
+  VxlanData,
+} from './backends/netlink/families/link-options.js';
+export { NeighbourFilter, type NeighbourRecord, NeighbourSpec } from './backends/netlink/families/neighbour.js';
+export {
+  BareQdiscSpec,
+  BfifoSpec,
+  HtbSpec,
+  NetemSpec,
+  PfifoSpec,
+  QdiscFilter,
+  QdiscKey,
+  type QdiscRecord,
+  type QdiscSpec,
+  TbfSpec,
+} from './backends/netlink/families/qdisc.js';
+export {
+  type NexthopRecord,
+  NexthopSpec,
+  RouteFilter,
+  RouteMetrics,
+  RouteQuery,
+  type RouteRecord,
+  RouteSpec,
+} from './backends/netlink/families/route.js';
+export { RuleFilter, type RuleRecord, RuleSpec } from './backends/netlink/families/rule.js';
+export {
+  type BatchCommand,
   type BatchRequest,
   type BatchResult,
   Rtnl,
   type RtnlEvent,
   type RtnlOptions,
   type Spec,
+  type UncheckedBatchRequest,
 } from './backends/netlink/rtnl.js';
 export { DumpInterruptedError, NetlinkSocket } from './backends/netlink/socket.js';
 export { createNetns, inNetns, listNetns, netnsExists, removeNetns, validateNetnsName } from './backends/netns.js';

@@ -20,6 +20,7 @@ import {
   O_RDONLY,
   sys,
 } from './libc.js';
+import { shown } from './schema.js';
 
 export const NETNS_RUN_DIR = '/run/netns';
 const SELF_NETNS = '/proc/thread-self/ns/net';
@@ -27,10 +28,10 @@ const SELF_NETNS = '/proc/thread-self/ns/net';
 /** Refuses names iproute2 would refuse, and anything that escapes /run/netns. */
 export function validateNetnsName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) {
-    throw new NamespaceError(`a namespace name must be a non-empty string, got ${JSON.stringify(name)}`);
+    throw new NamespaceError(`a namespace name must be a non-empty string, got ${shown(name)}`);
   }
-  if (name === '.' || name === '..' || name.includes('/') || name.includes('\0') || name.length > 255) {
-    throw new NamespaceError(`"${name}" is not a valid namespace name (no '/', not '.' or '..', at most 255 bytes)`);
+  if (name === '.' || name === '..' || name.includes('/') || name.includes('\0') || Buffer.byteLength(name) > 255) {
+    throw new NamespaceError(`${shown(name)} is not a valid namespace name (no '/' or NUL, not '.' or '..', at most 255 bytes)`);
   }
 }
 

@@ -1,27 +1,36 @@
 /**
- * Seeded randomness for trials and fuzzing: every run prints its seed, and
- * the same seed replays the same choices (`SEED=1234 npx vitest run ...`,
- * or the variable a test names).
+ * Seeded randomness for fuzz and fault tests: a run is replayed exactly by
+ * giving its seed back (`FUZZ_SEED=<n> npx vitest run <file>`).
+ *
+ *   const rnd = seeded('FUZZ_SEED');    // prints the seed
+ *   rnd.int(0, 9); rnd.pick(['a', 'b']); rnd.chance(0.1);
  */
 
-/** mulberry32: a small, fast, well-distributed 32-bit generator. */
-export class Random {
-  private state: number;
-
-  constructor(readonly seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
+/** mulberry32: 32 bits of state, a full 2^32 period, and good enough spread for picking test inputs. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class Random {
+  private readonly next: () => number;
+
+  constructor(readonly seed: number) {
+    this.next = mulberry32(seed);
   }
 
-  /** An integer in [min, max]. */
+  /** A float in [0, 1). */
+  float(): number {
+    return this.next();
+  }
+
+  /** An integer in min..max, both included. */
   int(min: number, max: number): number {
     return min + Math.floor(this.next() * (max - min + 1));
   }
@@ -31,6 +40,7 @@ export class Random {
   }
 
   pick<T>(items: readonly T[]): T {
+    if (items.length === 0) throw new Error('pick from an empty list');
     return items[Math.floor(this.next() * items.length)] as T;
   }
 
@@ -43,12 +53,41 @@ export class Random {
     }
     return copy.slice(0, n);
   }
+
+  /** Picks by weight: `[[3, 'often'], [1, 'rarely']]`. */
+  weighted<T>(choices: readonly (readonly [number, T])[]): T {
+    const total = choices.reduce((s, [w]) => s + w, 0);
+    let r = this.next() * total;
+    for (const [w, v] of choices) {
+      r -= w;
+      if (r < 0) return v;
+    }
+    return (choices[choices.length - 1] as readonly [number, T])[1];
+  }
+
+  /** A lower-case hex string of `bytes` random bytes. */
+  hex(bytes: number): string {
+    let out = '';
+    for (let i = 0; i < bytes; i++) out += this.int(0, 255).toString(16).padStart(2, '0');
+    return out;
+  }
+}
+
+/**
+ * The seed of this run: from the environment variable `name` when set (a
+ * replay), else a fresh one. Printed either way, so any failure can be replayed.
+ */
+export function seeded(name: string): Random {
+  const given = process.env[name];
+  const seed = given !== undefined && given !== '' ? Number(given) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+  console.log(`${name}=${seed}${given ? ' (replay)' : ''}`);
+  return new Random(seed);
 }
 
 /** The seed to use: the environment variable's when set (a replay), else a fresh one; printed either way. */
 export function seedFrom(variable: string, what: string): number {
   const given = process.env[variable];
-  const seed = given !== undefined ? Number(given) : Math.floor(Math.random() * 0xffffffff);
+  const seed = given !== undefined && given !== '' ? Number(given) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
   console.log(`${what}: seed ${seed} (replay with ${variable}=${seed})`);
   return seed;
 }

@@ -559,7 +559,7 @@ export const scenarios: Scenario[] = [
             if (name === 'nop') expect(r && 'nop' in r, what).toBe(true);
             else if (name) expect(r?.action, what).toBe(name);
             const rm = c.db.begin();
-            rm.removeRule({ priority: spec.priority });
+            rm.removeRule({ priority: spec.priority as number });
             await rm.commit({ timeout: CONFIRM_MS });
             expect(c.k.rule(spec.priority as number), what).toBeUndefined();
           }

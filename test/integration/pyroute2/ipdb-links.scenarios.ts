@@ -16,7 +16,7 @@ function refusal(from: string, spec: Record<string, unknown>, note?: string): Sc
     setup: IFD,
     steps: [
       {
-        fails: (tx) => tx.create(spec),
+        fails: (tx) => tx.create(spec as never),
         orAtStaging: true,
         expect: (c, e) => {
           if (e instanceof TransactionError) {
@@ -115,7 +115,7 @@ export const scenarios: Scenario[] = [
     note: "tun/tap: kind 'tuntap' with pyroute2's spec ({ mode, uid, gid }); an invalid mode is refused, nothing created",
     steps: [
       {
-        fails: (tx) => tx.create({ kind: 'tuntap', ifname: 'fAiL', mode: 'fail' }),
+        fails: (tx) => tx.create({ kind: 'tuntap', ifname: 'fAiL', mode: 'fail' as never }),
         orAtStaging: true,
         expect: (c) => expect(c.k.link('fAiL')).toBeUndefined(),
       },

@@ -37,7 +37,7 @@ function refusal(from: string, spec: Record<string, unknown>): Scenario {
     setup: DEFAULT_INTERFACE,
     steps: [
       {
-        fails: (tx) => tx.create(spec),
+        fails: (tx) => tx.create(spec as never),
         orAtStaging: true,
         expect: (c, e) => {
           expect(e.message).toMatch(/EOPNOTSUPP|kind/);

@@ -104,7 +104,8 @@ export const scenarios: Scenario[] = [
       steps: [
         withAddress(),
         {
-          commit: (tx) => tx.addRoute({ dst: '172.24.200.142/32', dev: 'rt0', flags, gateway: ip4(1), ...inTable(table) }),
+          commit: (tx) =>
+            tx.addRoute({ dst: '172.24.200.142/32', dev: 'rt0', flags: flags as never, gateway: ip4(1), ...inTable(table) }),
           expect: (c) => {
             const r = c.k.route('172.24.200.142/32', { table: kt(table) });
             expect(r?.gateway).toBe(ip4(1));

@@ -77,7 +77,8 @@ export function parsePrefix(text: string): Prefix | undefined {
   let length = max;
   if (slash >= 0) {
     const lenText = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(lenText)) return undefined;
+    // '/024' is refused: iproute2 reads a leading 0 as octal (20), others as decimal.
+    if (!/^(0|[1-9]\d{0,2})$/.test(lenText)) return undefined;
     length = Number(lenText);
     if (length > max) return undefined;
   }

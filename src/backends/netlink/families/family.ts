@@ -1,4 +1,6 @@
 /** What every rtnetlink object module (link, address, route, ...) provides. */
+import { ValidationError } from '../../../errors.js';
+import type { Prefix } from '../codec/address.js';
 import type { Body, Schema } from '../codec/attributes.js';
 import { NLM_F } from '../constants.js';
 
@@ -20,6 +22,8 @@ export interface Request {
   body: Body;
   /** kernel-side filtered dump (NETLINK_GET_STRICT_CHK) */
   strict?: boolean;
+  /** A dump's client-side filter, in record terms: what the kernel does not filter itself. */
+  keep?: (record: Record<string, unknown>) => boolean;
 }
 
 export interface Family<R extends object = Record<string, unknown>> {
@@ -27,12 +31,20 @@ export interface Family<R extends object = Record<string, unknown>> {
   readonly name: string;
   readonly types: { new: number; del: number; get: number };
   readonly body: Schema;
-  /** Spec -> request. Throws ValidationError before any kernel call. */
-  build(cmd: Command, spec: Record<string, unknown>, ctx: BuildContext): Promise<Request>;
+  /**
+   * Spec -> request. The spec is checked against the family's zod
+   * declaration for `cmd` first: anything else is a ValidationError (or a
+   * LinkError for an unknown interface), thrown before any kernel call.
+   */
+  build(cmd: Command, spec: unknown, ctx: BuildContext): Promise<Request>;
   /** Decoded body -> the plain record users see. */
   toRecord(body: Body): R;
-  /** Client-side part of a dump filter, in record terms. */
-  filter?(spec: Record<string, unknown>, ctx: BuildContext): Promise<(record: R) => boolean>;
+}
+
+/** A dump filter's `keep`: the record matches every wanted field (already normalised to record terms). */
+export function keepMatching(wanted: Record<string, unknown>): ((record: Record<string, unknown>) => boolean) | undefined {
+  for (const key in wanted) if (wanted[key] !== undefined) return (record) => matchesAll(record, wanted);
+  return undefined;
 }
 
 /** Request flags per command, as iproute2 sends them. */
@@ -62,4 +74,28 @@ export function matchesAll(record: Record<string, unknown>, wanted: Record<strin
     return false;
   }
   return true;
+}
+
+/**
+ * The value of a field that has two names (priority / metric, gateway / via):
+ * whichever is given; both given and disagreeing is refused.
+ */
+export function either<T>(a: T | undefined, b: T | undefined, aName: string, bName: string): T | undefined {
+  if (b === undefined) return a;
+  if (a !== undefined && !sameValue(a, b)) {
+    throw new ValidationError(`${bName}: ${aName} and ${bName} are two names of one field and disagree; give one`, bName);
+  }
+  return b;
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  const p = a as Prefix;
+  const q = b as Prefix;
+  return Buffer.isBuffer(p?.bytes) && Buffer.isBuffer(q?.bytes) && p.length === q.length && p.bytes.equals(q.bytes);
+}
+
+/** 'inet' / 'inet6', as records name families. */
+export function familyName(f: 4 | 6): 'inet' | 'inet6' {
+  return f === 4 ? 'inet' : 'inet6';
 }

@@ -5,7 +5,7 @@
  * The iproute2 equivalent of each is `ip link add ... type <kind> ...`.
  */
 import { ValidationError } from '../../../errors.js';
-import { type Attrs, type Schema, schema } from '../codec/attributes.js';
+import { type Schema, schema } from '../codec/attributes.js';
 import { struct } from '../codec/struct.js';
 
 /** veth: the peer is a whole ifinfomsg + IFLA attributes; see link.ts. */
@@ -316,47 +316,34 @@ export const BRIDGE_PORT_STATES: Record<string, number> = {
 
 const PORT_ALIASES: Record<string, Record<string, string>> = { bridge: BRIDGE_PORT_ALIASES };
 const PORT_ENUMS: Record<string, Record<string, Record<string, number>>> = { bridge: { state: BRIDGE_PORT_STATES } };
-const SCALAR_MAX: Record<string, number> = { u8: 0xff, u16: 0xffff, u32: 0xffffffff };
 
 /**
- * A port's options (`slave_data`) in the kernel's names and encodable values:
- * iproute2's names are accepted (flood -> unicast_flood), booleans become
- * 1/0 for the u8 switches, names become numbers (state 'forwarding' -> 3),
- * and each value must fit its attribute. Order is kept: it is the order on
- * the wire, as iproute2 keeps its arguments' order.
+ * A port's options (`slave_data`) in the kernel's names: iproute2's names are
+ * accepted (flood -> unicast_flood) and named values become numbers (state
+ * 'forwarding' -> 3); the declaration in link-options.ts then checks them.
+ * Order is kept: it is the order on the wire, as iproute2 keeps its
+ * arguments' order.
  */
-export function portData(slaveKind: string, data: Record<string, unknown>, where: string): Attrs {
-  const sch = PORT_DATA_SCHEMAS[slaveKind as keyof typeof PORT_DATA_SCHEMAS];
-  if (!sch) throw new ValidationError(`${where}: no port options for slave_kind "${slaveKind}"`, 'slave_kind');
-  const aliases = PORT_ALIASES[slaveKind] ?? {};
-  const out: Attrs = {};
+export function portNames(slaveKind: string, data: unknown, where: string): unknown {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return data;
+  const aliases = Object.hasOwn(PORT_ALIASES, slaveKind) ? PORT_ALIASES[slaveKind] : undefined;
+  const enums = Object.hasOwn(PORT_ENUMS, slaveKind) ? PORT_ENUMS[slaveKind] : undefined;
+  const out: Record<string, unknown> = {};
   for (const [given, value] of Object.entries(data)) {
-    const key = aliases[given] ?? given;
-    const field = `slave_data.${given}`;
-    const attr = sch.byName.get(key);
-    if (!attr) {
-      throw new ValidationError(`${where}.${field}: not a ${slaveKind} port option (known: ${sch.names().join(', ')})`, field);
+    const key = aliases && Object.hasOwn(aliases, given) ? (aliases[given] as string) : given;
+    if (Object.hasOwn(out, key)) {
+      throw new ValidationError(`${where}.slave_data.${given}: ${key} is given twice (under two names)`, `slave_data.${given}`);
     }
-    if (key in out) throw new ValidationError(`${where}.${field}: ${key} is given twice (under two names)`, field);
-    const named = typeof value === 'string' ? PORT_ENUMS[slaveKind]?.[key]?.[value] : undefined;
-    const max = SCALAR_MAX[attr.type];
-    if (attr.type === 'flag') {
-      if (typeof value !== 'boolean') throw new ValidationError(`${where}.${field}: expected true or false`, field);
-      out[key] = value;
-    } else if (max === undefined) {
-      out[key] = value; // a struct or raw bytes: the codec checks it
-    } else if (typeof value === 'boolean' && attr.type === 'u8') {
-      out[key] = value ? 1 : 0;
-    } else if (named !== undefined) {
-      out[key] = named;
+    const names = enums && Object.hasOwn(enums, key) ? enums[key] : undefined;
+    if (names && typeof value === 'string') {
+      if (!Object.hasOwn(names, value)) {
+        throw new ValidationError(
+          `${where}.slave_data.${given}: "${value}" is not one of ${Object.keys(names).join(', ')}`,
+          `slave_data.${given}`,
+        );
+      }
+      out[key] = names[value];
     } else {
-      const names = PORT_ENUMS[slaveKind]?.[key];
-      if (names && typeof value === 'string') {
-        throw new ValidationError(`${where}.${field}: "${value}" is not one of ${Object.keys(names).join(', ')}`, field);
-      }
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-        throw new ValidationError(`${where}.${field}: expected an integer in 0..${max}, got ${JSON.stringify(value)}`, field);
-      }
       out[key] = value;
     }
   }

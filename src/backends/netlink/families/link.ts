@@ -3,22 +3,43 @@
  * iproute2 equivalent: `ip link add|set|del|show`.
  */
 import { ValidationError } from '../../../errors.js';
+import {
+  field,
+  flag,
+  ifindex,
+  ifname,
+  ifRef,
+  inInputOrder,
+  int,
+  linkState,
+  mac,
+  mtu,
+  parseIfRef,
+  parseSpec,
+  passedThrough,
+  Refusal,
+  shown,
+  spec,
+  text,
+  u32,
+  type z,
+} from '../../schema.js';
+import { formatMac, parseMac } from '../codec/address.js';
 import { type Attrs, type Body, type SchemaChoice, schema } from '../codec/attributes.js';
 import { struct } from '../codec/struct.js';
 import { AF, NLM_F } from '../constants.js';
-import { type BuildContext, type Command, type Family, matchesAll, NEW_FLAGS, type Request } from './family.js';
+import { type BuildContext, type Command, either, type Family, keepMatching, NEW_FLAGS, type Request } from './family.js';
 import {
-  BOND_MODES,
   bridgePortData,
   DATA_SCHEMAS,
   LINK_KINDS,
-  MACVLAN_MODES,
+  type LinkKind,
   PORT_DATA_BY_SLAVE_KIND,
   PORT_DATA_SCHEMAS,
-  portData,
+  portNames,
 } from './link-kinds.js';
+import { KIND_DATA, type KindData, PORT_DATA, type PortData } from './link-options.js';
 import { ADDR_GEN_MODES, IFF_UP, OPERSTATES } from './names.js';
-import { checkIfname, checkInt, checkKnownKeys, checkMac, checkMtu, checkObject, U32 } from './validate.js';
 
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
@@ -157,7 +178,10 @@ export const linkBody = schema(
 // veth's INFO_DATA holds the peer: a whole ifinfomsg + IFLA attributes.
 kindSchemas.veth = schema('VETH_INFO', [[1, 'peer', 'nested', { schema: linkBody }]]);
 
-/** The record a link decodes to. */
+/**
+ * The record a link decodes to. Fields without `?` are in every link message
+ * of this kernel (6.18): a dump, a get, and every RTM_NEWLINK / RTM_DELLINK event.
+ */
 export interface LinkRecord {
   index: number;
   ifname: string;
@@ -165,17 +189,39 @@ export interface LinkRecord {
   flags: number;
   /** 'up' when IFF_UP is set (administratively up), else 'down'. */
   state: 'up' | 'down';
-  operstate?: string | number;
+  /** ARPHRD_* (1 ethernet, 772 loopback). */
+  ifi_type: number;
+  /** RFC 2863 state by name: UNKNOWN, DOWN, LOWERLAYERDOWN, UP, DORMANT, ... (a number if unnamed). */
+  operstate: string | number;
+  mtu: number;
+  txqlen: number;
+  linkmode: number;
+  group: number;
+  promiscuity: number;
+  num_tx_queues: number;
+  num_rx_queues: number;
+  /** 1 when the link has carrier. */
+  carrier: number;
+  proto_down: number;
+  min_mtu?: number;
+  max_mtu?: number;
   kind?: string;
   data?: Attrs;
   slave_kind?: string;
   slave_data?: Attrs;
-  mtu?: number;
+  /** Link-layer address (links without one, such as ipip, have none). */
   address?: string;
+  broadcast?: string;
+  perm_address?: string;
   master?: number;
+  /** The link this one sits on (a veth's peer), by index; in another namespace when link_netnsid is set. */
   link?: number;
+  link_netnsid?: number;
+  ifalias?: string;
+  qdisc?: string;
   altnames?: string[];
-  ifi_type: number;
+  af_spec?: Attrs;
+  stats64?: Record<string, number>;
   [attr: string]: unknown;
 }
 
@@ -194,14 +240,15 @@ export function linkToRecord(body: Body): LinkRecord {
     prop_list?: { alt_ifname?: string[] };
     operstate?: number;
   };
-  const rec: LinkRecord = {
+  // mtu, txqlen, operstate, ... come from attributes every link message carries.
+  const rec = {
     index: h.index as number,
     ifname: attrs.ifname as string,
     flags: h.flags as number,
     state: ((h.flags as number) & IFF_UP) !== 0 ? 'up' : 'down',
     ifi_type: h.ifi_type as number,
     ...attrs,
-  };
+  } as LinkRecord;
   if (operstate !== undefined) rec.operstate = OPERSTATES.name(operstate);
   if (linkinfo) {
     if (linkinfo.kind !== undefined) rec.kind = linkinfo.kind as string;
@@ -213,181 +260,229 @@ export function linkToRecord(body: Body): LinkRecord {
   return rec;
 }
 
-/** Friendly spellings inside `data`, by kind: names for the kernel's numbers. */
-const DATA_ENUMS: Record<string, Record<string, Record<string, number>>> = {
-  macvlan: { mode: MACVLAN_MODES },
-  macvtap: { mode: MACVLAN_MODES },
-  bond: { mode: BOND_MODES },
+/** A namespace to move the link into: its name (/run/netns/NAME) or a process id in it. */
+const netnsRef = field<string | number, string | number>((v) => {
+  if (typeof v === 'number') {
+    return Number.isInteger(v) && v >= 1 && v <= 0x7fffffff ? v : new Refusal(`${shown(v)} is not a process id`);
+  }
+  if (typeof v === 'string' && v.length > 0 && v.length <= 255 && v !== '.' && v !== '..' && !/[/\0]/.test(v)) return v;
+  return new Refusal(`expected a namespace name or a process id, got ${shown(v)}`);
+});
+
+/** An options object, checked against its kind's declaration once the kind is known. */
+const optionsObject = field<object, Record<string, unknown>>((v) =>
+  v !== null && typeof v === 'object' && !Array.isArray(v)
+    ? passedThrough(v as Record<string, unknown>, 'an object of options')
+    : new Refusal(`expected an object of options, got ${shown(v)}`),
+);
+
+/** `master: null` or `0` detaches a port (`ip link set X nomaster`). */
+const masterRef = field<string | number | null, string | number | null>((v) => {
+  if (v === null || v === 0) return null;
+  if (typeof v === 'string' || typeof v === 'number') return parseIfRef(v);
+  return new Refusal(`expected an interface name or index, or null for none, got ${shown(v)}`);
+});
+
+/** The attributes of a link that any spec may set (the peer of a veth too). */
+const linkFields = {
+  /** Names the link by index (or, with `add`, asks for that index). */
+  index: ifindex.optional(),
+  ifname: ifname.optional(),
+  /** Renames the link named by ifname or index. */
+  newname: ifname.optional(),
+  state: linkState.optional(),
+  mtu: mtu.optional(),
+  address: mac.optional(),
+  broadcast: mac.optional(),
+  txqlen: u32.optional(),
+  /** The bridge, bond or VRF this link is a port of (by name or index); null or 0 for none. */
+  master: masterRef.optional(),
+  /** The link this one sits on (macvlan, vlan, ...), by name or index. */
+  link: ifRef.optional(),
+  ifalias: text(255, 'an alias').optional(),
+  /** iproute2's name of ifalias. */
+  alias: text(255, 'an alias').optional(),
+  group: u32.optional(),
+  /** Moves the link to a namespace, by name or by a process id in it. */
+  netns: netnsRef.optional(),
+  net_ns_fd: int(0, 0x7fffffff).optional(),
+  net_ns_pid: int(1, 0x7fffffff).optional(),
+  /** IFF_* bits set in ifinfomsg, under the mask `change`. */
+  flags: u32.optional(),
+  change: u32.optional(),
+  operstate: OPERSTATES.field(6).optional(),
+  /** 0 default, 1 dormant, 2 testing. */
+  linkmode: int(0, 2).optional(),
+  num_tx_queues: int(1, 4096).optional(),
+  num_rx_queues: int(1, 4096).optional(),
+  gso_max_size: u32.optional(),
+  gso_max_segs: u32.optional(),
+  promiscuity: u32.optional(),
+  carrier: flag.optional(),
+  proto_down: flag.optional(),
+  /** How the kernel makes IPv6 link-local addresses: eui64, none, stable_secret, random. */
+  addr_gen_mode: ADDR_GEN_MODES.field(3).optional(),
 };
 
-const LINK_SPEC_KEYS = new Set([
-  'addr_gen_mode',
-  'index',
-  'ifname',
-  'newname',
-  'kind',
-  'data',
-  'peer',
-  'slave_kind',
-  'slave_data',
-  'state',
-  'mtu',
-  'address',
-  'broadcast',
-  'txqlen',
-  'master',
-  'link',
-  'ifalias',
-  'alias',
-  'group',
-  'netns',
-  'net_ns_fd',
-  'net_ns_pid',
-  'flags',
-  'change',
-  'operstate',
-  'linkmode',
-  'num_tx_queues',
-  'num_rx_queues',
-  'gso_max_size',
-  'gso_max_segs',
-  'promiscuity',
-  'carrier',
-  'proto_down',
-  'family',
-  'ifi_type',
-]);
+/** The other end of a veth: its name, or the attributes it is created with. */
+export const PeerSpec = spec(linkFields);
+export type PeerSpec = z.input<typeof PeerSpec>;
 
-function kindData(kind: string, data: unknown, field: string): Attrs {
-  const obj = { ...checkObject(data, field) };
-  const sch = DATA_SCHEMAS[kind as keyof typeof DATA_SCHEMAS];
-  if (!sch) throw new ValidationError(`${field}: kind "${kind}" takes no data`, field);
-  for (const [key, value] of Object.entries(obj)) {
-    if (!sch.byName.has(key)) {
-      throw new ValidationError(
-        `${field}.${key}: not an option of ${kind} (known: ${sch.names().join(', ')})`,
-        `${field}.${key}`,
-      );
-    }
-    const names = DATA_ENUMS[kind]?.[key];
-    if (names && typeof value === 'string') {
-      const n = names[value];
-      if (n === undefined) {
-        throw new ValidationError(
-          `${field}.${key}: "${value}" is not a ${kind} ${key} (one of ${Object.keys(names).join(', ')})`,
-        );
-      }
-      obj[key] = n;
-    }
-  }
-  return obj;
+const LinkSpecSchema = spec({
+  ...linkFields,
+  kind: literalOf(LINK_KINDS, 'link kind').optional(),
+  /** The kind's options (IFLA_INFO_DATA): see link-options.ts. */
+  data: optionsObject.optional(),
+  /** A veth's other end: a name, or `{ ifname, netns, ... }`. */
+  peer: field<string | PeerSpec, string | Record<string, unknown>>((v) => {
+    if (typeof v === 'string') return v;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v))
+      return passedThrough(v as Record<string, unknown>, "the peer's attributes");
+    return new Refusal(`expected the peer's name or its attributes, got ${shown(v)}`);
+  }).optional(),
+  /** The kind of master this link is a port of: bridge, bond, vrf (for slave_data). */
+  slave_kind: literalOf(Object.keys(PORT_DATA) as (keyof typeof PORT_DATA)[], 'port kind').optional(),
+  /** Port options (IFLA_INFO_SLAVE_DATA): see link-options.ts. */
+  slave_data: optionsObject.optional(),
+});
+
+/** What data goes with which kind (a typo in an option fails at compile time too). */
+type KindPart =
+  | { [K in keyof KindData]: { kind: K; data?: KindData[K]; peer?: undefined } }[keyof KindData]
+  | { kind: 'veth'; data?: undefined; peer?: string | PeerSpec }
+  | { kind?: Exclude<LinkKind, keyof KindData | 'veth'>; data?: undefined; peer?: undefined };
+type PortPart =
+  | { [K in keyof PortData]: { slave_kind: K; slave_data?: PortData[K] } }[keyof PortData]
+  | { slave_kind?: undefined; slave_data?: undefined };
+
+/** `link add|set|replace`: like `ip link add v0 type veth peer name v1`, `ip link set v0 up mtu 1400`. */
+export type LinkSpec = Omit<z.input<typeof LinkSpecSchema>, 'kind' | 'data' | 'peer' | 'slave_kind' | 'slave_data'> &
+  KindPart &
+  PortPart;
+export const LinkSpec = LinkSpecSchema;
+
+/** `link get|del`: one link, by name or index. */
+export const LinkKey = spec({ ifname: ifname.optional(), index: ifindex.optional() });
+export type LinkKey = z.input<typeof LinkKey>;
+
+/** `link dump`: by master and kind in the kernel, the rest in record terms. */
+export const LinkFilter = spec({
+  ifname: ifname.optional(),
+  index: ifindex.optional(),
+  kind: text(15, 'a link kind').optional(),
+  slave_kind: text(15, 'a port kind').optional(),
+  /** Ports of this master, by name or index. */
+  master: ifRef.optional(),
+  link: ifRef.optional(),
+  state: linkState.optional(),
+  operstate: OPERSTATES.field(6).optional(),
+  mtu: u32.optional(),
+  address: mac.optional(),
+  txqlen: u32.optional(),
+  group: u32.optional(),
+  ifalias: text(255, 'an alias').optional(),
+  alias: text(255, 'an alias').optional(),
+});
+export type LinkFilter = z.input<typeof LinkFilter>;
+
+/** One of a fixed list of names. */
+function literalOf<K extends string>(names: readonly K[], what: string) {
+  return field<K, K>((v) =>
+    typeof v === 'string' && (names as readonly string[]).includes(v)
+      ? (v as K)
+      : new Refusal(`unknown ${what} ${shown(v)} (known: ${names.join(', ')})`),
+  );
 }
 
+type LinkFields = z.output<typeof PeerSpec> & Partial<z.output<typeof LinkSpecSchema>>;
+
 /** Builds the IFLA attributes and ifinfomsg header of a spec (the peer of a veth uses this too). */
-async function linkAttrs(cmd: Command, spec: Record<string, unknown>, ctx: BuildContext, where: string): Promise<Body> {
-  checkKnownKeys(spec, LINK_SPEC_KEYS, where);
+async function linkAttrs(s: LinkFields, ctx: BuildContext, where: string): Promise<Body> {
   const header: Record<string, number> = { family: AF.UNSPEC, pad: 0, ifi_type: 0, index: 0, flags: 0, change: 0 };
   const attrs: Attrs = {};
-  if (spec.index !== undefined) header.index = checkInt(spec.index, `${where}.index`, 1, 0x7fffffff);
-  if (spec.flags !== undefined) header.flags = checkInt(spec.flags, `${where}.flags`, 0, U32);
-  if (spec.change !== undefined) header.change = checkInt(spec.change, `${where}.change`, 0, U32);
-  if (spec.state !== undefined) {
-    if (spec.state !== 'up' && spec.state !== 'down') {
-      throw new ValidationError(`${where}.state: expected 'up' or 'down', got ${JSON.stringify(spec.state)}`, 'state');
-    }
+  if (s.index !== undefined) header.index = s.index;
+  if (s.flags !== undefined) header.flags = s.flags;
+  if (s.change !== undefined) header.change = s.change;
+  if (s.state !== undefined) {
     header.change = (header.change as number) | IFF_UP;
-    header.flags = spec.state === 'up' ? (header.flags as number) | IFF_UP : (header.flags as number) & ~IFF_UP;
+    header.flags = s.state === 'up' ? (header.flags as number) | IFF_UP : (header.flags as number) & ~IFF_UP;
   }
-  if (spec.ifname !== undefined) attrs.ifname = checkIfname(spec.ifname, `${where}.ifname`);
-  if (spec.newname !== undefined) {
+  if (s.ifname !== undefined) attrs.ifname = s.ifname;
+  if (s.newname !== undefined) {
     if (header.index === 0) {
-      if (attrs.ifname === undefined) throw new ValidationError(`${where}.newname: name the link to rename with ifname or index`);
-      header.index = await ctx.index(attrs.ifname as string, `${where}.ifname`);
+      if (s.ifname === undefined)
+        throw new ValidationError(`${where}.newname: name the link to rename with ifname or index`, 'newname');
+      header.index = await ctx.index(s.ifname, `${where}.ifname`);
     }
-    attrs.ifname = checkIfname(spec.newname, `${where}.newname`);
+    attrs.ifname = s.newname;
   }
-  if (spec.txqlen !== undefined) attrs.txqlen = checkInt(spec.txqlen, `${where}.txqlen`, 0, U32);
-  if (spec.operstate !== undefined) attrs.operstate = OPERSTATES.number(spec.operstate, `${where}.operstate`);
-  if (spec.linkmode !== undefined) attrs.linkmode = checkInt(spec.linkmode, `${where}.linkmode`, 0, 1);
-  if (spec.mtu !== undefined) attrs.mtu = checkMtu(spec.mtu, `${where}.mtu`);
-  if (spec.address !== undefined) attrs.address = checkMac(spec.address, `${where}.address`);
-  if (spec.broadcast !== undefined) attrs.broadcast = checkMac(spec.broadcast, `${where}.broadcast`);
-  if (spec.link !== undefined) attrs.link = await ctx.index(spec.link as string | number, `${where}.link`);
-  if (spec.master !== undefined) {
-    attrs.master =
-      spec.master === null || spec.master === 0 ? 0 : await ctx.index(spec.master as string | number, `${where}.master`);
-  }
-  const alias = spec.ifalias ?? spec.alias;
-  if (alias !== undefined) {
-    if (typeof alias !== 'string' || Buffer.byteLength(alias) > 255) {
-      throw new ValidationError(`${where}.alias: expected a string of at most 255 bytes`, 'alias');
-    }
-    attrs.ifalias = alias;
-  }
-  if (spec.group !== undefined) attrs.group = checkInt(spec.group, `${where}.group`, 0, U32);
+  if (s.txqlen !== undefined) attrs.txqlen = s.txqlen;
+  if (s.operstate !== undefined) attrs.operstate = s.operstate;
+  if (s.linkmode !== undefined) attrs.linkmode = s.linkmode;
+  if (s.mtu !== undefined) attrs.mtu = s.mtu;
+  if (s.address !== undefined) attrs.address = s.address;
+  if (s.broadcast !== undefined) attrs.broadcast = s.broadcast;
+  if (s.link !== undefined) attrs.link = await ctx.index(s.link, `${where}.link`);
+  if (s.master !== undefined) attrs.master = s.master === null ? 0 : await ctx.index(s.master, `${where}.master`);
+  const alias = either(s.ifalias, s.alias, 'ifalias', 'alias');
+  if (alias !== undefined) attrs.ifalias = alias;
+  if (s.group !== undefined) attrs.group = s.group;
   for (const key of ['num_tx_queues', 'num_rx_queues', 'gso_max_size', 'gso_max_segs', 'promiscuity'] as const) {
-    if (spec[key] !== undefined) attrs[key] = checkInt(spec[key], `${where}.${key}`, 0, U32);
+    if (s[key] !== undefined) attrs[key] = s[key];
   }
-  for (const key of ['carrier', 'proto_down'] as const) {
-    if (spec[key] !== undefined) attrs[key] = checkInt(Number(spec[key]), `${where}.${key}`, 0, 1);
+  if (s.carrier !== undefined) attrs.carrier = s.carrier ? 1 : 0;
+  if (s.proto_down !== undefined) attrs.proto_down = s.proto_down ? 1 : 0;
+  if (s.netns !== undefined) {
+    if (typeof s.netns === 'string') attrs.net_ns_fd = ctx.netnsFd(s.netns);
+    else attrs.net_ns_pid = s.netns;
   }
-  if (spec.netns !== undefined) {
-    if (typeof spec.netns === 'string') attrs.net_ns_fd = ctx.netnsFd(spec.netns);
-    else if (typeof spec.netns === 'number') attrs.net_ns_pid = checkInt(spec.netns, `${where}.netns`, 1, 0x7fffffff);
-    else throw new ValidationError(`${where}.netns: a namespace name or a pid`, 'netns');
-  }
-  if (spec.addr_gen_mode !== undefined) {
-    // `ip link set X addrgenmode none`: how (and whether) the kernel makes IPv6 link-local addresses.
-    attrs.af_spec = { inet6: { addr_gen_mode: ADDR_GEN_MODES.number(spec.addr_gen_mode, `${where}.addr_gen_mode`) } };
-  }
-  if (spec.net_ns_fd !== undefined) attrs.net_ns_fd = checkInt(spec.net_ns_fd, `${where}.net_ns_fd`, 0, 0x7fffffff);
-  if (spec.net_ns_pid !== undefined) attrs.net_ns_pid = checkInt(spec.net_ns_pid, `${where}.net_ns_pid`, 1, 0x7fffffff);
+  // `ip link set X addrgenmode none`: how (and whether) the kernel makes IPv6 link-local addresses.
+  if (s.addr_gen_mode !== undefined) attrs.af_spec = { inet6: { addr_gen_mode: s.addr_gen_mode } };
+  if (s.net_ns_fd !== undefined) attrs.net_ns_fd = s.net_ns_fd;
+  if (s.net_ns_pid !== undefined) attrs.net_ns_pid = s.net_ns_pid;
 
   const linkinfo: Attrs = {};
-  if (spec.kind !== undefined) {
-    const kind = spec.kind as string;
-    if (!(LINK_KINDS as readonly string[]).includes(kind)) {
-      throw new ValidationError(
-        `${where}.kind: unknown link kind ${JSON.stringify(kind)} (known: ${LINK_KINDS.join(', ')})`,
-        'kind',
-      );
-    }
-    linkinfo.kind = kind;
-    if (kind === 'veth') {
-      if (spec.data !== undefined) throw new ValidationError(`${where}.data: veth takes its options in 'peer'`, 'data');
-      if (spec.peer !== undefined) {
-        const peer = typeof spec.peer === 'string' ? { ifname: spec.peer } : checkObject(spec.peer, `${where}.peer`);
-        linkinfo.data = { peer: await linkAttrs(cmd, peer, ctx, `${where}.peer`) };
+  if (s.kind !== undefined) {
+    linkinfo.kind = s.kind;
+    if (s.kind === 'veth') {
+      if (s.data !== undefined) throw new ValidationError(`${where}.data: veth takes its options in 'peer'`, 'data');
+      if (s.peer !== undefined) {
+        const peer =
+          typeof s.peer === 'string'
+            ? { ifname: parseSpec(ifname, s.peer, where, 'peer') }
+            : parseSpec(PeerSpec, s.peer, where, 'peer');
+        linkinfo.data = { peer: await linkAttrs(peer, ctx, `${where}.peer`) };
       }
-    } else if (spec.data !== undefined) {
-      linkinfo.data = kindData(kind, spec.data, `${where}.data`);
+    } else if (s.data !== undefined) {
+      const schema = Object.hasOwn(KIND_DATA, s.kind) ? KIND_DATA[s.kind as keyof typeof KIND_DATA] : undefined;
+      if (!schema) throw new ValidationError(`${where}.data: kind "${s.kind}" takes no data`, 'data');
+      linkinfo.data = inInputOrder(s.data, parseSpec(schema, s.data, where, 'data'));
     }
-    if (kind === 'vxlan' && attrs.link !== undefined) {
+    if (s.kind === 'vxlan' && attrs.link !== undefined) {
       // `ip link add vx0 type vxlan ... dev v0`: a vxlan's lower device is its own option
       // (IFLA_VXLAN_LINK), not IFLA_LINK, which the vxlan driver ignores.
       linkinfo.data = { ...((linkinfo.data as Attrs | undefined) ?? {}), link: attrs.link };
       delete attrs.link;
     }
-  } else if (spec.data !== undefined || spec.peer !== undefined) {
+  } else if (s.data !== undefined || s.peer !== undefined) {
     throw new ValidationError(`${where}: 'data' and 'peer' need a 'kind'`, 'kind');
   }
-  if (spec.peer !== undefined && spec.kind !== 'veth') {
+  if (s.peer !== undefined && s.kind !== 'veth') {
     throw new ValidationError(`${where}.peer: only a veth has a peer`, 'peer');
   }
-  if (spec.slave_kind !== undefined || spec.slave_data !== undefined) {
-    const slaveKind = spec.slave_kind as string;
-    const sch = PORT_DATA_SCHEMAS[slaveKind as keyof typeof PORT_DATA_SCHEMAS];
-    if (!sch) {
-      throw new ValidationError(
-        `${where}.slave_kind: expected one of ${Object.keys(PORT_DATA_SCHEMAS).join(', ')}`,
-        'slave_kind',
-      );
-    }
+  if (s.slave_data !== undefined && s.slave_kind === undefined) {
+    throw new ValidationError(
+      `${where}.slave_data: give slave_kind (${Object.keys(PORT_DATA).join(', ')}) with it`,
+      'slave_kind',
+    );
+  }
+  if (s.slave_kind !== undefined) {
     // As `ip link set dev P type bridge_slave ...`: INFO_KIND "<kind>_slave", no INFO_SLAVE_KIND.
-    if (linkinfo.kind === undefined) linkinfo.kind = `${slaveKind}_slave`;
-    else linkinfo.slave_kind = slaveKind;
-    if (spec.slave_data !== undefined) {
-      linkinfo.slave_data = portData(slaveKind, checkObject(spec.slave_data, `${where}.slave_data`), where);
+    if (linkinfo.kind === undefined) linkinfo.kind = `${s.slave_kind}_slave`;
+    else linkinfo.slave_kind = s.slave_kind;
+    if (s.slave_data !== undefined) {
+      const named = portNames(s.slave_kind, s.slave_data, where);
+      linkinfo.slave_data = inInputOrder(named, parseSpec(PORT_DATA[s.slave_kind], named, where, 'slave_data'));
     }
   }
   if (Object.keys(linkinfo).length) attrs.linkinfo = linkinfo;
@@ -428,41 +523,42 @@ function inIproute2Order(attrs: Attrs): Attrs {
   return out;
 }
 
-async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildContext): Promise<Request> {
-  if (cmd === 'dump') {
-    const body = await linkAttrs(cmd, {}, ctx, 'link');
-    body.attrs.ext_mask = RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS;
-    // Kernel-side filters (strict checking): by master and by kind.
-    if (spec.master !== undefined) body.attrs.master = await ctx.index(spec.master as string | number, 'master');
-    if (typeof spec.kind === 'string') body.attrs.linkinfo = { kind: spec.kind };
-    return { type: RTM_GETLINK, flags: NEW_FLAGS.dump, body, strict: true };
+async function build(cmd: Command, input: unknown, ctx: BuildContext): Promise<Request> {
+  if (cmd === 'dump') return buildDump(parseSpec(LinkFilter, input, 'link dump'), ctx);
+  if (cmd === 'get' || cmd === 'del') {
+    const k = parseSpec(LinkKey, input, `link ${cmd}`);
+    if (k.index === undefined && k.ifname === undefined) {
+      throw new ValidationError(`link ${cmd}: name the link with ifname or index`, 'ifname');
+    }
+    const header: Record<string, number> = { family: AF.UNSPEC, pad: 0, ifi_type: 0, index: k.index ?? 0, flags: 0, change: 0 };
+    if (cmd === 'get') {
+      const attrs: Attrs = k.ifname !== undefined ? { ifname: k.ifname } : {};
+      attrs.ext_mask = RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS;
+      return { type: RTM_GETLINK, flags: NEW_FLAGS.get, body: { header, attrs } };
+    }
+    // As `ip link del X`: address the link by index, resolved first, so an unknown name is a
+    // clear error before anything is attempted.
+    if (header.index === 0) header.index = await ctx.index(k.ifname as string, 'ifname');
+    return { type: RTM_DELLINK, flags: NEW_FLAGS.del, body: { header, attrs: {} } };
   }
-  const body = await linkAttrs(cmd, spec, ctx, 'link');
+  const s = parseSpec(LinkSpecSchema, input, `link ${cmd}`);
+  const body = await linkAttrs(s, ctx, 'link');
   if (cmd === 'add') {
-    if (spec.ifname === undefined) throw new ValidationError('link add: ifname is required', 'ifname');
-    if (spec.kind === undefined) throw new ValidationError('link add: kind is required', 'kind');
+    if (s.ifname === undefined) throw new ValidationError('link add: ifname is required', 'ifname');
+    if (s.kind === undefined) throw new ValidationError('link add: kind is required', 'kind');
     return { type: RTM_NEWLINK, flags: NEW_FLAGS.add, body };
   }
-  if (body.header.index === 0 && spec.ifname === undefined) {
+  if (body.header.index === 0 && s.ifname === undefined) {
     throw new ValidationError(`link ${cmd}: name the link with ifname or index`, 'ifname');
   }
-  if ((cmd === 'set' || cmd === 'del') && body.header.index === 0) {
-    // As `ip link set dev X` / `ip link del X`: address the link by index, resolved first,
-    // so an unknown name is a clear error before any change is attempted.
-    body.header.index = await ctx.index(spec.ifname as string, 'ifname');
-    if (spec.newname === undefined) body.attrs = omit(body.attrs, 'ifname');
+  if (cmd === 'set' && body.header.index === 0) {
+    // As `ip link set dev X`: address the link by index, resolved first, so an unknown name is
+    // a clear error before any change is attempted.
+    body.header.index = await ctx.index(s.ifname as string, 'ifname');
+    if (s.newname === undefined) body.attrs = omit(body.attrs, 'ifname');
   }
-  switch (cmd) {
-    case 'set':
-      return { type: RTM_NEWLINK, flags: NLM_F.REQUEST | NLM_F.ACK, body };
-    case 'replace':
-      return { type: RTM_NEWLINK, flags: NEW_FLAGS.replace, body };
-    case 'del':
-      return { type: RTM_DELLINK, flags: NEW_FLAGS.del, body };
-    case 'get':
-      body.attrs.ext_mask = RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS;
-      return { type: RTM_GETLINK, flags: NEW_FLAGS.get, body };
-  }
+  if (cmd === 'set') return { type: RTM_NEWLINK, flags: NLM_F.REQUEST | NLM_F.ACK, body };
+  return { type: RTM_NEWLINK, flags: NEW_FLAGS.replace, body };
 }
 
 function omit(attrs: Attrs, key: string): Attrs {
@@ -470,13 +566,30 @@ function omit(attrs: Attrs, key: string): Attrs {
   return rest;
 }
 
-async function filter(spec: Record<string, unknown>, ctx: BuildContext): Promise<(r: LinkRecord) => boolean> {
-  const wanted: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(spec)) {
-    if (key === 'master' || key === 'link') wanted[key] = await ctx.index(value as string | number, key);
-    else wanted[key] = value;
-  }
-  return (r) => matchesAll(r, wanted);
+async function buildDump(s: z.output<typeof LinkFilter>, ctx: BuildContext): Promise<Request> {
+  const header: Record<string, number> = { family: AF.UNSPEC, pad: 0, ifi_type: 0, index: 0, flags: 0, change: 0 };
+  const attrs: Attrs = { ext_mask: RTEXT_FILTER_VF | RTEXT_FILTER_SKIP_STATS };
+  // Kernel-side filters (strict checking): by master and by kind.
+  const master = s.master !== undefined ? await ctx.index(s.master, 'master') : undefined;
+  if (master !== undefined) attrs.master = master;
+  if (s.kind !== undefined) attrs.linkinfo = { kind: s.kind };
+  const address = s.address !== undefined ? parseMac(s.address) : undefined;
+  const keep = keepMatching({
+    ifname: s.ifname,
+    index: s.index,
+    kind: s.kind,
+    slave_kind: s.slave_kind,
+    master,
+    link: s.link !== undefined ? await ctx.index(s.link, 'link') : undefined,
+    state: s.state,
+    operstate: s.operstate !== undefined ? OPERSTATES.name(s.operstate) : undefined,
+    mtu: s.mtu,
+    address: address ? formatMac(address, 0, address.length) : undefined,
+    txqlen: s.txqlen,
+    group: s.group,
+    ifalias: either(s.ifalias, s.alias, 'ifalias', 'alias'),
+  });
+  return { type: RTM_GETLINK, flags: NEW_FLAGS.dump, body: { header, attrs }, strict: true, keep };
 }
 
 export const link: Family<LinkRecord> = {
@@ -485,5 +598,4 @@ export const link: Family<LinkRecord> = {
   body: linkBody,
   build,
   toRecord: linkToRecord,
-  filter,
 };

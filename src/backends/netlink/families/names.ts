@@ -4,17 +4,19 @@
  * Records carry the name; specs accept the name or the number.
  */
 import { ValidationError } from '../../../errors.js';
+import { named, shown, type z } from '../../schema.js';
 
-export class NameTable {
+export class NameTable<K extends string = string> {
   private readonly byName: Map<string, number>;
   private readonly byNumber: Map<number, string>;
+  private readonly fields = new Map<number, z.ZodType<number, K | number | `${number}`>>();
 
   constructor(
     readonly what: string,
-    entries: Record<string, number>,
+    readonly entries: Readonly<Record<K, number>>,
   ) {
     this.byName = new Map(Object.entries(entries));
-    this.byNumber = new Map(Object.entries(entries).map(([k, v]) => [v, k]));
+    this.byNumber = new Map(Object.entries(entries).map(([k, v]) => [v as number, k]));
   }
 
   /** The name for a number, or the number itself when it has none. */
@@ -28,12 +30,19 @@ export class NameTable {
     if (typeof value === 'string') {
       const n = this.byName.get(value);
       if (n !== undefined) return n;
-      if (/^\d+$/.test(value) && Number(value) <= max) return Number(value);
+      if (/^(0|[1-9]\d{0,9})$/.test(value) && Number(value) <= max) return Number(value);
     }
     throw new ValidationError(
-      `${field}: ${JSON.stringify(value)} is not a ${this.what} (one of ${[...this.byName.keys()].join(', ')}, or 0..${max})`,
+      `${field}: ${shown(value)} is not a ${this.what} (one of ${[...this.byName.keys()].join(', ')}, or 0..${max})`,
       field,
     );
+  }
+
+  /** The spec field type: a name or a number in 0..max, parsed into the number. */
+  field(max = 255): z.ZodType<number, K | number | `${number}`> {
+    let f = this.fields.get(max);
+    if (!f) this.fields.set(max, (f = named(this.entries, this.what, max)));
+    return f;
   }
 }
 

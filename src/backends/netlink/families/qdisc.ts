@@ -4,23 +4,38 @@
  * Options per kind are schemas; the arithmetic (ticks, rate tables) is tc's.
  */
 import { TcError, ValidationError } from '../../../errors.js';
+import {
+  field,
+  ifindex,
+  ifname,
+  int,
+  literal,
+  parseSpec,
+  Refusal,
+  shown,
+  spec,
+  tcPercent,
+  tcRate,
+  tcSize,
+  tcTime,
+  text,
+  u32,
+  type z,
+} from '../../schema.js';
 import { type Attrs, type Body, type Schema, schema } from '../codec/attributes.js';
 import { struct } from '../codec/struct.js';
 import { AF, NLM_F } from '../constants.js';
-import { type BuildContext, type Command, type Family, flagsFor, matchesAll, NEW_FLAGS, type Request } from './family.js';
+import { type BuildContext, type Command, type Family, flagsFor, keepMatching, NEW_FLAGS, type Request } from './family.js';
 import {
-  parsePercent,
-  parseRate,
-  parseSize,
-  parseTime,
   rateTable,
   TC_LINKLAYER_ETHERNET,
   TIME_UNITS_PER_SEC,
+  ticksPerUsec,
   ticksToUsec,
   usecToTicks,
   xmitTime,
 } from './tc-units.js';
-import { checkInt, checkKnownKeys, U32 } from './validate.js';
+import { U32 } from './validate.js';
 
 export const RTM_NEWQDISC = 36;
 export const RTM_DELQDISC = 37;
@@ -116,16 +131,27 @@ export const qdiscBody = schema(
   tcmsg,
 );
 
-/** '1:' -> 0x10000, '1:10' -> 0x10010 (hex, as tc reads them), 'root', 'ingress', 'clsact'. */
-export function parseHandle(value: unknown, field: string): number {
-  if (typeof value === 'number') return checkInt(value, field, 0, U32);
+/** '1:' -> 0x10000, '1:10' -> 0x10010 (hex, as tc reads them), 'root', 'ingress', 'clsact', 'none'; undefined otherwise. */
+function handleNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 && value <= U32 ? value : undefined;
   if (value === 'root') return TC_H_ROOT;
   if (value === 'ingress' || value === 'clsact') return TC_H_INGRESS;
   if (value === 'none') return 0;
   const m = typeof value === 'string' ? /^([0-9a-f]{1,4})?:([0-9a-f]{0,4})$/i.exec(value) : null;
-  if (!m) throw new ValidationError(`${field}: ${JSON.stringify(value)} is not a handle like '1:' or '1:10'`, field);
+  if (!m) return undefined;
   return ((Number.parseInt(m[1] || '0', 16) << 16) | Number.parseInt(m[2] || '0', 16)) >>> 0;
 }
+
+export function parseHandle(value: unknown, field: string): number {
+  const h = handleNumber(value);
+  if (h === undefined) throw new ValidationError(`${field}: ${shown(value)} is not a handle like '1:' or '1:10'`, field);
+  return h;
+}
+
+/** A tc handle or parent: '1:', '1:10' (hex), 'root', 'ingress', 'clsact', 'none', or the u32. */
+export const tcHandle = field<string | number, number>(
+  (v) => handleNumber(v) ?? new Refusal(`${shown(v)} is not a handle like '1:' or '1:10', 'root' or 'ingress'`),
+);
 
 export function formatHandle(h: number): string {
   if (h === TC_H_ROOT) return 'root';
@@ -135,13 +161,28 @@ export function formatHandle(h: number): string {
   return `${major.toString(16)}:${minor ? minor.toString(16) : ''}`;
 }
 
+/** The record a qdisc decodes to. */
 export interface QdiscRecord {
+  /** The interface's index. */
   index: number;
   kind: string;
+  /** '1:', 'ingress', ... as tc writes them. */
   handle: string;
+  /** 'root', '1:1', ... */
   parent: string;
+  /** TCA_OPTIONS as decoded (per kind). */
   options?: unknown;
-  /** Friendly figures for kinds that have them (tbf, netem): rates in bits/s, times in ms. */
+  /** tbf, netem: the rate in bits per second. */
+  rate?: number;
+  /** tbf: the bucket, bytes. */
+  burst?: number;
+  /** tbf: bytes; netem: packets. */
+  limit?: number;
+  /** netem: milliseconds. */
+  delay?: number;
+  jitter?: number;
+  /** netem: percent. */
+  loss?: number;
   [field: string]: unknown;
 }
 
@@ -186,145 +227,260 @@ const FRIENDLY: Record<string, (o: Attrs & Body) => Record<string, number | unde
   },
 };
 
-const QDISC_KINDS = ['tbf', 'netem', 'htb', 'ingress', 'clsact', 'pfifo', 'bfifo', 'pfifo_fast', 'noqueue', 'fq_codel', 'red'];
-
-type OptionBuilder = (spec: Record<string, unknown>) => unknown;
-
-/** Per kind: the option keys it accepts and how they become TCA_OPTIONS. */
-const OPTIONS: Record<string, { keys: string[]; build: OptionBuilder }> = {
-  tbf: {
-    keys: ['rate', 'burst', 'latency', 'limit', 'mtu', 'peakrate', 'mpu'],
-    build: (s) => {
-      if (s.rate === undefined || s.burst === undefined) throw new ValidationError('tbf: rate and burst are required', 'rate');
-      if ((s.latency === undefined) === (s.limit === undefined)) {
-        throw new ValidationError('tbf: give exactly one of latency and limit', 'latency');
-      }
-      const rate64 = parseRate(s.rate, 'rate');
-      const buffer = parseSize(s.burst, 'burst');
-      const mpu = s.mpu !== undefined ? parseSize(s.mpu, 'mpu') : 0;
-      let limit = s.limit !== undefined ? parseSize(s.limit, 'limit') : 0;
-      if (s.latency !== undefined) limit = Math.floor((rate64 * parseTime(s.latency, 'latency')) / TIME_UNITS_PER_SEC + buffer);
-      const rate = rate64 >= 2 ** 32 ? 0xffffffff : rate64;
-      const { table, cellLog } = rateTable(rate, 0, mpu);
-      const parms: Record<string, number> = {
-        rate_cell_log: cellLog,
-        rate_linklayer: TC_LINKLAYER_ETHERNET,
-        rate_cell_align: -1,
-        rate_mpu: mpu,
-        rate_rate: rate,
-        limit,
-        buffer: xmitTime(rate, buffer),
-        mtu: 0,
-      };
-      const options: Attrs = { parms, burst: buffer };
-      if (rate64 >= 2 ** 32) options.rate64 = rate64;
-      options.rtab = table.toString('hex');
-      if (s.peakrate !== undefined) {
-        if (s.mtu === undefined) throw new ValidationError('tbf: peakrate needs mtu (the peak bucket size)', 'mtu');
-        const prate64 = parseRate(s.peakrate, 'peakrate');
-        const mtu = parseSize(s.mtu, 'mtu');
-        const prate = prate64 >= 2 ** 32 ? 0xffffffff : prate64;
-        const peak = rateTable(prate, mtu, mpu);
-        Object.assign(parms, {
-          peak_cell_log: peak.cellLog,
-          peak_linklayer: TC_LINKLAYER_ETHERNET,
-          peak_cell_align: -1,
-          peak_mpu: mpu,
-          peak_rate: prate,
-          mtu: xmitTime(prate, mtu),
-        });
-        if (prate64 >= 2 ** 32) options.prate64 = prate64;
-        options.pburst = mtu;
-        options.ptab = peak.table.toString('hex');
-      }
-      return options;
-    },
-  },
-  netem: {
-    keys: ['delay', 'jitter', 'loss', 'limit', 'rate', 'duplicate', 'corrupt', 'reorder', 'gap'],
-    build: (s) => {
-      const header: Record<string, number> = {
-        latency: s.delay !== undefined ? usecToTicks(parseTime(s.delay, 'delay')) : 0,
-        limit: s.limit !== undefined ? checkInt(s.limit, 'limit', 0, U32) : 1000,
-        loss: s.loss !== undefined ? parsePercent(s.loss, 'loss') : 0,
-        gap: s.gap !== undefined ? checkInt(s.gap, 'gap', 0, U32) : 0,
-        duplicate: s.duplicate !== undefined ? parsePercent(s.duplicate, 'duplicate') : 0,
-        jitter: s.jitter !== undefined ? usecToTicks(parseTime(s.jitter, 'jitter')) : 0,
-      };
-      const attrs: Attrs = {};
-      if (s.reorder !== undefined) attrs.reorder = { probability: parsePercent(s.reorder, 'reorder'), correlation: 0 };
-      if (s.corrupt !== undefined) attrs.corrupt = { probability: parsePercent(s.corrupt, 'corrupt'), correlation: 0 };
-      if (s.rate !== undefined) {
-        const rate64 = parseRate(s.rate, 'rate');
-        attrs.rate = { rate: rate64 >= 2 ** 32 ? 0xffffffff : rate64, packet_overhead: 0, cell_size: 0, cell_overhead: 0 };
-        if (rate64 >= 2 ** 32) attrs.rate64 = rate64;
-      }
-      return { header, attrs };
-    },
-  },
-  htb: {
-    keys: ['default', 'r2q', 'direct_qlen'],
-    build: (s) => {
-      const options: Attrs = {
-        init: {
-          version: 3,
-          rate2quantum: s.r2q !== undefined ? checkInt(s.r2q, 'r2q', 1, U32) : 10,
-          defcls: s.default !== undefined ? parseMinor(s.default) : 0,
-          debug: 0,
-          direct_pkts: 0,
-        },
-      };
-      if (s.direct_qlen !== undefined) options.direct_qlen = checkInt(s.direct_qlen, 'direct_qlen', 0, U32);
-      return options;
-    },
-  },
-  pfifo: { keys: ['limit'], build: (s) => fifoLimit(s, 'packets') },
-  bfifo: { keys: ['limit'], build: (s) => fifoLimit(s, 'bytes') },
-  ingress: { keys: [], build: () => undefined },
-  clsact: { keys: [], build: () => undefined },
+/** What every qdisc spec has: the interface, the handle, the parent. */
+const base = {
+  ifname: ifname.optional(),
+  index: ifindex.optional(),
+  handle: tcHandle.optional(),
+  parent: tcHandle.optional(),
 };
 
-function fifoLimit(s: Record<string, unknown>, unit: 'packets' | 'bytes'): unknown {
-  if (s.limit === undefined) return undefined;
-  const limit = unit === 'bytes' ? parseSize(s.limit, 'limit') : checkInt(s.limit, 'limit', 0, U32);
-  return { header: { limit }, attrs: {} };
+/** The tc options of each kind netstate builds (`tc qdisc add ... tbf rate 10mbit burst 32kb latency 50ms`). */
+export const TbfSpec = spec({
+  ...base,
+  kind: literal('tbf'),
+  rate: tcRate.optional(),
+  burst: tcSize.optional(),
+  latency: tcTime.optional(),
+  limit: tcSize.optional(),
+  mtu: tcSize.optional(),
+  peakrate: tcRate.optional(),
+  mpu: tcSize.optional(),
+});
+export const NetemSpec = spec({
+  ...base,
+  kind: literal('netem'),
+  delay: tcTime.optional(),
+  jitter: tcTime.optional(),
+  loss: tcPercent.optional(),
+  limit: u32.optional(),
+  rate: tcRate.optional(),
+  duplicate: tcPercent.optional(),
+  corrupt: tcPercent.optional(),
+  reorder: tcPercent.optional(),
+  gap: u32.optional(),
+});
+/** htb's `default 10` is a hex class minor, as tc reads it; numbers are taken as they are. */
+const classMinor = field<string | number, number>((v) => {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffff) return v;
+  if (typeof v === 'string' && /^[0-9a-f]{1,4}$/i.test(v)) return Number.parseInt(v, 16);
+  return new Refusal(`${shown(v)} is not a class minor number like '10' (hex, as tc reads it)`);
+});
+export const HtbSpec = spec({
+  ...base,
+  kind: literal('htb'),
+  default: classMinor.optional(),
+  r2q: int(1, U32).optional(),
+  direct_qlen: u32.optional(),
+});
+/** pfifo's limit is packets, bfifo's bytes. */
+export const PfifoSpec = spec({ ...base, kind: literal('pfifo'), limit: u32.optional() });
+export const BfifoSpec = spec({ ...base, kind: literal('bfifo'), limit: tcSize.optional() });
+/** Kinds without options here. */
+const BARE_KINDS = ['ingress', 'clsact', 'pfifo_fast', 'noqueue', 'fq_codel', 'red'] as const;
+type BareKind = (typeof BARE_KINDS)[number];
+const bareKind = field<BareKind, BareKind>((v) =>
+  (BARE_KINDS as readonly unknown[]).includes(v) ? (v as BareKind) : new Refusal(`${shown(v)} takes no options here`),
+);
+export const BareQdiscSpec = spec({ ...base, kind: bareKind });
+/** `qdisc del` needs no options: the interface, the parent or handle, and the kind if wanted. */
+export const QdiscKey = spec({ ...base, kind: text(15, 'a qdisc kind').optional() });
+
+const QDISC_SPECS = {
+  tbf: TbfSpec,
+  netem: NetemSpec,
+  htb: HtbSpec,
+  pfifo: PfifoSpec,
+  bfifo: BfifoSpec,
+  ingress: BareQdiscSpec,
+  clsact: BareQdiscSpec,
+  pfifo_fast: BareQdiscSpec,
+  noqueue: BareQdiscSpec,
+  fq_codel: BareQdiscSpec,
+  red: BareQdiscSpec,
+} as const;
+type QdiscKind = keyof typeof QDISC_SPECS;
+
+/** `qdisc add|set|replace`: one spec per kind, told apart by `kind`. */
+export type QdiscSpec =
+  | z.input<typeof TbfSpec>
+  | z.input<typeof NetemSpec>
+  | z.input<typeof HtbSpec>
+  | z.input<typeof PfifoSpec>
+  | z.input<typeof BfifoSpec>
+  | z.input<typeof BareQdiscSpec>;
+export type QdiscKey = z.input<typeof QdiscKey>;
+
+/** `qdisc dump|get`: by interface in the kernel, the rest in record terms. */
+export const QdiscFilter = spec({ ...base, kind: text(15, 'a qdisc kind').optional() });
+export type QdiscFilter = z.input<typeof QdiscFilter>;
+
+/** A tc figure that must fit the kernel's u32 field, or the spec is refused (tc would wrap it). */
+function fitsU32(value: number, field: string, why: string): number {
+  if (value > U32) throw new ValidationError(`${field}: ${why} exceeds the kernel's 32-bit field`, field);
+  return value;
 }
 
-/** htb's `default 10` is hex, as in tc; numbers are taken as they are. */
-function parseMinor(value: unknown): number {
-  if (typeof value === 'number') return checkInt(value, 'default', 0, 0xffff);
-  if (typeof value === 'string' && /^[0-9a-f]{1,4}$/i.test(value)) return Number.parseInt(value, 16);
-  throw new ValidationError(
-    `default: ${JSON.stringify(value)} is not a class minor number like '10' (hex, as tc reads it)`,
-    'default',
-  );
+type Tbf = z.output<typeof TbfSpec>;
+type Netem = z.output<typeof NetemSpec>;
+
+function tbfOptionsOf(s: Tbf): Attrs {
+  if (s.rate === undefined || s.burst === undefined) throw new ValidationError('tbf: rate and burst are required', 'rate');
+  if ((s.latency === undefined) === (s.limit === undefined)) {
+    throw new ValidationError('tbf: give exactly one of latency and limit', 'latency');
+  }
+  const rate64 = s.rate;
+  const buffer = s.burst;
+  const mpu = s.mpu ?? 0;
+  let limit = s.limit ?? 0;
+  if (s.latency !== undefined) {
+    limit = fitsU32(
+      Math.floor((rate64 * s.latency) / TIME_UNITS_PER_SEC + buffer),
+      'latency',
+      'the queue this latency makes at this rate',
+    );
+  }
+  const rate = rate64 >= 2 ** 32 ? 0xffffffff : rate64;
+  const { table, cellLog } = rateTable(rate, 0, mpu);
+  // parms.buffer (ticks) wraps for big buckets as tc's does; the kernel takes TCA_TBF_BURST (bytes) instead.
+  const parms: Record<string, number> = {
+    rate_cell_log: cellLog,
+    rate_linklayer: TC_LINKLAYER_ETHERNET,
+    rate_cell_align: -1,
+    rate_mpu: mpu,
+    rate_rate: rate,
+    limit,
+    buffer: xmitTime(rate, buffer),
+    mtu: 0,
+  };
+  const options: Attrs = { parms, burst: buffer };
+  if (rate64 >= 2 ** 32) options.rate64 = rate64;
+  options.rtab = table.toString('hex');
+  if (s.peakrate !== undefined) {
+    if (s.mtu === undefined) throw new ValidationError('tbf: peakrate needs mtu (the peak bucket size)', 'mtu');
+    const prate64 = s.peakrate;
+    const mtu = s.mtu;
+    const prate = prate64 >= 2 ** 32 ? 0xffffffff : prate64;
+    const peak = rateTable(prate, mtu, mpu);
+    Object.assign(parms, {
+      peak_cell_log: peak.cellLog,
+      peak_linklayer: TC_LINKLAYER_ETHERNET,
+      peak_cell_align: -1,
+      peak_mpu: mpu,
+      peak_rate: prate,
+      mtu: xmitTime(prate, mtu),
+    });
+    if (prate64 >= 2 ** 32) options.prate64 = prate64;
+    options.pburst = mtu;
+    options.ptab = peak.table.toString('hex');
+  } else if (s.mtu !== undefined) {
+    throw new ValidationError('tbf: mtu is the peak bucket: it goes with peakrate', 'mtu');
+  }
+  return options;
 }
 
-const BASE_KEYS = ['ifname', 'index', 'kind', 'handle', 'parent'];
+/** netem's times go out as u32 scheduler ticks; longer ones would need TCA_NETEM_LATENCY64, not built here. */
+function netemTicks(usec: number | undefined, field: string): number {
+  if (usec === undefined) return 0;
+  const max = Math.floor(U32 / ticksPerUsec());
+  if (Math.trunc(usec) > max) {
+    throw new ValidationError(`${field}: netem takes at most ${(max / 1e6).toFixed(2)} s here (u32 scheduler ticks)`, field);
+  }
+  return usecToTicks(usec);
+}
 
-async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildContext): Promise<Request> {
+function netemOptionsOf(s: Netem): Body {
+  const header: Record<string, number> = {
+    latency: netemTicks(s.delay, 'delay'),
+    limit: s.limit ?? 1000,
+    loss: s.loss ?? 0,
+    gap: s.gap ?? 0,
+    duplicate: s.duplicate ?? 0,
+    jitter: netemTicks(s.jitter, 'jitter'),
+  };
+  const attrs: Attrs = {};
+  if (s.reorder !== undefined) attrs.reorder = { probability: s.reorder, correlation: 0 };
+  if (s.corrupt !== undefined) attrs.corrupt = { probability: s.corrupt, correlation: 0 };
+  if (s.rate !== undefined) {
+    const rate64 = s.rate;
+    attrs.rate = { rate: rate64 >= 2 ** 32 ? 0xffffffff : rate64, packet_overhead: 0, cell_size: 0, cell_overhead: 0 };
+    if (rate64 >= 2 ** 32) attrs.rate64 = rate64;
+  }
+  return { header, attrs };
+}
+
+/** TCA_OPTIONS of a parsed spec, by kind (undefined: the kind has none). */
+function options(kind: QdiscKind, s: Record<string, unknown>): unknown {
+  switch (kind) {
+    case 'tbf':
+      return tbfOptionsOf(s as Tbf);
+    case 'netem':
+      return netemOptionsOf(s as Netem);
+    case 'htb': {
+      const h = s as z.output<typeof HtbSpec>;
+      const out: Attrs = {
+        init: { version: 3, rate2quantum: h.r2q ?? 10, defcls: h.default ?? 0, debug: 0, direct_pkts: 0 },
+      };
+      if (h.direct_qlen !== undefined) out.direct_qlen = h.direct_qlen;
+      return out;
+    }
+    case 'pfifo':
+    case 'bfifo': {
+      const limit = s.limit as number | undefined;
+      return limit === undefined ? undefined : { header: { limit }, attrs: {} };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** The kind a spec names, read before picking the spec that checks the rest. */
+function kindOf(input: unknown, cmd: Command): QdiscKind | undefined {
+  const kind = input !== null && typeof input === 'object' ? (input as { kind?: unknown }).kind : undefined;
+  if (kind === undefined) return undefined;
+  if (typeof kind !== 'string')
+    throw new ValidationError(`qdisc ${cmd}: kind: expected a qdisc kind, got ${shown(kind)}`, 'kind');
+  if (!Object.hasOwn(QDISC_SPECS, kind)) {
+    throw new TcError(`qdisc kind ${shown(kind)} is not one netstate knows (${Object.keys(QDISC_SPECS).join(', ')})`);
+  }
+  return kind as QdiscKind;
+}
+
+async function build(cmd: Command, input: unknown, ctx: BuildContext): Promise<Request> {
   const header: Record<string, number> = { family: AF.UNSPEC, pad1: 0, pad2: 0, ifindex: 0, handle: 0, parent: 0, info: 0 };
-  const dev = spec.index ?? spec.ifname;
-  if (dev !== undefined) header.ifindex = await ctx.index(dev as string | number, 'ifname');
   if (cmd === 'dump' || cmd === 'get') {
-    return { type: RTM_GETQDISC, flags: NEW_FLAGS.dump, body: { header, attrs: {} }, strict: true };
+    const f = parseSpec(QdiscFilter, input, `qdisc ${cmd}`);
+    const dev = deviceOf(f, cmd);
+    if (dev !== undefined) header.ifindex = await ctx.index(dev, 'ifname');
+    const keep = keepMatching({
+      index: dev !== undefined ? header.ifindex : undefined,
+      kind: f.kind,
+      handle: f.handle !== undefined ? formatHandle(f.handle) : undefined,
+      parent: f.parent !== undefined ? formatHandle(f.parent) : undefined,
+    });
+    return { type: RTM_GETQDISC, flags: NEW_FLAGS.dump, body: { header, attrs: {} }, strict: true, keep };
   }
+  const kind = kindOf(input, cmd);
+  if (cmd !== 'del' && kind === undefined) {
+    parseSpec(QdiscKey, input, `qdisc ${cmd}`); // a bad spec says what is wrong with it first
+    throw new ValidationError(`qdisc ${cmd}: kind is required`, 'kind');
+  }
+  const what = `qdisc ${cmd}${kind ? ` ${kind}` : ''}`;
+  const s = parseSpec(cmd === 'del' || kind === undefined ? QdiscKey : QDISC_SPECS[kind], input, what) as Record<
+    string,
+    unknown
+  > &
+    z.output<typeof QdiscKey>;
+  const dev = deviceOf(s, cmd);
   if (dev === undefined) throw new ValidationError(`qdisc ${cmd}: name the interface with ifname or index`, 'ifname');
-  const kind = spec.kind as string | undefined;
-  if (cmd !== 'del' && kind === undefined) throw new ValidationError(`qdisc ${cmd}: kind is required`, 'kind');
-  if (kind !== undefined && !QDISC_KINDS.includes(kind)) {
-    throw new TcError(`qdisc kind "${kind}" is not one netstate knows (${QDISC_KINDS.join(', ')})`);
-  }
-  const options = kind ? OPTIONS[kind] : undefined;
-  checkKnownKeys(spec, new Set([...BASE_KEYS, ...(options?.keys ?? [])]), `qdisc ${cmd} ${kind ?? ''}`.trim());
-
+  header.ifindex = await ctx.index(dev, 'ifname');
   const isIngress = kind === 'ingress' || kind === 'clsact';
-  header.parent = spec.parent !== undefined ? parseHandle(spec.parent, 'parent') : isIngress ? TC_H_INGRESS : TC_H_ROOT;
-  header.handle = spec.handle !== undefined ? parseHandle(spec.handle, 'handle') : isIngress ? 0xffff0000 : 0;
+  header.parent = s.parent ?? (isIngress ? TC_H_INGRESS : TC_H_ROOT);
+  header.handle = s.handle ?? (isIngress ? 0xffff0000 : 0);
   const attrs: Attrs = {};
   if (kind !== undefined) attrs.kind = kind;
-  if (cmd !== 'del' && options) {
-    const built = options.build(spec);
+  if (cmd !== 'del' && kind !== undefined) {
+    const built = options(kind, s);
     if (built !== undefined) attrs.options = built;
   }
   // `tc qdisc change` is a NEW with neither CREATE nor REPLACE.
@@ -332,14 +488,11 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
   return { type: cmd === 'del' ? RTM_DELQDISC : RTM_NEWQDISC, flags, body: { header, attrs } };
 }
 
-async function filter(spec: Record<string, unknown>, ctx: BuildContext): Promise<(r: QdiscRecord) => boolean> {
-  const wanted: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(spec)) {
-    if (key === 'ifname' || key === 'index') wanted.index = await ctx.index(value as string | number, key);
-    else if (key === 'handle' || key === 'parent') wanted[key] = formatHandle(parseHandle(value, key));
-    else wanted[key] = value;
+function deviceOf(s: { ifname?: string; index?: number }, cmd: Command): string | number | undefined {
+  if (s.ifname !== undefined && s.index !== undefined) {
+    throw new ValidationError(`qdisc ${cmd}: name the interface once, by index or by ifname`, 'ifname');
   }
-  return (r) => matchesAll(r, wanted);
+  return s.index ?? s.ifname;
 }
 
 export const qdisc: Family<QdiscRecord> = {
@@ -348,5 +501,4 @@ export const qdisc: Family<QdiscRecord> = {
   body: qdiscBody,
   build,
   toRecord: qdiscToRecord,
-  filter,
 };

@@ -6,13 +6,40 @@
  * gateway is not part of it. Tables above 255 only fit in RTA_TABLE.
  */
 import { ValidationError } from '../../../errors.js';
+import {
+  family,
+  hostAddress,
+  ifRef,
+  inInputOrder,
+  int,
+  list,
+  named,
+  parseSpec,
+  prefix,
+  prefixOrDefault,
+  spec,
+  text,
+  u8,
+  u32,
+  type z,
+} from '../../schema.js';
 import type { Prefix } from '../codec/address.js';
 import { type Attrs, type Body, schema } from '../codec/attributes.js';
 import { struct } from '../codec/struct.js';
 import { AF, FAMILY_NAMES } from '../constants.js';
-import { type BuildContext, type Command, type Family, flagsFor, matchesAll, NEW_FLAGS, type Request } from './family.js';
+import {
+  type BuildContext,
+  type Command,
+  either,
+  type Family,
+  familyName,
+  flagsFor,
+  keepMatching,
+  NEW_FLAGS,
+  type Request,
+} from './family.js';
 import { ROUTE_PROTOCOLS, ROUTE_SCOPES, ROUTE_TABLES, ROUTE_TYPES, RT_TABLE_MAIN } from './names.js';
-import { checkFamily, checkInt, checkIp, checkKnownKeys, checkObject, checkPrefix, U8, U32 } from './validate.js';
+import { U32 } from './validate.js';
 
 export const RTM_NEWROUTE = 24;
 export const RTM_DELROUTE = 25;
@@ -113,6 +140,9 @@ export interface RouteRecord {
   src?: string;
   metrics?: Record<string, number | string>;
   multipath?: NexthopRecord[];
+  /** IPv6 router preference. */
+  pref?: number;
+  expires?: number;
   [attr: string]: unknown;
 }
 
@@ -154,121 +184,217 @@ export function routeToRecord(body: Body): RouteRecord {
   return rec;
 }
 
-const KEYS = new Set([
-  'family',
-  'dst',
-  'src',
-  'table',
-  'priority',
-  'metric',
-  'tos',
-  'type',
-  'proto',
-  'scope',
-  'flags',
-  'gateway',
-  'via',
-  'oif',
-  'dev',
-  'ifname',
-  'iif',
-  'prefsrc',
-  'metrics',
-  'multipath',
-  'pref',
-  'mark',
-  'expires',
-  'flow',
-  'realm',
-  'nh_id',
-]);
-const HOP_KEYS = new Set(['gateway', 'via', 'oif', 'dev', 'ifname', 'hops', 'weight', 'flags']);
+/** A nexthop of a multipath route: `{ gateway, oif, hops }` (`via`, `dev` and iproute2's `weight` = hops + 1 too). */
+export const NexthopSpec = spec({
+  gateway: hostAddress().optional(),
+  via: hostAddress().optional(),
+  oif: ifRef.optional(),
+  dev: ifRef.optional(),
+  ifname: ifRef.optional(),
+  /** rtnh_hops: the kernel's weight minus one. */
+  hops: u8.optional(),
+  /** iproute2's spelling: hops + 1. */
+  weight: int(1, 256).optional(),
+  /** RTNH_F_* bits. */
+  flags: u8.optional(),
+});
+export type NexthopSpec = z.input<typeof NexthopSpec>;
 
-const PREF: Record<string, number> = { low: 3, medium: 0, high: 1 };
+/** RTAX_* metrics: `{ mtu: 1400, advmss: 1360, cc_algo: 'bbr' }` (the names of metricsSchema). */
+export const RouteMetrics = spec(
+  {
+    /** RTAX_LOCK: bit (1 << RTAX_x) set for each metric the kernel must not change. */
+    lock: u32.optional(),
+    mtu: u32.optional(),
+    window: u32.optional(),
+    rtt: u32.optional(),
+    rttvar: u32.optional(),
+    ssthresh: u32.optional(),
+    cwnd: u32.optional(),
+    advmss: u32.optional(),
+    reordering: u32.optional(),
+    hoplimit: u32.optional(),
+    initcwnd: u32.optional(),
+    features: u32.optional(),
+    rto_min: u32.optional(),
+    initrwnd: u32.optional(),
+    quickack: u32.optional(),
+    /** Congestion control algorithm name (TCP_CA_NAME_MAX is 16 with its NUL). */
+    cc_algo: text(15, 'a congestion control name').optional(),
+    fastopen_no_cookie: u32.optional(),
+  },
+  (key) => `"${key}" is not a route metric (known: ${metricsSchema.names().join(', ')})`,
+);
+
+/**
+ * Most hops a list may have: 4095 IPv4 hops with a gateway (16 bytes each) fill
+ * the 64 KiB of one RTA_MULTIPATH attribute; the exact size is checked once built.
+ */
+const MAX_HOPS = 4095;
+/** What the nexthops of one RTA_MULTIPATH may take, bytes (its length is a u16, header included). */
+const MAX_MULTIPATH_BYTES = 0xffff - 4;
+
+/** IPv6 router preference (RTA_PREF): `pref low|medium|high`. */
+const PREF = { low: 3, medium: 0, high: 1 } as const;
+
+const routeFields = {
+  /** 'inet' or 'inet6'; inferred from the addresses when left out. */
+  family: family.optional(),
+  /** 'a/len', a bare address (a host route), or 'default'. */
+  dst: prefixOrDefault().optional(),
+  /** Source prefix (`ip route add ... from`). */
+  src: prefix().optional(),
+  /** A number (0..2^32-1) or a name: main, local, default. */
+  table: ROUTE_TABLES.field(U32).optional(),
+  priority: u32.optional(),
+  /** iproute2's name of priority. */
+  metric: u32.optional(),
+  tos: u8.optional(),
+  type: ROUTE_TYPES.field().optional(),
+  proto: ROUTE_PROTOCOLS.field().optional(),
+  scope: ROUTE_SCOPES.field().optional(),
+  /** RTM_F_* bits of the header. */
+  flags: u32.optional(),
+  gateway: hostAddress().optional(),
+  /** iproute2's name of gateway. */
+  via: hostAddress().optional(),
+  /** The output interface, by name or index (`dev` and `ifname` are other names of it). */
+  oif: ifRef.optional(),
+  dev: ifRef.optional(),
+  ifname: ifRef.optional(),
+  iif: ifRef.optional(),
+  /** Preferred source address (`ip route add ... src`). */
+  prefsrc: hostAddress().optional(),
+  metrics: RouteMetrics.optional(),
+  multipath: list(NexthopSpec, MAX_HOPS, 'a list of nexthops').min(1, 'a non-empty list of nexthops').optional(),
+  /** IPv6 router preference: low, medium, high (or 3, 0, 1). */
+  pref: named(PREF, 'router preference', 3).optional(),
+  expires: u32.optional(),
+  /** Routing realm (`realm` is iproute2's name). */
+  flow: u32.optional(),
+  realm: u32.optional(),
+  /** A nexthop object's id (`ip route add ... nhid`). */
+  nh_id: int(1, U32).optional(),
+};
+
+/** `route add|set|replace|del`: a route as iproute2 writes it. */
+export const RouteSpec = spec(routeFields);
+export type RouteSpec = z.input<typeof RouteSpec>;
+
+/** `route get`: a FIB lookup, like `ip route get ADDRESS [from A] [oif X] [iif Y] [mark M]`. */
+export const RouteQuery = spec({
+  family: family.optional(),
+  dst: prefix().optional(),
+  src: prefix().optional(),
+  oif: ifRef.optional(),
+  dev: ifRef.optional(),
+  ifname: ifRef.optional(),
+  iif: ifRef.optional(),
+  mark: u32.optional(),
+});
+export type RouteQuery = z.input<typeof RouteQuery>;
+
+/** `route dump`: table, protocol, type and oif are filtered by the kernel, the rest in record terms. */
+export const RouteFilter = spec({
+  family: family.optional(),
+  table: ROUTE_TABLES.field(U32).optional(),
+  proto: ROUTE_PROTOCOLS.field().optional(),
+  type: ROUTE_TYPES.field().optional(),
+  scope: ROUTE_SCOPES.field().optional(),
+  oif: ifRef.optional(),
+  dev: ifRef.optional(),
+  ifname: ifRef.optional(),
+  dst: prefixOrDefault().optional(),
+  src: prefix().optional(),
+  priority: u32.optional(),
+  metric: u32.optional(),
+  gateway: hostAddress().optional(),
+  via: hostAddress().optional(),
+  prefsrc: hostAddress().optional(),
+  tos: u8.optional(),
+});
+export type RouteFilter = z.input<typeof RouteFilter>;
 
 function familyNumber(f: 4 | 6): number {
   return f === 4 ? AF.INET : AF.INET6;
 }
 
-/** Addresses of a spec, parsed once: builds of 100k routes must not parse each several times. */
-type Parsed = Partial<Record<'dst' | 'src' | 'gateway' | 'prefsrc', Prefix>>;
-
-/** Picks the family from whatever address the spec has; refuses mixtures. */
-function inferFamily(spec: Record<string, unknown>, parsed: Parsed): 4 | 6 | undefined {
-  let family = spec.family !== undefined ? checkFamily(spec.family) : undefined;
-  const probe = (value: unknown, field: string): Prefix | undefined => {
-    if (value === undefined || value === 'default') return undefined;
-    const p = checkPrefix(value, field);
-    if (family && p.family !== family) {
-      throw new ValidationError(`${field}: ${value} is IPv${p.family} but the route is IPv${family}`, field);
-    }
-    family = p.family;
-    return p;
-  };
-  parsed.dst = probe(spec.dst, 'dst');
-  parsed.src = probe(spec.src, 'src');
-  parsed.gateway = probe(spec.gateway ?? spec.via, 'gateway');
-  parsed.prefsrc = probe(spec.prefsrc, 'prefsrc');
-  for (const field of ['gateway', 'prefsrc'] as const) {
-    const p = parsed[field];
-    if (p && p.length !== p.bytes.length * 8) throw new ValidationError(`${field}: an address, not a prefix`, field);
+/** The one family of every address a spec has (and of `family`): mixtures are refused. */
+function sameFamily(f: 4 | 6 | undefined, p: Prefix | 'default' | undefined, field: string, what: string): 4 | 6 | undefined {
+  if (p === undefined || p === 'default') return f;
+  if (f && p.family !== f) {
+    throw new ValidationError(`${field}: ${p.address} is IPv${p.family} but the ${what} is IPv${f}`, field);
   }
-  if (Array.isArray(spec.multipath)) {
-    spec.multipath.forEach((hop, i) => {
-      probe((hop as Record<string, unknown>)?.gateway ?? (hop as Record<string, unknown>)?.via, `multipath[${i}].gateway`);
-    });
-  }
-  return family;
+  return p.family;
 }
 
 export function tableNumber(value: unknown, field = 'table'): number {
   return ROUTE_TABLES.number(value, field, U32);
 }
 
-async function hopsOf(value: unknown, family: 4 | 6, ctx: BuildContext): Promise<Body[]> {
-  if (!Array.isArray(value) || value.length === 0) {
-    throw new ValidationError('multipath: a non-empty list of nexthops like [{ gateway, oif, hops }]', 'multipath');
-  }
+type Nexthop = z.output<typeof NexthopSpec>;
+
+/** The gateway of a route or a nexthop, given as `gateway` or `via`. */
+function gatewayOf(s: { gateway?: Prefix; via?: Prefix }): Prefix | undefined {
+  return either(s.gateway, s.via, 'gateway', 'via');
+}
+
+/** The output interface, given as `oif`, `dev` or `ifname`. */
+function oifOf(s: { oif?: string | number; dev?: string | number; ifname?: string | number }): string | number | undefined {
+  return either(either(s.oif, s.dev, 'oif', 'dev'), s.ifname, 'oif', 'ifname');
+}
+
+async function hopsOf(hops: readonly Nexthop[], ctx: BuildContext): Promise<Body[]> {
   const out: Body[] = [];
-  for (const [i, raw] of value.entries()) {
-    const hop = checkObject(raw, `multipath[${i}]`);
-    checkKnownKeys(hop, HOP_KEYS, `multipath[${i}]`);
+  let bytes = 0;
+  for (const [i, hop] of hops.entries()) {
+    const at = `multipath[${i}]`;
     const attrs: Attrs = {};
-    const gw = hop.gateway ?? hop.via;
-    if (gw !== undefined) attrs.gateway = checkIp(gw, `multipath[${i}].gateway`, family);
-    const dev = hop.oif ?? hop.dev ?? hop.ifname;
-    const ifindex = dev !== undefined ? await ctx.index(dev as string | number, `multipath[${i}].oif`) : 0;
-    let hops = 0;
-    if (hop.weight !== undefined) hops = checkInt(hop.weight, `multipath[${i}].weight`, 1, 256) - 1;
-    if (hop.hops !== undefined) hops = checkInt(hop.hops, `multipath[${i}].hops`, 0, 255);
-    if (gw === undefined && dev === undefined) {
-      throw new ValidationError(`multipath[${i}]: a nexthop needs a gateway or an oif`, `multipath[${i}]`);
+    const gw = gatewayOf(hop);
+    if (gw) attrs.gateway = gw.bytes;
+    const dev = oifOf(hop);
+    const ifindex = dev !== undefined ? await ctx.index(dev, `${at}.oif`) : 0;
+    let hopsValue = 0;
+    if (hop.weight !== undefined) hopsValue = hop.weight - 1;
+    if (hop.hops !== undefined) {
+      if (hop.weight !== undefined && hop.weight !== hop.hops + 1) {
+        throw new ValidationError(`${at}.weight: weight is hops + 1; ${hop.weight} and ${hop.hops} disagree`, `${at}.weight`);
+      }
+      hopsValue = hop.hops;
     }
-    out.push({ header: { len: 0, flags: (hop.flags as number) ?? 0, hops, ifindex }, attrs });
+    if (gw === undefined && dev === undefined) {
+      throw new ValidationError(`${at}: a nexthop needs a gateway or an oif`, at);
+    }
+    out.push({ header: { len: 0, flags: hop.flags ?? 0, hops: hopsValue, ifindex }, attrs });
+    bytes += 8 + (gw ? 4 + gw.bytes.length : 0);
+  }
+  if (bytes > MAX_MULTIPATH_BYTES) {
+    throw new ValidationError(
+      `multipath: ${hops.length} nexthops take ${bytes} bytes, more than one attribute holds (65531)`,
+      'multipath',
+    );
   }
   return out;
 }
 
-function checkMetrics(value: unknown): Attrs {
-  const m = checkObject(value, 'metrics');
-  for (const [key, v] of Object.entries(m)) {
-    if (!metricsSchema.byName.has(key)) {
-      throw new ValidationError(
-        `metrics.${key}: not a route metric (known: ${metricsSchema.names().join(', ')})`,
-        `metrics.${key}`,
-      );
-    }
-    if (key !== 'cc_algo') checkInt(v, `metrics.${key}`, 0, U32);
+async function build(cmd: Command, input: unknown, ctx: BuildContext): Promise<Request> {
+  if (cmd === 'dump') return buildDump(parseSpec(RouteFilter, input, 'route dump'), ctx);
+  if (cmd === 'get') return buildGet(parseSpec(RouteQuery, input, 'route get'), ctx);
+  const s = parseSpec(RouteSpec, input, `route ${cmd}`);
+  const gw = gatewayOf(s);
+  let fam = sameFamily(s.family, s.dst, 'dst', 'route');
+  fam = sameFamily(fam, s.src, 'src', 'route');
+  fam = sameFamily(fam, gw, 'gateway', 'route');
+  fam = sameFamily(fam, s.prefsrc, 'prefsrc', 'route');
+  s.multipath?.forEach((hop, i) => {
+    fam = sameFamily(fam, gatewayOf(hop), `multipath[${i}].gateway`, 'route');
+  });
+  if (!fam) {
+    throw new ValidationError(`route ${cmd}: cannot tell IPv4 from IPv6; give dst as a prefix or set family`, 'family');
   }
-  return m;
-}
-
-async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildContext): Promise<Request> {
-  checkKnownKeys(spec, KEYS, `route ${cmd}`);
-  const parsed: Parsed = {};
-  const family = inferFamily(spec, parsed);
+  if (s.dst === undefined) throw new ValidationError(`route ${cmd}: 'dst' is required ('default' or a prefix)`, 'dst');
   const header: Record<string, number> = {
-    family: family ? familyNumber(family) : AF.UNSPEC,
+    family: familyNumber(fam),
     dst_len: 0,
     src_len: 0,
     tos: 0,
@@ -279,134 +405,140 @@ async function build(cmd: Command, spec: Record<string, unknown>, ctx: BuildCont
     flags: 0,
   };
   const attrs: Attrs = {};
-
-  if (cmd === 'dump') {
-    // Kernel-side filters under strict checking: table, protocol, type, scope, oif.
-    if (spec.table !== undefined) {
-      const t = tableNumber(spec.table);
-      header.table = t < 256 ? t : 0;
-      attrs.table = t;
-    }
-    if (spec.proto !== undefined) header.proto = ROUTE_PROTOCOLS.number(spec.proto, 'proto');
-    if (spec.type !== undefined) header.type = ROUTE_TYPES.number(spec.type, 'type');
-    const dev = spec.oif ?? spec.dev ?? spec.ifname;
-    if (dev !== undefined) attrs.oif = await ctx.index(dev as string | number, 'oif');
-    return { type: RTM_GETROUTE, flags: NEW_FLAGS.dump, body: { header, attrs }, strict: true };
+  if (s.dst !== 'default') {
+    header.dst_len = s.dst.length;
+    if (s.dst.length > 0) attrs.dst = s.dst.bytes;
   }
-
-  if (!family) {
-    throw new ValidationError(`route ${cmd}: cannot tell IPv4 from IPv6; give dst as a prefix or set family`, 'family');
+  if (s.src) {
+    header.src_len = s.src.length;
+    attrs.src = s.src.bytes;
   }
-  const isDel = cmd === 'del';
-  const isGet = cmd === 'get';
-  if (spec.dst === undefined && !isGet)
-    throw new ValidationError(`route ${cmd}: 'dst' is required ('default' or a prefix)`, 'dst');
-  if (parsed.dst) {
-    header.dst_len = parsed.dst.length;
-    if (parsed.dst.length > 0) attrs.dst = parsed.dst.bytes;
-  }
-  if (parsed.src) {
-    header.src_len = parsed.src.length;
-    attrs.src = parsed.src.bytes;
-  }
-  if (isGet) {
-    // `ip route get`: a FIB lookup; answers with the route a packet would take.
-    const dev = spec.oif ?? spec.dev ?? spec.ifname;
-    if (dev !== undefined) attrs.oif = await ctx.index(dev as string | number, 'oif');
-    if (spec.iif !== undefined) attrs.iif = await ctx.index(spec.iif as string | number, 'iif');
-    if (spec.mark !== undefined) attrs.mark = checkInt(spec.mark, 'mark', 0, U32);
-    return { type: RTM_GETROUTE, flags: NEW_FLAGS.get, body: { header, attrs } };
-  }
-
   // iproute2's defaults: `ip route add` is proto boot, scope universe, type unicast;
   // `ip route del` leaves them open (scope nowhere) so any match goes.
-  const table = spec.table !== undefined ? tableNumber(spec.table) : RT_TABLE_MAIN;
+  const isDel = cmd === 'del';
+  const table = s.table ?? RT_TABLE_MAIN;
   header.table = table < 256 ? table : 0;
   header.proto = isDel ? 0 : 3;
   header.scope = isDel ? 255 : 0;
   header.type = isDel ? 0 : 1;
-  if (spec.tos !== undefined) header.tos = checkInt(spec.tos, 'tos', 0, U8);
-  if (spec.type !== undefined) header.type = ROUTE_TYPES.number(spec.type, 'type');
-  if (spec.proto !== undefined) header.proto = ROUTE_PROTOCOLS.number(spec.proto, 'proto');
-  if (spec.flags !== undefined) header.flags = checkInt(spec.flags, 'flags', 0, U32);
-  const gw = spec.gateway ?? spec.via;
-  if (parsed.gateway) attrs.gateway = parsed.gateway.bytes;
+  if (s.tos !== undefined) header.tos = s.tos;
+  if (s.type !== undefined) header.type = s.type;
+  if (s.proto !== undefined) header.proto = s.proto;
+  if (s.flags !== undefined) header.flags = s.flags;
+  if (gw) attrs.gateway = gw.bytes;
   if (table >= 256) attrs.table = table;
-  const priority = spec.priority ?? spec.metric;
-  if (priority !== undefined) attrs.priority = checkInt(priority, 'priority', 0, U32);
-  if (parsed.prefsrc) attrs.prefsrc = parsed.prefsrc.bytes;
-  if (spec.pref !== undefined) {
-    const pref = typeof spec.pref === 'string' ? PREF[spec.pref] : spec.pref;
-    if (family !== 6) throw new ValidationError('pref: router preference is IPv6 only', 'pref');
-    attrs.pref = checkInt(pref, 'pref', 0, 3);
+  const priority = either(s.priority, s.metric, 'priority', 'metric');
+  if (priority !== undefined) attrs.priority = priority;
+  if (s.prefsrc) attrs.prefsrc = s.prefsrc.bytes;
+  if (s.pref !== undefined) {
+    if (fam !== 6) throw new ValidationError('pref: router preference is IPv6 only', 'pref');
+    attrs.pref = s.pref;
   }
-  if (spec.expires !== undefined) attrs.expires = checkInt(spec.expires, 'expires', 0, U32);
-  if (spec.flow ?? spec.realm) attrs.flow = checkInt(spec.flow ?? spec.realm, 'flow', 0, U32);
-  if (spec.nh_id !== undefined) attrs.nh_id = checkInt(spec.nh_id, 'nh_id', 1, U32);
-  const dev = spec.oif ?? spec.dev ?? spec.ifname;
-  if (dev !== undefined) attrs.oif = await ctx.index(dev as string | number, 'oif');
-  if (spec.iif !== undefined) attrs.iif = await ctx.index(spec.iif as string | number, 'iif');
-  if (spec.metrics !== undefined) attrs.metrics = checkMetrics(spec.metrics);
-  if (spec.multipath !== undefined) {
+  if (s.expires !== undefined) attrs.expires = s.expires;
+  const flow = either(s.flow, s.realm, 'flow', 'realm');
+  if (flow) attrs.flow = flow;
+  if (s.nh_id !== undefined) attrs.nh_id = s.nh_id;
+  const dev = oifOf(s);
+  if (dev !== undefined) attrs.oif = await ctx.index(dev, 'oif');
+  if (s.iif !== undefined) attrs.iif = await ctx.index(s.iif, 'iif');
+  if (s.metrics !== undefined) attrs.metrics = inInputOrder((input as Record<string, unknown>).metrics, s.metrics);
+  if (s.multipath !== undefined) {
     if (gw !== undefined) throw new ValidationError('gateway: give either gateway or multipath, not both', 'gateway');
-    attrs.multipath = await hopsOf(spec.multipath, family, ctx);
+    attrs.multipath = await hopsOf(s.multipath, ctx);
   }
-  if (spec.scope !== undefined) header.scope = ROUTE_SCOPES.number(spec.scope, 'scope');
+  if (s.scope !== undefined) header.scope = s.scope;
   else if (!isDel) {
     const type = header.type as number;
     if (type === 2 || type === 10)
       header.scope = 254; // local, nat: host
     else if (type === 3 || type === 4 || type === 5)
       header.scope = 253; // broadcast, anycast, multicast: link
-    else if ((type === 1 || type === 0) && gw === undefined && spec.multipath === undefined && spec.nh_id === undefined) {
+    else if ((type === 1 || type === 0) && gw === undefined && s.multipath === undefined && s.nh_id === undefined) {
       header.scope = 253; // a directly connected unicast route
     }
   }
-  const flags = flagsFor(cmd);
-  return { type: isDel ? RTM_DELROUTE : RTM_NEWROUTE, flags, body: { header, attrs } };
+  return { type: isDel ? RTM_DELROUTE : RTM_NEWROUTE, flags: flagsFor(cmd), body: { header, attrs } };
 }
 
-async function filter(spec: Record<string, unknown>, ctx: BuildContext): Promise<(r: RouteRecord) => boolean> {
-  const wanted: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(spec)) {
-    switch (key) {
-      case 'family':
-        wanted.family = checkFamily(value) === 4 ? 'inet' : 'inet6';
-        break;
-      case 'table':
-        wanted.table = tableNumber(value);
-        break;
-      case 'metric':
-      case 'priority':
-        wanted.priority = value;
-        break;
-      case 'dst':
-        wanted.dst = value === 'default' ? 'default' : prefixCanonical(value);
-        break;
-      case 'oif':
-      case 'dev':
-      case 'ifname':
-        wanted.oif = await ctx.index(value as string | number, key);
-        break;
-      case 'proto':
-        wanted.proto = ROUTE_PROTOCOLS.name(ROUTE_PROTOCOLS.number(value, 'proto'));
-        break;
-      case 'type':
-        wanted.type = ROUTE_TYPES.name(ROUTE_TYPES.number(value, 'type'));
-        break;
-      case 'scope':
-        wanted.scope = ROUTE_SCOPES.name(ROUTE_SCOPES.number(value, 'scope'));
-        break;
-      default:
-        wanted[key] = value;
-    }
+/** `ip route get`: a FIB lookup; answers with the route a packet would take. */
+async function buildGet(s: z.output<typeof RouteQuery>, ctx: BuildContext): Promise<Request> {
+  const fam = sameFamily(sameFamily(s.family, s.dst, 'dst', 'lookup'), s.src, 'src', 'lookup');
+  if (!fam) throw new ValidationError('route get: cannot tell IPv4 from IPv6; give dst or set family', 'family');
+  const header: Record<string, number> = {
+    family: familyNumber(fam),
+    dst_len: 0,
+    src_len: 0,
+    tos: 0,
+    table: 0,
+    proto: 0,
+    scope: 0,
+    type: 0,
+    flags: 0,
+  };
+  const attrs: Attrs = {};
+  if (s.dst) {
+    header.dst_len = s.dst.length;
+    if (s.dst.length > 0) attrs.dst = s.dst.bytes;
   }
-  return (r) => matchesAll(r, wanted);
+  if (s.src) {
+    header.src_len = s.src.length;
+    attrs.src = s.src.bytes;
+  }
+  const dev = oifOf(s);
+  if (dev !== undefined) attrs.oif = await ctx.index(dev, 'oif');
+  if (s.iif !== undefined) attrs.iif = await ctx.index(s.iif, 'iif');
+  if (s.mark !== undefined) attrs.mark = s.mark;
+  return { type: RTM_GETROUTE, flags: NEW_FLAGS.get, body: { header, attrs } };
 }
 
-function prefixCanonical(value: unknown): string {
-  const p = checkPrefix(value, 'dst');
-  return p.length === 0 ? 'default' : `${p.address}/${p.length}`;
+async function buildDump(s: z.output<typeof RouteFilter>, ctx: BuildContext): Promise<Request> {
+  const gw = gatewayOf(s);
+  let fam = sameFamily(s.family, s.dst, 'dst', 'filter');
+  fam = sameFamily(fam, s.src, 'src', 'filter');
+  fam = sameFamily(fam, gw, 'gateway', 'filter');
+  fam = sameFamily(fam, s.prefsrc, 'prefsrc', 'filter');
+  const header: Record<string, number> = {
+    family: fam ? familyNumber(fam) : AF.UNSPEC,
+    dst_len: 0,
+    src_len: 0,
+    tos: 0,
+    table: 0,
+    proto: 0,
+    scope: 0,
+    type: 0,
+    flags: 0,
+  };
+  const attrs: Attrs = {};
+  // Kernel-side filters under strict checking: table, protocol, type, oif.
+  if (s.table !== undefined) {
+    header.table = s.table < 256 ? s.table : 0;
+    attrs.table = s.table;
+  }
+  if (s.proto !== undefined) header.proto = s.proto;
+  if (s.type !== undefined) header.type = s.type;
+  const dev = oifOf(s);
+  const oif = dev !== undefined ? await ctx.index(dev, 'oif') : undefined;
+  if (oif !== undefined) attrs.oif = oif;
+  const keep = keepMatching({
+    family: fam ? familyName(fam) : undefined,
+    table: s.table,
+    proto: s.proto !== undefined ? ROUTE_PROTOCOLS.name(s.proto) : undefined,
+    type: s.type !== undefined ? ROUTE_TYPES.name(s.type) : undefined,
+    scope: s.scope !== undefined ? ROUTE_SCOPES.name(s.scope) : undefined,
+    oif,
+    dst: s.dst === undefined ? undefined : dstText(s.dst),
+    src: s.src ? `${s.src.address}/${s.src.length}` : undefined,
+    priority: either(s.priority, s.metric, 'priority', 'metric'),
+    gateway: gw?.address,
+    prefsrc: s.prefsrc?.address,
+    tos: s.tos,
+  });
+  return { type: RTM_GETROUTE, flags: NEW_FLAGS.dump, body: { header, attrs }, strict: true, keep };
+}
+
+/** A dst as records write it: 'a/len', or 'default' for a zero-length prefix. */
+function dstText(p: Prefix | 'default'): string {
+  return p === 'default' || p.length === 0 ? 'default' : `${p.address}/${p.length}`;
 }
 
 export const route: Family<RouteRecord> = {
@@ -415,5 +547,4 @@ export const route: Family<RouteRecord> = {
   body: routeBody,
   build,
   toRecord: routeToRecord,
-  filter,
 };

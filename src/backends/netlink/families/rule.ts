@@ -6,13 +6,38 @@
  * and several rules may share a priority.
  */
 import { ValidationError } from '../../../errors.js';
+import {
+  family,
+  field,
+  flag,
+  ifname,
+  int,
+  named,
+  parseSpec,
+  prefix,
+  Refusal,
+  shown,
+  spec,
+  u8,
+  u32,
+  type z,
+} from '../../schema.js';
+import type { Prefix } from '../codec/address.js';
 import { type Attrs, type Body, schema } from '../codec/attributes.js';
 import { struct } from '../codec/struct.js';
 import { AF, FAMILY_NAMES } from '../constants.js';
-import { type BuildContext, type Command, type Family, matchesAll, NEW_FLAGS, type Request } from './family.js';
-import { ROUTE_PROTOCOLS, RT_TABLE_MAIN, RULE_ACTIONS } from './names.js';
-import { tableNumber } from './route.js';
-import { checkFamily, checkIfname, checkInt, checkKnownKeys, checkPrefix, U8, U16, U32 } from './validate.js';
+import {
+  type BuildContext,
+  type Command,
+  either,
+  type Family,
+  familyName,
+  keepMatching,
+  NEW_FLAGS,
+  type Request,
+} from './family.js';
+import { ROUTE_PROTOCOLS, ROUTE_TABLES, RT_TABLE_MAIN, RULE_ACTIONS } from './names.js';
+import { U16, U32 } from './validate.js';
 
 export const RTM_NEWRULE = 32;
 export const RTM_DELRULE = 33;
@@ -61,13 +86,24 @@ export const ruleBody = schema(
 /** FIB_RULE_INVERT: `ip rule add not ...` */
 export const FIB_RULE_INVERT = 0x2;
 
+/** The record a rule decodes to; fields without `?` are in every rule message of this kernel (6.18). */
 export interface RuleRecord {
   family: string;
+  /** Absent for the rule of priority 0 (the kernel leaves FRA_PRIORITY out when it is 0). */
   priority?: number;
   table: number;
   action: string | number;
+  /** Who made it (FRA_PROTOCOL), by name: kernel, boot, static, ... */
+  proto: string | number;
+  /** 4294967295 when not set. */
+  suppress_prefixlen: number;
   src?: string;
   dst?: string;
+  iifname?: string;
+  oifname?: string;
+  fwmark?: number;
+  fwmask?: number;
+  goto?: number;
   tos: number;
   flags: number;
   [attr: string]: unknown;
@@ -81,80 +117,141 @@ export function ruleToRecord(body: Body): RuleRecord {
     table?: number;
     proto?: number;
   };
-  const rec: RuleRecord = {
+  const rec = {
     family: FAMILY_NAMES[h.family as number] ?? String(h.family),
     table: table ?? (h.table as number),
     action: RULE_ACTIONS.name(h.action as number),
     tos: h.tos as number,
     flags: h.flags as number,
     ...attrs,
-  };
+  } as RuleRecord;
   if (src !== undefined) rec.src = `${src}/${h.src_len}`;
   if (dst !== undefined) rec.dst = `${dst}/${h.dst_len}`;
   if (proto !== undefined) rec.proto = ROUTE_PROTOCOLS.name(proto);
   return rec;
 }
 
-const KEYS = new Set([
-  'family',
-  'priority',
-  'pref',
-  'table',
-  'action',
-  'src',
-  'dst',
-  'iifname',
-  'oifname',
-  'fwmark',
-  'fwmask',
-  'goto',
-  'tos',
-  'flags',
-  'invert',
-  'flow',
-  'suppress_prefixlen',
-  'suppress_ifgroup',
-  'l3mdev',
-  'uid_range',
-  'ip_proto',
-  'sport_range',
-  'dport_range',
-  'proto',
-]);
+/** The kernel's "not set" for suppress_prefixlen and suppress_ifgroup: -1, which dumps show as 0xffffffff. */
+const NONE = 0xffffffff;
 
-/** The kernel's "not set" for suppress_prefixlen (-1 as a u32). */
-function isNone(value: unknown): boolean {
-  return value === 0xffffffff || value === -1;
+/** A u32 option whose "not set" is -1: the number, or undefined for -1 / 0xffffffff. */
+function unlessNone(max: number) {
+  return field<number, number | undefined>((v) => {
+    if (v === -1 || v === NONE) return undefined;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max) return v;
+    return new Refusal(`expected an integer in 0..${max} (or -1 for none), got ${shown(v)}`);
+  });
 }
 
-/** { start, end }, [start, end], 'a-b' or a single number. */
-function range(value: unknown, field: string, max: number): { start: number; end: number } {
-  let start: unknown;
-  let end: unknown;
-  if (typeof value === 'number') start = end = value;
-  else if (typeof value === 'string' && /^\d+(-\d+)?$/.test(value)) [start, end = start] = value.split('-').map(Number);
-  else if (Array.isArray(value)) [start, end] = value;
-  else if (value && typeof value === 'object') ({ start, end } = value as { start: unknown; end: unknown });
-  const s = checkInt(start, `${field}.start`, 0, max);
-  const e = checkInt(end, `${field}.end`, 0, max);
-  if (s > e) throw new ValidationError(`${field}: start ${s} is above end ${e}`, field);
-  return { start: s, end: e };
+/** A range of `max`-bounded numbers: { start, end }, [start, end], 'a-b' or a single number. */
+function range(max: number) {
+  return field<number | string | [number, number] | { start: number; end: number }, { start: number; end: number }>((v) => {
+    let start: unknown;
+    let end: unknown;
+    if (typeof v === 'number') start = end = v;
+    else if (typeof v === 'string' && /^\d{1,10}(-\d{1,10})?$/.test(v)) [start, end = start] = v.split('-').map(Number);
+    else if (Array.isArray(v) && v.length === 2) [start, end] = v;
+    else if (
+      v !== null &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      Object.keys(v).every((k) => k === 'start' || k === 'end')
+    ) {
+      ({ start, end } = v as { start: unknown; end: unknown });
+    } else return new Refusal(`expected a range like '1000-2000', [a, b], { start, end } or a number, got ${shown(v)}`);
+    const ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= max;
+    if (!ok(start) || !ok(end)) return new Refusal(`a range of integers in 0..${max}, got ${shown(v)}`);
+    if (start > end) return new Refusal(`start ${start} is above end ${end}`);
+    return { start, end };
+  });
 }
 
-const IP_PROTOS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58, sctp: 132 };
+const IP_PROTOS = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58, sctp: 132 } as const;
 
-async function build(cmd: Command, spec: Record<string, unknown>, _ctx: BuildContext): Promise<Request> {
-  checkKnownKeys(spec, KEYS, `rule ${cmd}`);
+const ruleFields = {
+  /** 'inet' or 'inet6'; taken from src or dst when left out. */
+  family: family.optional(),
+  priority: u32.optional(),
+  /** iproute2's name of priority. */
+  pref: u32.optional(),
+  /** A number (0..2^32-1) or a name: main, local, default. */
+  table: ROUTE_TABLES.field(U32).optional(),
+  /** to_tbl (lookup), goto, nop, blackhole, unreachable, prohibit, or the number. */
+  action: RULE_ACTIONS.field().optional(),
+  src: prefix().optional(),
+  dst: prefix().optional(),
+  iifname: ifname.optional(),
+  oifname: ifname.optional(),
+  fwmark: u32.optional(),
+  fwmask: u32.optional(),
+  /** The priority of the rule to jump to (action goto). */
+  goto: int(1, U32).optional(),
+  tos: u8.optional(),
+  /** FIB_RULE_* bits. */
+  flags: u32.optional(),
+  /** `ip rule add not ...`: match what the rest does not. */
+  invert: flag.optional(),
+  /** Routing realm. */
+  flow: u32.optional(),
+  /** Ignore lookup results with a prefix this long or shorter (-1 or 0xffffffff: none, as dumps show it). */
+  suppress_prefixlen: unlessNone(128).optional(),
+  suppress_ifgroup: unlessNone(U32).optional(),
+  /** Look up the table of the L3 master device (VRF) the packet came through. */
+  l3mdev: flag.optional(),
+  uid_range: range(U32).optional(),
+  /** tcp, udp, icmp, icmpv6, sctp, or the number. */
+  ip_proto: named(IP_PROTOS, 'IP protocol').optional(),
+  sport_range: range(U16).optional(),
+  dport_range: range(U16).optional(),
+  /** Who made the rule (FRA_PROTOCOL): boot, static, kernel, ... */
+  proto: ROUTE_PROTOCOLS.field().optional(),
+};
+
+/** `rule add|del`: like `ip rule add from 10.1.0.0/16 table 100 priority 1000`. */
+export const RuleSpec = spec(ruleFields);
+export type RuleSpec = z.input<typeof RuleSpec>;
+
+/** `rule dump|get`: by family in the kernel, the rest in record terms. */
+export const RuleFilter = spec({
+  family: ruleFields.family,
+  priority: ruleFields.priority,
+  pref: ruleFields.pref,
+  table: ruleFields.table,
+  action: ruleFields.action,
+  src: ruleFields.src,
+  dst: ruleFields.dst,
+  iifname: ruleFields.iifname,
+  oifname: ruleFields.oifname,
+  fwmark: ruleFields.fwmark,
+  fwmask: ruleFields.fwmask,
+  goto: ruleFields.goto,
+  tos: ruleFields.tos,
+  proto: ruleFields.proto,
+});
+export type RuleFilter = z.input<typeof RuleFilter>;
+
+function familyOf(given: 4 | 6 | undefined, src: Prefix | undefined, dst: Prefix | undefined): 4 | 6 | undefined {
+  let f = given;
+  for (const [p, name] of [
+    [src, 'src'],
+    [dst, 'dst'],
+  ] as const) {
+    if (!p) continue;
+    if (f && p.family !== f) throw new ValidationError(`${name}: ${p.address} is IPv${p.family} where IPv${f} is needed`, name);
+    f = p.family;
+  }
+  return f;
+}
+
+async function build(cmd: Command, input: unknown, _ctx: BuildContext): Promise<Request> {
+  if (cmd === 'dump' || cmd === 'get') return buildDump(parseSpec(RuleFilter, input, `rule ${cmd}`));
   if (cmd === 'set' || cmd === 'replace') {
     throw new ValidationError(`rule ${cmd}: the kernel cannot change a rule in place; delete it and add the new one`);
   }
-  let family = spec.family !== undefined ? checkFamily(spec.family) : undefined;
-  const src = spec.src !== undefined ? checkPrefix(spec.src, 'src', family) : undefined;
-  family ??= src?.family;
-  const dst = spec.dst !== undefined ? checkPrefix(spec.dst, 'dst', family) : undefined;
-  family ??= dst?.family;
+  const s = parseSpec(RuleSpec, input, `rule ${cmd}`);
+  const fam = familyOf(s.family, s.src, s.dst);
   const header: Record<string, number> = {
-    family: family === 6 ? AF.INET6 : family === 4 ? AF.INET : AF.UNSPEC,
+    family: fam === 6 ? AF.INET6 : fam === 4 ? AF.INET : AF.UNSPEC,
     dst_len: 0,
     src_len: 0,
     tos: 0,
@@ -165,61 +262,55 @@ async function build(cmd: Command, spec: Record<string, unknown>, _ctx: BuildCon
     flags: 0,
   };
   const attrs: Attrs = {};
-  if (cmd === 'dump' || cmd === 'get') return { type: RTM_GETRULE, flags: NEW_FLAGS.dump, body: { header, attrs } };
-  if (!family) throw new ValidationError(`rule ${cmd}: set family ('inet' or 'inet6') or give src/dst`, 'family');
+  if (!fam) throw new ValidationError(`rule ${cmd}: set family ('inet' or 'inet6') or give src/dst`, 'family');
 
-  if (dst) {
-    header.dst_len = dst.length;
-    attrs.dst = dst.address;
+  if (s.dst) {
+    header.dst_len = s.dst.length;
+    attrs.dst = s.dst.address;
   }
-  if (src) {
-    header.src_len = src.length;
-    attrs.src = src.address;
+  if (s.src) {
+    header.src_len = s.src.length;
+    attrs.src = s.src.address;
   }
-  if (spec.tos !== undefined) header.tos = checkInt(spec.tos, 'tos', 0, U8);
-  if (spec.flags !== undefined) header.flags = checkInt(spec.flags, 'flags', 0, U32);
-  if (spec.invert) header.flags = (header.flags as number) | FIB_RULE_INVERT;
-  if (spec.fwmark !== undefined) attrs.fwmark = checkInt(spec.fwmark, 'fwmark', 0, U32);
-  if (spec.fwmask !== undefined) {
-    if (spec.fwmark === undefined) throw new ValidationError('fwmask: only with fwmark', 'fwmask');
-    attrs.fwmask = checkInt(spec.fwmask, 'fwmask', 0, U32);
+  if (s.tos !== undefined) header.tos = s.tos;
+  if (s.flags !== undefined) header.flags = s.flags;
+  if (s.invert) header.flags = (header.flags as number) | FIB_RULE_INVERT;
+  if (s.fwmark !== undefined) attrs.fwmark = s.fwmark;
+  if (s.fwmask !== undefined) {
+    if (s.fwmark === undefined) throw new ValidationError('fwmask: only with fwmark', 'fwmask');
+    attrs.fwmask = s.fwmask;
   }
-  if (spec.iifname !== undefined) attrs.iifname = checkIfname(spec.iifname, 'iifname');
-  if (spec.oifname !== undefined) attrs.oifname = checkIfname(spec.oifname, 'oifname');
-  if (spec.l3mdev !== undefined) attrs.l3mdev = checkInt(Number(spec.l3mdev), 'l3mdev', 0, 1);
-  if (spec.uid_range !== undefined) attrs.uid_range = range(spec.uid_range, 'uid_range', U32);
-  if (spec.ip_proto !== undefined) {
-    const p = typeof spec.ip_proto === 'string' ? IP_PROTOS[spec.ip_proto] : spec.ip_proto;
-    attrs.ip_proto = checkInt(p, 'ip_proto', 0, U8);
-  }
-  if (spec.sport_range !== undefined) attrs.sport_range = range(spec.sport_range, 'sport_range', U16);
-  if (spec.dport_range !== undefined) attrs.dport_range = range(spec.dport_range, 'dport_range', U16);
-  if (spec.flow !== undefined) attrs.flow = checkInt(spec.flow, 'flow', 0, U32);
-  if (spec.proto !== undefined) attrs.proto = ROUTE_PROTOCOLS.number(spec.proto, 'proto');
+  if (s.iifname !== undefined) attrs.iifname = s.iifname;
+  if (s.oifname !== undefined) attrs.oifname = s.oifname;
+  if (s.l3mdev !== undefined) attrs.l3mdev = s.l3mdev ? 1 : 0;
+  if (s.uid_range !== undefined) attrs.uid_range = s.uid_range;
+  if (s.ip_proto !== undefined) attrs.ip_proto = s.ip_proto;
+  if (s.sport_range !== undefined) attrs.sport_range = s.sport_range;
+  if (s.dport_range !== undefined) attrs.dport_range = s.dport_range;
+  if (s.flow !== undefined) attrs.flow = s.flow;
+  if (s.proto !== undefined) attrs.proto = s.proto;
   // The kernel reports "none" as 0xffffffff in every dump; taking it back as "none" lets a
   // dumped rule be added again as it is.
-  if (spec.suppress_prefixlen !== undefined && !isNone(spec.suppress_prefixlen))
-    attrs.suppress_prefixlen = checkInt(spec.suppress_prefixlen, 'suppress_prefixlen', 0, 128);
-  if (spec.suppress_ifgroup !== undefined) attrs.suppress_ifgroup = checkInt(spec.suppress_ifgroup, 'suppress_ifgroup', 0, U32);
+  if (s.suppress_prefixlen !== undefined) attrs.suppress_prefixlen = s.suppress_prefixlen;
+  if (s.suppress_ifgroup !== undefined) attrs.suppress_ifgroup = s.suppress_ifgroup;
 
   // As `ip rule`: a new rule looks up a table (main unless told) unless it is a goto or
   // another action; a delete leaves the action open so it matches any.
   if (cmd === 'add') header.action = 1;
-  if (spec.goto !== undefined) {
-    attrs.goto = checkInt(spec.goto, 'goto', 1, U32);
+  if (s.goto !== undefined) {
+    attrs.goto = s.goto;
     header.action = 2;
   }
-  if (spec.action !== undefined) header.action = RULE_ACTIONS.number(spec.action, 'action');
-  if (spec.table !== undefined) {
-    const t = tableNumber(spec.table);
-    if (t < 256) header.table = t;
-    else attrs.table = t;
+  if (s.action !== undefined) header.action = s.action;
+  if (s.table !== undefined) {
+    if (s.table < 256) header.table = s.table;
+    else attrs.table = s.table;
   } else if (cmd === 'add' && header.action === 1 && !attrs.l3mdev) {
     header.table = RT_TABLE_MAIN;
   }
   // FRA_PRIORITY last, as `ip rule` writes it when given in its usual place.
-  const priority = spec.priority ?? spec.pref;
-  if (priority !== undefined) attrs.priority = checkInt(priority, 'priority', 0, U32);
+  const priority = either(s.priority, s.pref, 'priority', 'pref');
+  if (priority !== undefined) attrs.priority = priority;
   return {
     type: cmd === 'del' ? RTM_DELRULE : RTM_NEWRULE,
     flags: cmd === 'add' ? NEW_FLAGS.add : NEW_FLAGS.del,
@@ -227,18 +318,35 @@ async function build(cmd: Command, spec: Record<string, unknown>, _ctx: BuildCon
   };
 }
 
-async function filter(spec: Record<string, unknown>): Promise<(r: RuleRecord) => boolean> {
-  const wanted: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(spec)) {
-    if (key === 'family') wanted.family = checkFamily(value) === 4 ? 'inet' : 'inet6';
-    else if (key === 'table') wanted.table = tableNumber(value);
-    else if (key === 'pref') wanted.priority = value;
-    else if (key === 'src' || key === 'dst') {
-      const p = checkPrefix(value, key);
-      wanted[key] = `${p.address}/${p.length}`;
-    } else wanted[key] = value;
-  }
-  return (r) => matchesAll(r, wanted);
+async function buildDump(s: z.output<typeof RuleFilter>): Promise<Request> {
+  const fam = familyOf(s.family, s.src, s.dst);
+  const header: Record<string, number> = {
+    family: fam === 6 ? AF.INET6 : fam === 4 ? AF.INET : AF.UNSPEC,
+    dst_len: 0,
+    src_len: 0,
+    tos: 0,
+    table: 0,
+    res1: 0,
+    res2: 0,
+    action: 0,
+    flags: 0,
+  };
+  const keep = keepMatching({
+    family: fam ? familyName(fam) : undefined,
+    priority: either(s.priority, s.pref, 'priority', 'pref'),
+    table: s.table,
+    action: s.action !== undefined ? RULE_ACTIONS.name(s.action) : undefined,
+    src: s.src ? `${s.src.address}/${s.src.length}` : undefined,
+    dst: s.dst ? `${s.dst.address}/${s.dst.length}` : undefined,
+    iifname: s.iifname,
+    oifname: s.oifname,
+    fwmark: s.fwmark,
+    fwmask: s.fwmask,
+    goto: s.goto,
+    tos: s.tos,
+    proto: s.proto !== undefined ? ROUTE_PROTOCOLS.name(s.proto) : undefined,
+  });
+  return { type: RTM_GETRULE, flags: NEW_FLAGS.dump, body: { header, attrs: {} }, keep };
 }
 
 export const rule: Family<RuleRecord> = {
@@ -247,5 +355,4 @@ export const rule: Family<RuleRecord> = {
   body: ruleBody,
   build,
   toRecord: ruleToRecord,
-  filter,
 };

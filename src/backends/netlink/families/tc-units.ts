@@ -5,7 +5,6 @@
  * our requests byte-identical to `tc qdisc ...`.
  */
 import { readFileSync } from 'node:fs';
-import { ValidationError } from '../../../errors.js';
 
 export const TIME_UNITS_PER_SEC = 1_000_000;
 
@@ -69,22 +68,32 @@ const RATE_UNITS: Record<string, number> = {
   tibps: 8 * 1024 ** 4,
 };
 
-/** Bytes per second from '10mbit', '1gbit', '500kbps' or a number of bits per second. */
-export function parseRate(value: unknown, field: string): number {
+/** The largest rate taken, bytes per second: rates go out as u64, computed in exact JS integers. */
+export const MAX_RATE = Number.MAX_SAFE_INTEGER;
+
+/** A number and a unit as tc reads them ('10mbit', '1.5kb', '50ms'): digits, an optional fraction, letters. */
+const AMOUNT = /^(\d+(?:\.\d+)?)([a-z]*)$/i;
+
+function amount(value: string, units: Readonly<Record<string, number>>, unitless: string): number | undefined {
+  const m = AMOUNT.exec(value.trim());
+  if (!m) return undefined;
+  const unit = (m[2] as string).toLowerCase() || unitless;
+  if (!Object.hasOwn(units, unit)) return undefined;
+  return Number(m[1]) * (units[unit] as number);
+}
+
+/**
+ * Bytes per second from '10mbit', '1gbit', '500kbps' or a number of bits per
+ * second; undefined for anything else, for less than a byte per second, and
+ * for more than MAX_RATE.
+ */
+export function parseRate(value: unknown): number | undefined {
   let bits: number | undefined;
-  if (typeof value === 'number' && Number.isFinite(value) && value > 0) bits = value;
-  else if (typeof value === 'string') {
-    const m = /^(\d+(?:\.\d+)?)([a-z]*)$/i.exec(value.trim());
-    const unit = m ? (m[2] as string).toLowerCase() || 'bit' : undefined;
-    if (m && unit && RATE_UNITS[unit] !== undefined) bits = Number(m[1]) * (RATE_UNITS[unit] as number);
-  }
-  if (bits === undefined || bits <= 0) {
-    throw new ValidationError(
-      `${field}: ${JSON.stringify(value)} is not a rate like '10mbit', '1gbit' or bits per second`,
-      field,
-    );
-  }
-  return Math.floor(bits / 8);
+  if (typeof value === 'number') bits = value;
+  else if (typeof value === 'string') bits = amount(value, RATE_UNITS, 'bit');
+  if (bits === undefined || !Number.isFinite(bits)) return undefined;
+  const bytes = Math.floor(bits / 8);
+  return bytes >= 1 && bytes <= MAX_RATE ? bytes : undefined;
 }
 
 const SIZE_UNITS: Record<string, number> = {
@@ -101,20 +110,15 @@ const SIZE_UNITS: Record<string, number> = {
   gbit: 1024 ** 3 / 8,
 };
 
-/** Bytes from 32768, '32kb', '1mb' (tc's units: kb = 1024 bytes). */
-export function parseSize(value: unknown, field: string): number {
+/** Bytes from 32768, '32kb', '1mb' (tc's units: kb = 1024 bytes); undefined unless in 0..2^32-1. */
+export function parseSize(value: unknown): number | undefined {
   let bytes: number | undefined;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) bytes = value;
+  if (typeof value === 'number') bytes = Number.isInteger(value) ? value : undefined;
   else if (typeof value === 'string') {
-    const m = /^(\d+(?:\.\d+)?)([a-z]*)$/i.exec(value.trim());
-    const unit = m ? (m[2] as string).toLowerCase() : undefined;
-    if (m && unit !== undefined && SIZE_UNITS[unit] !== undefined)
-      bytes = Math.floor(Number(m[1]) * (SIZE_UNITS[unit] as number));
+    const b = amount(value, SIZE_UNITS, '');
+    bytes = b === undefined ? undefined : Math.floor(b);
   }
-  if (bytes === undefined || bytes > 0xffffffff) {
-    throw new ValidationError(`${field}: ${JSON.stringify(value)} is not a size like 32768 or '32kb'`, field);
-  }
-  return bytes;
+  return bytes !== undefined && bytes >= 0 && bytes <= 0xffffffff ? bytes : undefined;
 }
 
 const TIME_UNITS: Record<string, number> = {
@@ -129,28 +133,23 @@ const TIME_UNITS: Record<string, number> = {
   usecs: 1,
 };
 
-/** Microseconds from '50ms', '1s', '100us' or a number of milliseconds. */
-export function parseTime(value: unknown, field: string): number {
+/** The longest time taken, microseconds: tc keeps times in an unsigned 32-bit count of them. */
+export const MAX_TIME_USEC = 0xffffffff;
+
+/** Microseconds from '50ms', '1s', '100us' or a number of milliseconds; undefined unless in 0..MAX_TIME_USEC. */
+export function parseTime(value: unknown): number | undefined {
   let usec: number | undefined;
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) usec = value * 1000;
-  else if (typeof value === 'string') {
-    const m = /^(\d+(?:\.\d+)?)([a-z]*)$/i.exec(value.trim());
-    const unit = m ? (m[2] as string).toLowerCase() || 'us' : undefined;
-    if (m && unit && TIME_UNITS[unit] !== undefined) usec = Number(m[1]) * (TIME_UNITS[unit] as number);
-  }
-  if (usec === undefined) {
-    throw new ValidationError(`${field}: ${JSON.stringify(value)} is not a time like '50ms', '1s' or milliseconds`, field);
-  }
-  return usec;
+  if (typeof value === 'number') usec = value * 1000;
+  else if (typeof value === 'string') usec = amount(value, TIME_UNITS, 'us');
+  return usec !== undefined && Number.isFinite(usec) && usec >= 0 && usec <= MAX_TIME_USEC ? usec : undefined;
 }
 
-/** A probability as the kernel's u32 scale, from 1 (percent) or '1%' or '0.5%'. */
-export function parsePercent(value: unknown, field: string): number {
-  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.replace(/%$/, '') : '';
-  const p = Number(text);
-  if (text === '' || !Number.isFinite(p) || p < 0 || p > 100) {
-    throw new ValidationError(`${field}: ${JSON.stringify(value)} is not a percentage in 0..100`, field);
-  }
+/** A probability as the kernel's u32 scale, from 1 (percent), '1%' or '0.5%'; undefined unless in 0..100. */
+export function parsePercent(value: unknown): number | undefined {
+  let p: number | undefined;
+  if (typeof value === 'number') p = value;
+  else if (typeof value === 'string' && /^\d+(\.\d+)?%?$/.test(value.trim())) p = Number.parseFloat(value);
+  if (p === undefined || !Number.isFinite(p) || p < 0 || p > 100) return undefined;
   return Math.round((p / 100) * 0xffffffff) >>> 0;
 }
 

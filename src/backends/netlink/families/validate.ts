@@ -1,29 +1,26 @@
-/** Checks shared by the spec builders; each throws a ValidationError naming the field. */
+/**
+ * Checks for code that validates field by field (the transaction layer's
+ * staging calls); each throws a ValidationError naming the field. The Rtnl
+ * builders declare their specs with zod instead (../../schema.ts), and these
+ * checks share its rules and its BigInt-safe messages.
+ */
 import { ValidationError } from '../../../errors.js';
+import { ifnameProblem, shown } from '../../schema.js';
 import { type Prefix, parseIp, parseMac, parsePrefix } from '../codec/address.js';
 
-const IFNAMSIZ = 16;
-
-/** As the kernel's dev_valid_name(): 1..15 bytes, not '.'/'..', no '/', ':' or whitespace. */
+/** As the kernel's dev_valid_name(): 1..15 bytes, not '.'/'..', no '/', ':', whitespace or NUL. */
 export function checkIfname(value: unknown, field = 'ifname'): string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new ValidationError(`${field}: an interface name must be a non-empty string, got ${JSON.stringify(value)}`, field);
+  if (typeof value !== 'string') {
+    throw new ValidationError(`${field}: an interface name must be a non-empty string, got ${shown(value)}`, field);
   }
-  if (Buffer.byteLength(value) >= IFNAMSIZ) {
-    throw new ValidationError(`${field}: "${value}" is longer than 15 bytes, the kernel's limit for interface names`, field);
-  }
-  if (value === '.' || value === '..' || /[/:\s]/.test(value)) {
-    throw new ValidationError(
-      `${field}: "${value}" is not a valid interface name (no '/', ':' or whitespace, not '.' or '..')`,
-      field,
-    );
-  }
+  const problem = ifnameProblem(value);
+  if (problem) throw new ValidationError(`${field}: ${problem}`, field);
   return value;
 }
 
 export function checkInt(value: unknown, field: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ValidationError(`${field}: expected an integer in ${min}..${max}, got ${JSON.stringify(value)}`, field);
+    throw new ValidationError(`${field}: expected an integer in ${min}..${max}, got ${shown(value)}`, field);
   }
   return value;
 }
@@ -40,14 +37,14 @@ export function checkMtu(value: unknown, field = 'mtu'): number {
 export function checkMac(value: unknown, field: string): string {
   const bytes = typeof value === 'string' ? parseMac(value) : undefined;
   if (bytes?.length !== 6) {
-    throw new ValidationError(`${field}: ${JSON.stringify(value)} is not a MAC address like 02:00:00:00:00:01`, field);
+    throw new ValidationError(`${field}: ${shown(value)} is not a MAC address like 02:00:00:00:00:01`, field);
   }
   return value as string;
 }
 
 export function checkIp(value: unknown, field: string, family?: 4 | 6): string {
   const bytes = typeof value === 'string' ? parseIp(value) : undefined;
-  if (!bytes) throw new ValidationError(`${field}: ${JSON.stringify(value)} is not an IP address`, field);
+  if (!bytes) throw new ValidationError(`${field}: ${shown(value)} is not an IP address`, field);
   const got = bytes.length === 4 ? 4 : 6;
   if (family && got !== family) {
     throw new ValidationError(`${field}: ${value} is an IPv${got} address where IPv${family} is needed`, field);
@@ -58,7 +55,7 @@ export function checkIp(value: unknown, field: string, family?: 4 | 6): string {
 /** 'a/len', or a bare address meaning a host prefix. */
 export function checkPrefix(value: unknown, field: string, family?: 4 | 6): Prefix {
   const p = typeof value === 'string' ? parsePrefix(value) : undefined;
-  if (!p) throw new ValidationError(`${field}: ${JSON.stringify(value)} is not an address or a prefix like 10.0.0.0/24`, field);
+  if (!p) throw new ValidationError(`${field}: ${shown(value)} is not an address or a prefix like 10.0.0.0/24`, field);
   if (family && p.family !== family) {
     throw new ValidationError(`${field}: ${value} is IPv${p.family} where IPv${family} is needed`, field);
   }
@@ -76,7 +73,7 @@ export function checkKnownKeys(spec: object, known: ReadonlySet<string>, what: s
 
 export function checkObject(value: unknown, what: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new ValidationError(`${what}: expected an object, got ${JSON.stringify(value)}`);
+    throw new ValidationError(`${what}: expected an object, got ${shown(value)}`);
   }
   return value as Record<string, unknown>;
 }
@@ -85,5 +82,5 @@ export function checkObject(value: unknown, what: string): Record<string, unknow
 export function checkFamily(value: unknown, field = 'family'): 4 | 6 {
   if (value === 'inet' || value === 2 || value === 4 || value === 'ipv4') return 4;
   if (value === 'inet6' || value === 10 || value === 6 || value === 'ipv6') return 6;
-  throw new ValidationError(`${field}: ${JSON.stringify(value)} is not an address family ('inet' or 'inet6')`, field);
+  throw new ValidationError(`${field}: ${shown(value)} is not an address family ('inet' or 'inet6')`, field);
 }
