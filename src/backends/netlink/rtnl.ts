@@ -5,7 +5,7 @@
  *   await nl.link('add', { ifname: 'v0', kind: 'veth', peer: 'v1' });
  *   const routes = await nl.route('dump', { table: 100 });
  */
-import { defer, Observable, share } from 'rxjs';
+import { defer, Observable, type Subscriber, share } from 'rxjs';
 import { LinkError, NamespaceError, type NetlinkError, PrivilegeError, ValidationError } from '../../errors.js';
 import { ENODEV, EPERM } from '../errno.js';
 import { check, O_CLOEXEC, O_RDONLY, sys } from '../libc.js';
@@ -71,7 +71,11 @@ for (const [name, fam] of Object.entries(FAMILIES) as [FamilyName, Family<object
 export class Rtnl {
   private readonly sock: NetlinkSocket;
   private readonly writer = new Writer(64 << 10);
+  /** Notifications of this namespace; completes when the Rtnl closes. */
   readonly events$: Observable<RtnlEvent>;
+  /** The open event stream (one socket, shared by every subscriber), so close() can end it. */
+  private readonly streams = new Set<Subscriber<RtnlEvent>>();
+  private closed = false;
 
   private constructor(readonly options: RtnlOptions) {
     this.sock = new NetlinkSocket({ netns: options.netns });
@@ -384,6 +388,7 @@ export class Rtnl {
 
   private eventStream(): Observable<RtnlEvent> {
     return new Observable<RtnlEvent>((subscriber) => {
+      if (this.closed) return subscriber.complete();
       const sock = new NetlinkSocket({
         netns: this.options.netns,
         rcvbuf: this.options.eventBuffer,
@@ -401,12 +406,23 @@ export class Rtnl {
         }
       };
       sock.onOverrun = () => subscriber.next({ event: 'OVERRUN', netns });
-      return () => sock.close();
+      this.streams.add(subscriber);
+      return () => {
+        this.streams.delete(subscriber);
+        sock.close();
+      };
     });
   }
 
+  /**
+   * Closes the request socket (what is still awaited rejects with a
+   * ClosedError) and the event socket, completing every `events$` subscriber.
+   */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.sock.close();
+    for (const s of [...this.streams]) s.complete();
   }
 
   [Symbol.dispose](): void {
