@@ -61,7 +61,7 @@ export function echo(netns: string | undefined, address: string, options: EchoOp
       sent.set(seq, performance.now());
       sys.send(fd, packet, packet.length, 0); // a refusal (no route) shows as no reply
     };
-    // Awaited: the poller waits for the reply with a thread that keeps the process alive.
+    // Awaited: the process stays alive until the reply comes or the time is up.
     const release = poller.hold();
     const finish = (fn: () => void) => {
       clearInterval(ticker);

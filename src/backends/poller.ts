@@ -33,11 +33,12 @@
  *
  * Measured (docs/KERNEL-NOTES.md, issue 11): signals alone cost a signal per
  * datagram whenever the main thread is busy or blocked (an `execFileSync`)
- * while notifications arrive — 100 000 of them took 220–460 ms of this
+ * while notifications arrive — 100 000 of them took 230–560 ms of this
  * process's time against 2 ms with a waiting thread or the ring; the thread
  * alone keeps the process alive (a libuv work request cannot be unref'd); a
- * Worker blocked in epoll_wait costs 14 MB and 30–60 ms to start, and must be
- * woken to be joined at exit just the same. The ring has none of these.
+ * Worker blocked in epoll_wait costs 14 MB and 30–60 ms to start, and would
+ * have to be woken to be joined at exit just the same. The ring has none of
+ * these, and is the one to use where the kernel allows it.
  * Signals never reach a worker thread's `process.on`: inside a Worker without
  * io_uring, the waiting thread stays armed while anything is watched (there,
  * an open event socket keeps the worker alive).

@@ -7,9 +7,10 @@
  *   await db.waitFor('interface', { ifname: 'v0', state: 'up' }, { timeout: 2000 });
  *   await db.close();
  *
- * An open NetState never keeps the process alive by itself (its sockets are
- * watched by signal, its /run/netns watcher is unref'd); what it is asked to
- * await (sync, waitFor, a commit) does, until it settles.
+ * An open NetState never keeps the process alive by itself (the poller
+ * watches its sockets without holding the event loop, its /run/netns watcher
+ * is unref'd); what it is asked to await (sync, waitFor, a commit) does,
+ * until it settles.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { filter, type Observable, Subject } from 'rxjs';
