@@ -107,6 +107,11 @@ export class TimeoutError extends NetStateError {
   override name = 'TimeoutError';
 }
 
+/** Used, or still awaited, when its NetState or Rtnl was closed (a pending `waitFor`, `sync()`, request). */
+export class ClosedError extends NetStateError {
+  override name = 'ClosedError';
+}
+
 /**
  * A commit that failed: the step that failed (with the kernel's errno and
  * extended-ack text when the kernel refused it), what was rolled back, and

@@ -61,21 +61,27 @@ export function echo(netns: string | undefined, address: string, options: EchoOp
       sent.set(seq, performance.now());
       sys.send(fd, packet, packet.length, 0); // a refusal (no route) shows as no reply
     };
+    // Awaited: the process stays alive until the reply comes or the time is up.
+    const release = poller.hold();
     const finish = (fn: () => void) => {
       clearInterval(ticker);
       clearTimeout(timer);
       poller.unwatch(fd);
+      release();
       sys.close(fd);
       fn();
     };
     poller.watch(fd, () => {
       for (;;) {
         const n = Number(sys.recv(fd, buf, buf.length, 0));
-        if (n <= 0) return;
+        if (n <= 0) return true;
         const at = family === 4 ? ((buf[0] as number) & 0x0f) * 4 : 0;
         if (n < at + 8 || buf[at] !== ECHO[family].reply || buf.readUInt16BE(at + 4) !== id) continue;
         const start = sent.get(buf.readUInt16BE(at + 6));
-        if (start !== undefined) return finish(() => resolve(performance.now() - start));
+        if (start !== undefined) {
+          finish(() => resolve(performance.now() - start));
+          return true;
+        }
       }
     });
     const ticker = setInterval(send, interval);

@@ -40,6 +40,12 @@ export const MS_REC = 16384;
 export const MS_SHARED = 1 << 20;
 export const MS_SLAVE = 1 << 19;
 export const MNT_DETACH = 2;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const F_SETOWN = 8;
+export const F_SETSIG = 10;
+export const O_ASYNC = 0o20000;
+export const SIGURG = 23;
 
 export const sys = {
   socket: lib.func('int socket(int domain, int type, int protocol)'),
@@ -67,6 +73,13 @@ export const sys = {
   geteuid: lib.func('uint32 geteuid()'),
   // Variadic as in libc: the third argument is passed as ('void *', buffer) or ('ulong', value).
   ioctl: lib.func('int ioctl(int fd, ulong request, ...)'),
+  getpid: lib.func('int getpid()'),
+  /** Variadic in libc: call as fcntl(fd, cmd, 'int', arg). */
+  fcntl: lib.func('int fcntl(int fd, int cmd, ...)'),
+  /** Variadic: syscall(number, 'type', arg, ...). For calls glibc has no wrapper for (io_uring). */
+  syscall: lib.func('long syscall(long number, ...)'),
+  mmap: lib.func('void *mmap(void *addr, uintptr length, int prot, int flags, int fd, int64 offset)'),
+  pipe2: lib.func('int pipe2(_Out_ int *fds, int flags)'),
 };
 
 /** errno of the last call made through koffi on this thread. */

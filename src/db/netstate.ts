@@ -6,6 +6,11 @@
  *   db.routes.list({ table: 100 });
  *   await db.waitFor('interface', { ifname: 'v0', state: 'up' }, { timeout: 2000 });
  *   await db.close();
+ *
+ * An open NetState never keeps the process alive by itself (the poller
+ * watches its sockets without holding the event loop, its /run/netns watcher
+ * is unref'd); what it is asked to await (sync, waitFor, a commit) does,
+ * until it settles.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { filter, type Observable, Subject } from 'rxjs';
@@ -13,7 +18,7 @@ import { netnsInode } from '../backends/host.js';
 import type { FamilyName } from '../backends/netlink/codec/message.js';
 import { readLink } from '../backends/netlink/families/link-bytes.js';
 import { NETNS_RUN_DIR, netnsExists } from '../backends/netns.js';
-import { NamespaceError, NetStateError, PendingCommitError, TimeoutError, ValidationError } from '../errors.js';
+import { ClosedError, NamespaceError, NetStateError, PendingCommitError, TimeoutError, ValidationError } from '../errors.js';
 import type { Journaling } from '../transactions/commit.js';
 // The one upward import: transactions are opened from the store they read.
 import { Frozen, routeFilter, ruleFilter } from '../transactions/freeze.js';
@@ -77,11 +82,11 @@ export class NetState {
   readonly routes: RouteCollection;
   readonly rules: FreezableCollection<number | Filter, StoredRule>;
   readonly neighbours: Collection<StoredNeighbour>;
-  /** Typed change events: `{ kind, action, netns, before, after }`. */
+  /** Typed change events: `{ kind, action, netns, before, after }`; completes on close(). */
   readonly events$: Observable<StoreEvent>;
-  /** Once per batch the store applied (events and silent changes), with the kinds it touched. */
+  /** Once per batch the store applied (events and silent changes), with the kinds it touched; completes on close(). */
   readonly applied$: Observable<ReadonlySet<string>>;
-  /** Errors while following the kernel (a failed resync); the store keeps going. */
+  /** Errors while following the kernel (a failed resync); the store keeps going. Completes on close(). */
   readonly errors$: Observable<Error>;
 
   private readonly subject = new Subject<StoreEvent>();
@@ -285,7 +290,7 @@ export class NetState {
    * Specs without `netns` mean the first followed namespace.
    */
   begin(): Transaction {
-    if (this.closed) throw new NetStateError('the store is closed');
+    if (this.closed) throw new ClosedError('the store is closed');
     return new Transaction(this, this.namespaces[0] as string);
   }
 
@@ -307,18 +312,28 @@ export class NetState {
     return this.begin();
   }
 
-  /** Resolves with the record once one matches (or, with `absent`, once none does). */
+  /**
+   * Resolves with the record once one matches (or, with `absent`, once none
+   * does); a TimeoutError after `timeout`, a ClosedError if the store closes first.
+   */
   async waitFor(kind: WaitKind, spec: string | number | Filter, options: WaitOptions = {}): Promise<StoreRecord | undefined> {
     const collection = this.collection(kind);
+    if (this.closed) throw new ClosedError('waitFor: the store is closed');
     const timeout = options.timeout ?? 5000;
     const check = (): { done: boolean; value?: StoreRecord } => {
       const found = collection.get(spec);
       return options.absent ? { done: found === undefined } : { done: found !== undefined, value: found };
     };
     return new Promise((resolve, reject) => {
-      const sub = this.batches.pipe(filter((kinds) => kinds.has(kind))).subscribe(() => {
-        const r = check();
-        if (r.done) finish(() => resolve(r.value));
+      const sub = this.batches.pipe(filter((kinds) => kinds.has(kind))).subscribe({
+        next: () => {
+          const r = check();
+          if (r.done) finish(() => resolve(r.value));
+        },
+        complete: () => {
+          const what = typeof spec === 'object' ? JSON.stringify(spec) : String(spec);
+          finish(() => reject(new ClosedError(`waitFor: the store was closed while waiting for ${kind} ${what}`)));
+        },
       });
       const timer = setTimeout(() => {
         const what = typeof spec === 'object' ? JSON.stringify(spec) : String(spec);
@@ -363,7 +378,10 @@ export class NetState {
    *   db.interfaces.get('v0'); // undefined
    */
   async sync(netns?: string): Promise<void> {
-    await Promise.all(this.sourcesOf(netns).map((s) => s.sync(true)));
+    await this.untilClosed(
+      'sync',
+      this.sourcesOf(netns).map((s) => s.sync(true)),
+    );
   }
 
   /**
@@ -372,7 +390,10 @@ export class NetState {
    * not be). What a big commit paces itself with.
    */
   async barrier(netns?: string): Promise<void> {
-    await Promise.all(this.sourcesOf(netns).map((s) => s.sync(false)));
+    await this.untilClosed(
+      'barrier',
+      this.sourcesOf(netns).map((s) => s.sync(false)),
+    );
   }
 
   /**
@@ -384,11 +405,21 @@ export class NetState {
    */
   async refresh(netns: string, family: FamilyName, cmd: 'get' | 'dump', spec: Record<string, unknown>): Promise<void> {
     const [source] = this.sourcesOf(netns);
-    await source?.refresh(family, cmd, spec);
+    if (source) await this.untilClosed('refresh', [source.refresh(family, cmd, spec)]);
+  }
+
+  /** Waits for the kernel's answers; a close() meanwhile is a ClosedError, whatever the sockets said. */
+  private async untilClosed(what: string, waits: Promise<unknown>[]): Promise<void> {
+    try {
+      await Promise.all(waits);
+    } catch (e) {
+      if (!this.closed) throw e;
+    }
+    if (this.closed) throw new ClosedError(`${what}: the store was closed before the kernel answered`);
   }
 
   private sourcesOf(netns?: string): Source[] {
-    if (this.closed) throw new NetStateError('the store is closed');
+    if (this.closed) throw new ClosedError('the store is closed');
     if (netns === undefined) return [...this.sources.values()];
     const source = this.source(netns);
     if (!source) throw new NamespaceError(`namespace "${netns}" is not followed by this store`);
@@ -484,6 +515,7 @@ export class NetState {
     try {
       this.watcher = watch(NETNS_RUN_DIR, () => this.checkNamespaces());
       this.watcher.on('error', () => undefined);
+      this.watcher.unref(); // following namespaces is no reason to stay alive
     } catch {
       // No /run/netns: nothing named can disappear.
     }
@@ -502,6 +534,11 @@ export class NetState {
     }
   }
 
+  /**
+   * Stops following the kernel and closes the store: every `events$`,
+   * `applied$` and `errors$` subscriber completes, and a pending `waitFor` or
+   * `sync()` rejects with a ClosedError.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -4,7 +4,7 @@
  * changed (the bodies before and after) so the caller can emit events.
  */
 import Database from 'better-sqlite3';
-import { NetStateError } from '../errors.js';
+import { ClosedError } from '../errors.js';
 import { KINDS } from './kinds/index.js';
 import type { Kind, KindName, RowValues } from './kinds/kind.js';
 import { NLMSG_HDRLEN } from './raw.js';
@@ -107,7 +107,7 @@ export class Store {
    * is not shared: a fresh one is prepared for the nested use.
    */
   sql(text: string): Statement {
-    if (!this.db.open) throw new NetStateError('the store is closed: open another with NetState.open()');
+    if (!this.db.open) throw new ClosedError('the store is closed: open another with NetState.open()');
     const cached = this.cache.get(text);
     if (cached && !cached.busy) return cached;
     const stmt = this.db.prepare(text);

@@ -12,7 +12,7 @@ import { ROUTE_TYPES } from '../backends/netlink/families/names.js';
 import { decodeBody } from '../db/kinds/kind.js';
 import type { NetState } from '../db/netstate.js';
 import { forEachAttr } from '../db/raw.js';
-import { TimeoutError } from '../errors.js';
+import { ClosedError, TimeoutError } from '../errors.js';
 import { neighbourOf } from './current.js';
 import { canonical } from './diff.js';
 import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
@@ -277,15 +277,20 @@ export class Confirmer {
 export function waitUntil(db: NetState, missing: { left(): number; names(): string[] }, timeout: number): Promise<void> {
   return new Promise((resolve, reject) => {
     if (missing.left() === 0) return resolve();
+    let timer: NodeJS.Timeout | undefined;
     const sub = db.applied$.subscribe({
       next: () => {
         if (missing.left() === 0) finish();
       },
-      complete: () => fail(),
+      // The store closed: nothing will show any more (and its tables are gone).
+      complete: () => {
+        clearTimeout(timer);
+        reject(new ClosedError('the store was closed while a commit waited for the kernel to show its changes'));
+      },
     });
-    const timer = setTimeout(fail, timeout);
+    if (sub.closed) return; // closed already: rejected above
+    timer = setTimeout(fail, timeout);
     function fail(): void {
-      clearTimeout(timer);
       sub.unsubscribe();
       const left = missing.names();
       if (left.length === 0) {

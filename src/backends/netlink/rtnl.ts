@@ -5,7 +5,7 @@
  *   await nl.link('add', { ifname: 'v0', kind: 'veth', peer: 'v1' });
  *   const routes = await nl.route('dump', { table: 100 });
  */
-import { defer, Observable, share } from 'rxjs';
+import { defer, Observable, type Subscriber, share } from 'rxjs';
 import {
   LinkError,
   NamespaceError,
@@ -154,7 +154,11 @@ function asNetStateError(e: unknown, what: string): NetStateError {
 export class Rtnl {
   private readonly sock: NetlinkSocket;
   private readonly writer = new Writer(64 << 10);
+  /** Notifications of this namespace; completes when the Rtnl closes. */
   readonly events$: Observable<RtnlEvent>;
+  /** The open event stream (one socket, shared by every subscriber), so close() can end it. */
+  private readonly streams = new Set<Subscriber<RtnlEvent>>();
+  private closed = false;
 
   private constructor(readonly options: z.output<typeof RtnlOptionsSchema>) {
     this.sock = new NetlinkSocket({ netns: options.netns });
@@ -539,6 +543,7 @@ export class Rtnl {
 
   private eventStream(): Observable<RtnlEvent> {
     return new Observable<RtnlEvent>((subscriber) => {
+      if (this.closed) return subscriber.complete();
       const sock = new NetlinkSocket({
         netns: this.options.netns,
         rcvbuf: this.options.eventBuffer,
@@ -556,12 +561,23 @@ export class Rtnl {
         }
       };
       sock.onOverrun = () => subscriber.next({ event: 'OVERRUN', netns });
-      return () => sock.close();
+      this.streams.add(subscriber);
+      return () => {
+        this.streams.delete(subscriber);
+        sock.close();
+      };
     });
   }
 
+  /**
+   * Closes the request socket (what is still awaited rejects with a
+   * ClosedError) and the event socket, completing every `events$` subscriber.
+   */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.sock.close();
+    for (const s of [...this.streams]) s.complete();
   }
 
   [Symbol.dispose](): void {

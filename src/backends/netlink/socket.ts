@@ -3,12 +3,13 @@
  *
  * rtnetlink executes requests inside sendmsg(), so replies are usually queued
  * by the time send() returns: we drain them right away and only fall back to
- * the process-wide poller when a reply is still to come. Dumps continue
+ * the process-wide poller when a reply is still to come (holding it: an
+ * awaited reply keeps the process alive, an idle socket does not). Dumps continue
  * inside each recv(). Batches pack many requests into one send; only the last
  * of each send asks for an ack, and the kernel reports any failure on its own,
  * so a silent request is a successful one.
  */
-import { NetlinkError, NetStateError, PrivilegeError, SystemError } from '../../errors.js';
+import { ClosedError, NetlinkError, NetStateError, PrivilegeError, SystemError } from '../../errors.js';
 import { EAGAIN, EINTR, ENOBUFS, EPERM, errnoName } from '../errno.js';
 import {
   AF_NETLINK,
@@ -101,7 +102,7 @@ const RX_SIZE = 1 << 20;
 const rx = Buffer.alloc(RX_SIZE);
 /** Made with the first event socket that drains: a process that only sends never allocates it. */
 let receiver: DatagramReceiver | undefined;
-/** Datagrams handled per turn of the event loop before yielding. */
+/** Datagrams handled per turn of the event loop before yielding (the poller calls again). */
 const DRAIN_BUDGET = 256;
 const DEFAULT_RCVBUF = 8 << 20;
 const DEFAULT_SNDBUF = 4 << 20;
@@ -127,6 +128,10 @@ export class NetlinkSocket {
   private readonly pending = new Map<number, Pending>();
   private closed = false;
   private draining = false;
+  /** Sends under way on a worker thread. */
+  private sending = 0;
+  /** Releases the poller while nothing is awaited on this socket. */
+  private release?: () => void;
   /** Notifications, decoded, one call per drained batch. */
   onEvents?: (messages: Message[]) => void;
   /** Notifications as raw message copies (header included), one call per drained batch; replaces onEvents. */
@@ -165,7 +170,7 @@ export class NetlinkSocket {
       throw e;
     }
     this.seq = (Date.now() & 0x3fffffff) + 1;
-    if (options.groups?.length) poller.watch(this.fd, () => this.drain());
+    if (options.groups?.length) this.watch();
   }
 
   /** Reserves `n` consecutive sequence numbers; returns the first. */
@@ -189,7 +194,7 @@ export class NetlinkSocket {
     sink?: MessageSink,
     asEvents = false,
   ): Promise<{ messages: Message[]; errors: Map<number, Ack>; interrupted: boolean }> {
-    if (this.closed) return Promise.reject(new NetStateError('netlink socket is closed'));
+    if (this.closed) return Promise.reject(new ClosedError('netlink socket is closed'));
     return new Promise((resolve, reject) => {
       const p: Pending = {
         dump,
@@ -213,14 +218,21 @@ export class NetlinkSocket {
           reject(new SystemError('send', errno, errnoName(errno), `${bytes.length} bytes to netlink`));
           return;
         }
-        this.drain();
+        // Usually the reply is queued already and this completes the request: no hold, no wait.
+        const empty = this.drain();
+        this.updateHold();
         if (this.pending.size > 0) this.watch();
+        if (!empty) poller.kick(this.fd);
       };
       if (bytes.length < ASYNC_SEND_BYTES) return sent(Number(sys.send(this.fd, bytes, bytes.length, 0)));
       // The kernel executes the requests inside this call: on a worker thread, the main thread
       // meanwhile reads and stores the notifications they cause. `bytes` stays referenced here
       // until the call returns.
+      this.sending++;
+      this.updateHold();
       sys.send.async(this.fd, bytes, bytes.length, 0, (err: unknown, n: number) => {
+        this.sending--;
+        if (this.closed) return this.updateHold(); // close() rejected the request already
         // errno lives on the worker thread: a failed send (refused before any request ran) is
         // made again here, where its errno can be read.
         if (err || Number(n) < 0) return sent(Number(sys.send(this.fd, bytes, bytes.length, 0)));
@@ -258,6 +270,17 @@ export class NetlinkSocket {
       this.pending.delete(s);
       if (s === last) break;
     }
+    this.updateHold();
+  }
+
+  /** Holds the poller (the process stays alive, replies are waited for) while a request is awaited. */
+  private updateHold(): void {
+    const busy = !this.closed && (this.pending.size > 0 || this.sending > 0);
+    if (busy && !this.release) this.release = poller.hold();
+    else if (!busy && this.release) {
+      this.release();
+      this.release = undefined;
+    }
   }
 
   private watch(): void {
@@ -268,26 +291,31 @@ export class NetlinkSocket {
     if (this.pending.size === 0 && !this.options.groups?.length && poller.isWatching(this.fd)) poller.unwatch(this.fd);
   }
 
-  /** Reads whatever is queued, up to a budget; yields to the event loop past it. */
-  drain(): void {
-    if (this.closed || this.draining) return;
+  /**
+   * Reads whatever is queued, up to a budget. True once a read met EAGAIN (or
+   * the socket is closed); false at the budget: the poller calls again on the
+   * next turn of the event loop.
+   */
+  drain(): boolean {
+    if (this.closed || this.draining) return true;
     this.draining = true;
+    let empty: boolean;
     try {
-      if (this.options.groups?.length) this.drainMany();
-      else this.drainOne();
+      empty = this.options.groups?.length ? this.drainMany() : this.drainOne();
     } finally {
       this.draining = false;
     }
     this.deliverEvents();
     this.unwatchIfIdle();
+    return empty;
   }
 
   /** Request sockets: one datagram per call, into a buffer large enough for any dump part. */
-  private drainOne(): void {
+  private drainOne(): boolean {
     for (let i = 0; i < DRAIN_BUDGET; i++) {
       const n = Number(sys.recv(this.fd, rx, RX_SIZE, MSG_DONTWAIT | MSG_TRUNC));
       if (n < 0) {
-        if (this.failed('recv')) break;
+        if (this.failed('recv')) return true;
         continue;
       }
       if (n > RX_SIZE) {
@@ -295,20 +323,20 @@ export class NetlinkSocket {
         continue;
       }
       this.dispatch(rx, 0, n);
-      if (i === DRAIN_BUDGET - 1) setImmediate(() => this.drain());
     }
+    return false;
   }
 
   /** Event sockets: a notification is a datagram of its own, so many are read per call. */
-  private drainMany(): void {
+  private drainMany(): boolean {
     receiver ??= new DatagramReceiver();
     for (let read = 0; read < DRAIN_BUDGET; ) {
       const n = receiver.receive(this.fd, MSG_DONTWAIT | MSG_TRUNC);
       if (n < 0) {
-        if (this.failed('recvmmsg')) return;
+        if (this.failed('recvmmsg')) return true;
         continue;
       }
-      if (n === 0) return;
+      if (n === 0) return true;
       for (let i = 0; i < n; i++) {
         const len = receiver.length(i);
         // Cut short: a notification is lost, which only a resync makes good (it covers the
@@ -321,7 +349,7 @@ export class NetlinkSocket {
       }
       read += n;
     }
-    setImmediate(() => this.drain());
+    return false;
   }
 
   /** A failed read: true when draining should stop (nothing queued, or the socket is broken). */
@@ -360,6 +388,7 @@ export class NetlinkSocket {
     const seen = new Set<Pending>();
     for (const p of this.pending.values()) seen.add(p);
     this.pending.clear();
+    this.updateHold();
     for (const p of seen) p.reject(err);
   }
 
@@ -428,14 +457,16 @@ export class NetlinkSocket {
 
   private finish(p: Pending): void {
     for (const [seq, q] of this.pending) if (q === p) this.pending.delete(seq);
+    this.updateHold();
     p.resolve();
   }
 
+  /** Rejects what is still awaited with a ClosedError. */
   close(): void {
     if (this.closed) return;
-    this.failAll(new NetStateError('netlink socket closed'));
-    poller.unwatch(this.fd);
     this.closed = true;
+    this.failAll(new ClosedError('netlink socket closed'));
+    poller.unwatch(this.fd);
     sys.close(this.fd);
   }
 
