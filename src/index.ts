@@ -68,10 +68,9 @@ export {
   tuntapSpecOf,
 } from './backends/tuntap.js';
 export { Collection, type Filter } from './db/collection.js';
+export { Database, type DatabaseOptions, type NamespaceRecord, Namespaces } from './db/database.js';
 export type { StoreEvent } from './db/events.js';
 export type { KindName } from './db/kinds/kind.js';
-export { DEFAULT_JOURNAL, NetState, type NetStateOptions, type WaitOptions } from './db/netstate.js';
-export { ReadOnlyNetState } from './db/readonly.js';
 export type {
   InterfaceRecord,
   Stored,
@@ -84,6 +83,8 @@ export type {
 export type { LoadProgress } from './db/source.js';
 export { ROOT } from './db/source.js';
 export * from './errors.js';
+export { DEFAULT_JOURNAL, NetState, type NetStateOptions, type WaitOptions } from './netstate/netstate.js';
+export { ReadOnlyNetState } from './netstate/readonly.js';
 export type { CommitOptions, CommitReport } from './transactions/commit.js';
 export { diffObject, type ObjectDiff } from './transactions/diff.js';
 export { Frozen, type Revert } from './transactions/freeze.js';

@@ -26,7 +26,7 @@ export function eventLine(db: NetState, e: StoreEvent, several: boolean): string
 
 /** Prints events until the process is stopped; resolves when the store closes. */
 export function monitor(db: NetState, write: (line: string) => void): Promise<void> {
-  const several = db.namespaces.length > 1;
+  const several = db.followed.length > 1;
   // An open store keeps nothing alive by itself: the monitor does, until the store closes.
   const alive = setInterval(() => undefined, 2 ** 31 - 1);
   return new Promise((resolve) => {

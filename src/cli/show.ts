@@ -41,7 +41,7 @@ export function showTable(db: NetState, what: string, filter: Filter, json: bool
   const { kind, collection } = WHAT[what] as (typeof WHAT)[string];
   const records: StoreRecord[] = db[collection].list(filter);
   if (json) return JSON.stringify(records, null, 2);
-  const several = db.namespaces.length > 1;
+  const several = db.followed.length > 1;
   const head = [...(several ? ['netns'] : []), ...COLUMNS[kind].map((c) => c.header)];
   const style = { head: process.stdout.isTTY ? ['bold'] : [], border: [], 'padding-left': 0, 'padding-right': 0 };
   const table = new Table({ head, chars: PLAIN, style });

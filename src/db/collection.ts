@@ -7,13 +7,9 @@
 import type { Statement } from 'better-sqlite3';
 import { FAMILIES } from '../backends/netlink/codec/message.js';
 import { matchesAll } from '../backends/netlink/families/family.js';
-import { type LinkBytes, readLink } from '../backends/netlink/families/link-bytes.js';
 import { ValidationError } from '../errors.js';
-import type { CommitReport } from '../transactions/commit.js';
-import type { Frozen } from '../transactions/freeze.js';
-import type { InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import type { Kind } from './kinds/kind.js';
-import { type Extra, type InterfaceRecord, type StoreRecord, toRecord } from './records.js';
+import { type Extra, type StoreRecord, toRecord } from './records.js';
 import type { Store } from './store.js';
 
 export type Filter = Record<string, unknown>;
@@ -153,76 +149,5 @@ export class Collection<R extends object = StoreRecord> {
       }
     }
     return { where: clauses.join(' AND '), params, rest, tests };
-  }
-}
-
-/** How a kind's objects are frozen: by the spec a user gives, in a namespace (the first followed one when omitted). */
-export interface Freezer<S> {
-  freeze(spec: S, netns?: string): Frozen;
-  unfreeze(spec: S, netns?: string): void;
-}
-
-/** Interfaces, routes and rules can be frozen: pinned, and reverted when other software changes them. */
-export class FreezableCollection<S = string | Filter, R extends object = StoreRecord> extends Collection<R> {
-  constructor(
-    private readonly freezer: Freezer<S>,
-    ...args: ConstructorParameters<typeof Collection>
-  ) {
-    super(...args);
-  }
-
-  /** Pins the object's state and reverts any outside change to it (see Frozen). */
-  freeze(spec: S, opts: { netns?: string } = {}): Frozen {
-    return this.freezer.freeze(spec, opts.netns);
-  }
-
-  unfreeze(spec: S, opts: { netns?: string } = {}): void {
-    this.freezer.unfreeze(spec, opts.netns);
-  }
-}
-
-/** Interfaces can also be edited in place: one call, one transaction, one commit. */
-export class InterfaceCollection extends FreezableCollection<string, InterfaceRecord> {
-  constructor(
-    private readonly open: () => Transaction,
-    ...args: ConstructorParameters<typeof FreezableCollection<string>>
-  ) {
-    super(...args);
-  }
-
-  /**
-   * A link's fields read from its stored bytes, with its addresses ('a/len'),
-   * by name: what a commit's confirmation compares, once per interface, with
-   * no record decoded. Undefined when there is no such link.
-   */
-  linkOf(netns: string, ifname: string): (LinkBytes & { ipaddr: string[] }) | undefined {
-    this.byName ??= this.store.db
-      .prepare(
-        'SELECT t.ns AS ns, t.body AS body FROM interfaces t WHERE t.ns = (SELECT id FROM namespaces WHERE name = ?) AND t.ifname = ?',
-      )
-      .raw();
-    const row = this.byName.get(netns, ifname) as [number, Buffer] | undefined;
-    if (!row) return undefined;
-    const [ns, body] = row;
-    return { ...readLink(body), ipaddr: (this.extra?.(ns, body, {}, new Map())?.ipaddr as string[] | undefined) ?? [] };
-  }
-
-  private byName?: Statement;
-
-  /**
-   * Stages `fn`'s changes to one interface and commits when it returns;
-   * drops them if it throws.
-   *
-   *   await db.interfaces.edit('v0', (i) => i.addIp('10.0.0.2/24').up());
-   */
-  async edit(ifname: string, fn: (i: InterfaceHandle) => unknown, opts: { netns?: string } = {}): Promise<CommitReport> {
-    const tx = this.open();
-    try {
-      await fn(tx.interface(ifname, opts));
-    } catch (e) {
-      tx.drop();
-      throw e;
-    }
-    return tx.commit();
   }
 }

@@ -5,7 +5,7 @@
  * and return the stored bytes, undecoded.
  */
 import type { Statement } from 'better-sqlite3';
-import { type Filter, FreezableCollection } from './collection.js';
+import { Collection, type Filter } from './collection.js';
 import { prefixColumn } from './kinds/values.js';
 import type { StoredRoute } from './records.js';
 
@@ -33,7 +33,7 @@ interface NamespaceMemo {
   empty: Map<number, boolean>;
 }
 
-export class RouteCollection extends FreezableCollection<string | Filter, StoredRoute> {
+export class RouteCollection extends Collection<StoredRoute> {
   private onePriority?: Statement;
   private anyRoute?: Statement;
   private namespaceId?: Statement;

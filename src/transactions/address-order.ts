@@ -13,7 +13,7 @@
  * the last IPv4 address, every IPv4 route and ARP entry of the link) is put
  * back afterwards.
  */
-import type { NetState } from '../db/netstate.js';
+import type { Database } from '../db/database.js';
 import { NetlinkError } from '../errors.js';
 import { neighbourOf } from './current.js';
 import type { Executor } from './execute.js';
@@ -23,7 +23,7 @@ import { type Request, routeRestoreSpec } from './plan.js';
 const isIpv4 = (cidr: string): boolean => !cidr.includes(':');
 
 /** Puts the addresses of the links the commit took addresses from back in their old order; returns what failed. */
-export async function restoreAddressOrder(db: NetState, exec: Executor, book: AddressBook): Promise<string[]> {
+export async function restoreAddressOrder(db: Database, exec: Executor, book: AddressBook): Promise<string[]> {
   const failed: string[] = [];
   for (const { netns, ifname, index, addresses } of book.listed()) {
     const nl = await exec.of(netns);
@@ -59,7 +59,7 @@ export async function restoreAddressOrder(db: NetState, exec: Executor, book: Ad
 }
 
 async function reorder(
-  db: NetState,
+  db: Database,
   exec: Executor,
   netns: string,
   ifname: string,

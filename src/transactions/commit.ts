@@ -8,11 +8,11 @@
 
 import { bootId } from '../backends/host.js';
 import type { BatchResult } from '../backends/netlink/rtnl.js';
-import type { NetState } from '../db/netstate.js';
 import { NetlinkError, NetStateError, PendingCommitError, TransactionError } from '../errors.js';
 import { Confirmer, expectTarget, waitUntil } from './confirm.js';
 import { tuntapOf } from './current.js';
 import { Executor } from './execute.js';
+import type { Host } from './host.js';
 import type { Journal, JournalNamespace } from './journal.js';
 import { AddressBook, predictSideEffects, type SideEffects } from './kernel-model.js';
 import { routeKey, ruleKey } from './names.js';
@@ -60,7 +60,7 @@ function commitId(): string {
 }
 
 export async function commitStaging(
-  db: NetState,
+  db: Host,
   given: Staging,
   options: CommitOptions = {},
   journaling?: Journaling,
@@ -163,7 +163,7 @@ function split(staging: Staging): Staging {
  * a commit may remove are asked for again first, so a rollback makes them
  * again as they were.
  */
-async function freshTuntaps(db: NetState, staging: Staging): Promise<void> {
+async function freshTuntaps(db: Host, staging: Staging): Promise<void> {
   for (const s of staging.interfaces) {
     const base = s.base;
     if (base?.kind !== 'tun' || base.index === undefined) continue;
@@ -221,7 +221,7 @@ class StepFailure extends Error {
  * the commit changed it, and what the plan put back after the kernel took it.
  * Objects named but not changed (a master a port joins) are not asked about.
  */
-function target(db: NetState, staging: Staging, effects: SideEffects): Confirmer {
+function target(db: Host, staging: Staging, effects: SideEffects): Confirmer {
   const k = proofKinds(db);
   const c = new Confirmer(db);
   const readded = new Map<string, string[]>();
@@ -275,7 +275,7 @@ const SLICE = 2048;
  * group's first step.
  */
 async function applyGroup(
-  db: NetState,
+  db: Host,
   exec: Executor,
   group: Step[],
   applied: Step[],

@@ -9,8 +9,8 @@
  */
 import { parseIp } from '../backends/netlink/codec/address.js';
 import { ROUTE_TYPES } from '../backends/netlink/families/names.js';
+import type { Database } from '../db/database.js';
 import { decodeBody } from '../db/kinds/kind.js';
-import type { NetState } from '../db/netstate.js';
 import { forEachAttr } from '../db/raw.js';
 import { ClosedError, TimeoutError } from '../errors.js';
 import { neighbourOf } from './current.js';
@@ -98,7 +98,7 @@ function changedEntries(want?: Record<string, number>, had?: Record<string, numb
 }
 
 /** Compared on the stored record: this runs once per interface of a commit (a thousand for 500 veth pairs). */
-export function interfaceShown(db: NetState, e: InterfaceExpectation, indexOf: IndexOf = indexCache(db)): boolean {
+export function interfaceShown(db: Database, e: InterfaceExpectation, indexOf: IndexOf = indexCache(db)): boolean {
   const rec = db.interfaces.linkOf(e.netns, e.ifname);
   if (e.gone) return rec === undefined;
   if (!rec) return false;
@@ -130,7 +130,7 @@ export function interfaceShown(db: NetState, e: InterfaceExpectation, indexOf: I
 /** Interface names to indexes, per namespace, read once per confirmation round. */
 export type IndexOf = (netns: string, ifname: string) => number | undefined;
 
-export function indexCache(db: NetState): IndexOf {
+export function indexCache(db: Database): IndexOf {
   const cache = new Map<string, number | undefined>();
   return (netns, ifname) => {
     const key = `${netns}|${ifname}`;
@@ -143,7 +143,7 @@ export function indexCache(db: NetState): IndexOf {
  * Read from the stored bytes: this runs once per route of a 100 000-route
  * commit. A route with metrics or nexthops is decoded and compared whole.
  */
-export function routeShown(db: NetState, s: Staged<RouteTarget>, indexOf: IndexOf = indexCache(db)): boolean {
+export function routeShown(db: Database, s: Staged<RouteTarget>, indexOf: IndexOf = indexCache(db)): boolean {
   const body = db.routes.bodyOf(s.target ?? (s.base as RouteTarget));
   if (!s.target) return body === undefined;
   if (!body) return false;
@@ -198,7 +198,7 @@ function recordMatches(t: RouteTarget, rec: Record<string, unknown>, indexOf: In
 }
 
 /** A rule with every field of the target (normalised as the store's records are) is there, or not. */
-export function ruleShown(db: NetState, s: Staged<RuleTarget>, normalize: (r: Record<string, unknown>) => RuleTarget): boolean {
+export function ruleShown(db: Database, s: Staged<RuleTarget>, normalize: (r: Record<string, unknown>) => RuleTarget): boolean {
   const t = (s.target ?? s.base) as RuleTarget;
   const { netns, ...fields } = t;
   const found = db.rules.list({ netns }).some((rec) => {
@@ -208,7 +208,7 @@ export function ruleShown(db: NetState, s: Staged<RuleTarget>, normalize: (r: Re
   return s.target ? found : !found;
 }
 
-export function neighbourShown(db: NetState, s: Staged<NeighbourTarget>): boolean {
+export function neighbourShown(db: Database, s: Staged<NeighbourTarget>): boolean {
   const t = (s.target ?? s.base) as NeighbourTarget;
   const rec = db.neighbours.get({ netns: t.netns, ifname: t.dev, dst: t.dst });
   if (!s.target) return rec === undefined;
@@ -238,7 +238,7 @@ export class Confirmer {
   private readonly items: unknown[] = [];
   private readonly kinds: ProofKind<unknown>[] = [];
 
-  constructor(private readonly db: NetState) {}
+  constructor(private readonly db: Database) {}
 
   add<T>(kind: ProofKind<T>, item: T): void {
     this.items.push(item);
@@ -274,7 +274,7 @@ export class Confirmer {
  * Resolves when nothing is missing any more, re-checking after each batch
  * the store applies; the TimeoutError names what never came.
  */
-export function waitUntil(db: NetState, missing: { left(): number; names(): string[] }, timeout: number): Promise<void> {
+export function waitUntil(db: Database, missing: { left(): number; names(): string[] }, timeout: number): Promise<void> {
   return new Promise((resolve, reject) => {
     if (missing.left() === 0) return resolve();
     let timer: NodeJS.Timeout | undefined;

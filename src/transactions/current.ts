@@ -1,6 +1,6 @@
 /** Records of the store turned into targets: the state a transaction starts from. */
 import { ADDR_GEN_MODES } from '../backends/netlink/families/names.js';
-import type { NetState } from '../db/netstate.js';
+import type { Database } from '../db/database.js';
 import type { StoreRecord } from '../db/records.js';
 import { DEFAULT_PRIORITY } from '../db/route-collection.js';
 import { BRPORT_NAMES } from './specs.js';
@@ -25,10 +25,10 @@ export interface Links {
 }
 
 /** The store's interfaces as Links (each lookup is one indexed query). */
-export function storeLinks(db: NetState): Links {
+export function storeLinks(db: Database): Links {
   return {
     get namespaces() {
-      return db.namespaces;
+      return db.followed;
     },
     byIndex: (netns, index) => db.interfaces.get({ netns, index }),
     portsOf: (netns, index) => db.interfaces.list({ netns, master: index }),
@@ -52,7 +52,7 @@ export function dumpLinks(state: { namespaces: Record<string, Record<string, rea
   };
 }
 
-type Source = NetState | Links;
+type Source = Database | Links;
 
 function links(src: Source): Links {
   return 'byIndex' in src ? src : storeLinks(src);

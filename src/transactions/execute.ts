@@ -6,14 +6,14 @@
  */
 import type { BatchResult } from '../backends/netlink/rtnl.js';
 import { Rtnl } from '../backends/netlink/rtnl.js';
-import type { NetState } from '../db/netstate.js';
+import type { Database } from '../db/database.js';
 import { ROOT } from '../db/source.js';
 import type { Request } from './plan.js';
 
 export class Executor {
   private readonly open = new Map<string, Rtnl>();
 
-  constructor(private readonly db: NetState) {}
+  constructor(private readonly db: Database) {}
 
   async of(netns: string): Promise<Rtnl> {
     let nl = this.open.get(netns);

@@ -13,13 +13,13 @@ import { Subject, type Subscription } from 'rxjs';
 import { tableNumber } from '../backends/netlink/families/route.js';
 import { checkPrefix } from '../backends/netlink/families/validate.js';
 import type { Filter } from '../db/collection.js';
-import type { NetState } from '../db/netstate.js';
 import type { StoreRecord } from '../db/records.js';
 import { NetStateError, ValidationError } from '../errors.js';
 import { commitStaging } from './commit.js';
 import { ruleShown } from './confirm.js';
 import { interfaceOf, isLinkLocal, routeLookup, routeOf, ruleOf, tuntapOf } from './current.js';
 import { canonical, diffObject, type ObjectDiff } from './diff.js';
+import type { Host } from './host.js';
 import { attributesOf } from './kernel-model.js';
 import { describeRoute, describeRule } from './names.js';
 import type { Staging } from './plan.js';
@@ -48,10 +48,10 @@ interface Pin {
 }
 
 /** Each store's revert queue: reverts of all its freezes, one after another. */
-const revertQueues = new WeakMap<NetState, Promise<void>>();
+const revertQueues = new WeakMap<Host, Promise<void>>();
 
 /** Frozen objects by store, so a second freeze of one can be refused. */
-const frozenBy = new WeakMap<NetState, Map<string, Frozen>>();
+const frozenBy = new WeakMap<Host, Map<string, Frozen>>();
 
 export class Frozen {
   readonly reverts$ = new Subject<Revert>();
@@ -61,7 +61,7 @@ export class Frozen {
   private released = false;
 
   private constructor(
-    private readonly db: NetState,
+    private readonly db: Host,
     /** What was frozen: `interface lab:v0`, `route lab:10.1.0.0/16`, `rule lab:1000 from all lookup 100`. */
     readonly name: string,
     private readonly pins: Pin[],
@@ -70,7 +70,7 @@ export class Frozen {
   }
 
   /** The interface, its addresses and ports, and the routes through it. */
-  static interface(db: NetState, ifname: string, netns: string): Frozen {
+  static interface(db: Host, ifname: string, netns: string): Frozen {
     const rec = db.interfaces.get({ netns, ifname });
     if (!rec) throw new ValidationError(`no interface named "${ifname}" in ${netns}`, 'ifname');
     const routes = db.routes
@@ -81,7 +81,7 @@ export class Frozen {
   }
 
   /** One route: a prefix (table main) or `{ dst, table, priority, family }`. */
-  static route(db: NetState, spec: string | Filter, netns: string): Frozen {
+  static route(db: Host, spec: string | Filter, netns: string): Frozen {
     const filter = routeFilter(spec);
     const rec = db.routes.get({ ...filter, netns });
     if (!rec) throw new ValidationError(`no route ${JSON.stringify(filter)} in ${netns}`, 'dst');
@@ -90,7 +90,7 @@ export class Frozen {
   }
 
   /** One rule: its priority or a partial spec; it is kept in existence with its whole match set. */
-  static rule(db: NetState, spec: number | Filter, netns: string): Frozen {
+  static rule(db: Host, spec: number | Filter, netns: string): Frozen {
     const filter = ruleFilter(spec);
     const rec = db.rules.get({ ...filter, netns });
     if (!rec) throw new ValidationError(`no rule ${JSON.stringify(filter)} in ${netns}`, 'rule');
@@ -98,7 +98,7 @@ export class Frozen {
     return Frozen.register(db, `rule ${netns}:${pin.label}`, [pin]);
   }
 
-  private static register(db: NetState, name: string, pins: Pin[]): Frozen {
+  private static register(db: Host, name: string, pins: Pin[]): Frozen {
     const mine = frozenBy.get(db) ?? new Map<string, Frozen>();
     frozenBy.set(db, mine);
     if (mine.has(name)) throw new NetStateError(`${name} is frozen already`);
@@ -108,7 +108,7 @@ export class Frozen {
   }
 
   /** Ends the freeze named like `Frozen.name` (what `db.interfaces.unfreeze(...)` calls). */
-  static release(db: NetState, name: string): void {
+  static release(db: Host, name: string): void {
     const f = frozenBy.get(db)?.get(name);
     if (!f) throw new NetStateError(`${name} is not frozen`);
     f.release();
@@ -118,7 +118,7 @@ export class Frozen {
    * Ends the freeze of the route or rule a spec names, as it was pinned (it
    * may be gone from the kernel by now): `db.routes.unfreeze('10.1.0.0/16')`.
    */
-  static releaseMatching(db: NetState, kind: 'routes' | 'rules', netns: string, spec: Filter): void {
+  static releaseMatching(db: Host, kind: 'routes' | 'rules', netns: string, spec: Filter): void {
     for (const f of frozenBy.get(db)?.values() ?? []) {
       const pin = f.pins[0] as Pin;
       if (pin.kind !== kind || pin.pinned.netns !== netns) continue;
@@ -199,7 +199,7 @@ export function ruleFilter(spec: number | Filter): Filter {
   return typeof spec === 'number' ? { priority: spec } : spec;
 }
 
-function interfacePin(db: NetState, rec: StoreRecord): Pin {
+function interfacePin(db: Host, rec: StoreRecord): Pin {
   // With each address's attributes: one put back comes back with its label, flags, lifetimes, metric.
   const base = interfaceOf(db, rec);
   const ipattrs: Record<string, AddressAttributes> = {};
@@ -234,7 +234,7 @@ function interfacePin(db: NetState, rec: StoreRecord): Pin {
   return pin;
 }
 
-function routePin(db: NetState, rec: StoreRecord): Pin {
+function routePin(db: Host, rec: StoreRecord): Pin {
   const pinned = routeOf(db, rec);
   return {
     kind: 'routes',
@@ -249,7 +249,7 @@ function routePin(db: NetState, rec: StoreRecord): Pin {
 }
 
 /** A rule's identity is its whole match set: it is there or it is not. */
-function rulePin(db: NetState, rec: StoreRecord): Pin {
+function rulePin(db: Host, rec: StoreRecord): Pin {
   const pinned = ruleOf(rec);
   return {
     kind: 'rules',

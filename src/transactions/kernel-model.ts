@@ -21,7 +21,7 @@
  * secondary of a swapped primary, routes through a link whose only address
  * was swapped) the plan puts back itself.
  */
-import type { NetState } from '../db/netstate.js';
+import type { Database } from '../db/database.js';
 import { isLinkLocal, neighbourOf, uppersOf } from './current.js';
 import type { Staging } from './plan.js';
 import type { AddressAttributes, InterfaceTarget, NeighbourTarget, Staged } from './staged.js';
@@ -84,10 +84,10 @@ export interface ListedAddress {
 export class AddressBook {
   private readonly lists = new Map<string, { netns: string; ifname: string; index: number; addresses: ListedAddress[] }>();
 
-  constructor(private readonly db: NetState) {}
+  constructor(private readonly db: Database) {}
 
   /** A book with the lists a journal entry kept (a recovery in another process). */
-  static from(db: NetState, lists: { netns: string; ifname: string; index: number; addresses: ListedAddress[] }[]): AddressBook {
+  static from(db: Database, lists: { netns: string; ifname: string; index: number; addresses: ListedAddress[] }[]): AddressBook {
     const book = new AddressBook(db);
     for (const l of lists) book.lists.set(`${l.netns}|${l.ifname}`, l);
     return book;
@@ -202,7 +202,7 @@ function takesLinkState({ base, target }: Staged<InterfaceTarget>): boolean {
  * carry a million routes, and removing one of its addresses takes only the
  * routes using it as source, unless the link is left without IPv4.
  */
-export function predictSideEffects(db: NetState, staging: Staging, book: AddressBook): SideEffects {
+export function predictSideEffects(db: Database, staging: Staging, book: AddressBook): SideEffects {
   const lists: RouteAtRisk[][] = [];
   const neighbours: NeighbourAtRisk[] = [];
   const names: SideEffects['names'] = new Map();

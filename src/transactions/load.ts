@@ -54,7 +54,7 @@ function checkState(state: unknown): asserts state is DumpedState {
 export function stageState(tx: Transaction, state: DumpedState): void {
   checkState(state);
   for (const netns of Object.keys(state.namespaces)) {
-    if (!tx.db.namespaces.includes(netns)) {
+    if (!tx.db.followed.includes(netns)) {
       throw new ValidationError(`load: the state has namespace "${netns}", which this store does not follow`, 'netns');
     }
   }
@@ -84,7 +84,7 @@ function stageMovesBack(tx: Transaction, netns: string, given: Links): void {
   for (const want of given.all(netns)) {
     const name = want.ifname as string;
     if (here.has(name)) continue;
-    for (const other of tx.db.namespaces) {
+    for (const other of tx.db.followed) {
       if (other === netns) continue;
       const there = tx.db.interfaces.get({ netns: other, ifname: name });
       const expected = given.all(other).some((r) => r.ifname === name);

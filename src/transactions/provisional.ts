@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processAlive, processStartTime } from '../backends/host.js';
-import type { NetState } from '../db/netstate.js';
+import type { Database } from '../db/database.js';
 import { PendingCommitError, TransactionError } from '../errors.js';
 import type { CommitReport } from './commit.js';
 import type { Journal, JournalEntry } from './journal.js';
@@ -25,7 +25,7 @@ export class PendingCommit {
   private settled?: Promise<RollbackReport | undefined>;
 
   constructor(
-    private readonly db: NetState,
+    private readonly db: Database,
     private readonly journal: Journal,
     /** The journal entry's id: `netstate confirm ID` from another process confirms it too. */
     readonly id: string,

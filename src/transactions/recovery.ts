@@ -7,7 +7,7 @@
  * rollback in the owner's process would.
  */
 import { bootId, netnsInode, processAlive, processStartTime } from '../backends/host.js';
-import type { NetState } from '../db/netstate.js';
+import type { Database } from '../db/database.js';
 import { ROOT } from '../db/source.js';
 import { Executor } from './execute.js';
 import { type CommitState, type Journal, type JournalEntry, UNFINISHED } from './journal.js';
@@ -35,7 +35,7 @@ export function me(): { pid: number; startTime: string } {
  * when something could not be restored.
  */
 export async function undoFromJournal(
-  db: NetState,
+  db: Database,
   journal: Journal,
   entry: JournalEntry,
   to: CommitState,
@@ -59,7 +59,7 @@ export async function undoFromJournal(
 }
 
 /** Why an entry is void here, or undefined when it is of this boot and of namespaces this store follows as they are. */
-function voidReason(db: NetState, e: JournalEntry): string | undefined {
+function voidReason(db: Database, e: JournalEntry): string | undefined {
   if (e.bootId !== bootId()) return 'written before a reboot: the kernel state it changed is gone';
   for (const ns of e.namespaces) {
     const inode = netnsInode(ns.name === ROOT ? undefined : ns.name);
@@ -77,12 +77,12 @@ function voidReason(db: NetState, e: JournalEntry): string | undefined {
  * at once: the claim is one compare-and-set, so only one undoes an entry.
  */
 export async function recover(
-  db: NetState,
+  db: Database,
   journal: Journal,
   startWatchdog: (entry: JournalEntry) => void,
 ): Promise<Recovered[]> {
   const out: Recovered[] = [];
-  const followed = new Set(db.namespaces);
+  const followed = new Set(db.followed);
   for (const e of journal.list(UNFINISHED)) {
     if (e.bootId !== bootId()) {
       if (journal.transition(e.id, UNFINISHED, 'void', 'written before a reboot: the kernel state it changed is gone')) {

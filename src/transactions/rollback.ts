@@ -6,7 +6,7 @@
  * exact or it says where it is not, never silent.
  */
 import type { BatchResult } from '../backends/netlink/rtnl.js';
-import type { NetState } from '../db/netstate.js';
+import type { Database } from '../db/database.js';
 import { NetlinkError } from '../errors.js';
 import { restoreAddressOrder } from './address-order.js';
 import {
@@ -47,7 +47,7 @@ function batchable(step: Step): boolean {
 }
 
 export async function rollback(
-  db: NetState,
+  db: Database,
   exec: Executor,
   applied: Step[],
   effects: SideEffects,
@@ -165,7 +165,7 @@ function addressRequest(a: AddressAtRisk): Request {
 }
 
 /** Everything a rollback must show again: what each applied step's undo restores, and each side effect put back. */
-function startingState(db: NetState, applied: readonly Step[], effects: SideEffects): Confirmer {
+function startingState(db: Database, applied: readonly Step[], effects: SideEffects): Confirmer {
   const k = proofKinds(db);
   const c = new Confirmer(db);
   for (const step of applied) {
@@ -187,7 +187,7 @@ function startingState(db: NetState, applied: readonly Step[], effects: SideEffe
 }
 
 /** How each kind of thing is found in the store (one set per rollback, shared by its proofs). */
-export function proofKinds(db: NetState) {
+export function proofKinds(db: Database) {
   return {
     interface: {
       name: (e) => `interface ${e.ifname}`,

@@ -18,12 +18,12 @@ import { echo } from '../backends/icmp.js';
 import { parsePrefix } from '../backends/netlink/codec/address.js';
 import { Rtnl } from '../backends/netlink/rtnl.js';
 import { ifname as ifnameSpec, ipAddress, parseSpec, shown } from '../backends/schema.js';
-import type { NetState } from '../db/netstate.js';
 import { ROOT } from '../db/source.js';
 import { NetStateError, ValidationError } from '../errors.js';
 import { type Check, type CommitOptions, type CommitReport, commitStaging } from './commit.js';
 import { interfaceOf, neighbourOf, normalizeRule, routeLookup, routeOf, ruleOf } from './current.js';
 import { diffObject, type ObjectDiff } from './diff.js';
+import type { Host } from './host.js';
 import { InterfaceHandle } from './interface-handle.js';
 import type { JournalEntry } from './journal.js';
 import { type DumpedState, stageState } from './load.js';
@@ -67,7 +67,7 @@ export class Transaction {
   readonly neighbours = new Map<string, Staged<NeighbourTarget>>();
 
   constructor(
-    readonly db: NetState,
+    readonly db: Host,
     /** The namespace a spec without `netns` means. */
     readonly netns: string,
   ) {}
@@ -399,7 +399,7 @@ export class Transaction {
     const journaling = this.db.journaling;
     if (options.confirm !== undefined && !journaling) {
       throw new ValidationError(
-        'commit options: confirm: commit-confirmed needs the journal (NetState.open without journal: false)',
+        'commit options: confirm: commit-confirmed needs the journal (Host.open without journal: false)',
         'confirm',
       );
     }
@@ -482,9 +482,9 @@ export class Transaction {
   /** A namespace a spec names: one this store follows (this transaction's when omitted). */
   followed(netns: string | undefined): string {
     if (netns === undefined) return this.netns;
-    if (!this.db.namespaces.includes(netns)) {
+    if (!this.db.followed.includes(netns)) {
       throw new ValidationError(
-        `netns: "${netns}" is not followed by this store (it follows ${this.db.namespaces.join(', ')})`,
+        `netns: "${netns}" is not followed by this store (it follows ${this.db.followed.join(', ')})`,
         'netns',
       );
     }

@@ -7,7 +7,7 @@
  * alive with its timer, and nothing else.
  */
 import { processStartTime } from '../backends/host.js';
-import { NetState } from '../db/netstate.js';
+import { Database } from '../db/database.js';
 import { ROOT } from '../db/source.js';
 import { Journal } from './journal.js';
 import { undoFromJournal } from './recovery.js';
@@ -23,7 +23,7 @@ async function main(path: string, id: string): Promise<void> {
     const me = { pid: process.pid, startTime: processStartTime(process.pid) as string };
     if (!journal.claim(id, ['pending'], 'rolling_back', me)) return; // confirmed, or rolled back by its owner
     const names = entry.namespaces.map((n) => n.name);
-    const db = await NetState.open({ netns: names.includes(ROOT) ? undefined : names, journal: false });
+    const db = await Database.open({ netns: names.includes(ROOT) ? undefined : names });
     try {
       await undoFromJournal(db, journal, journal.get(id) ?? entry, 'rolled_back');
     } finally {

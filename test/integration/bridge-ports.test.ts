@@ -79,23 +79,28 @@ describe('bridge port options', () => {
     }
   });
 
-  it('switches take any non-zero u8 as on, and read back as 1', async () => {
+  it('switches are true/false or 1/0: the kernel would take any non-zero u8 as on, the spec refuses 7 before it', async () => {
     await bridgeWithPort();
-    await setPort({ learning: 7, isolated: 255, unicast_flood: 0 });
+    await setPort({ learning: 1, isolated: true, unicast_flood: 0 });
     expect(slaveData()).toMatchObject({ learning: true, isolated: true, flood: false });
     expect([brport('learning'), brport('isolated'), brport('unicast_flood')]).toEqual(['1', '1', '0']);
+    const err = await setPort({ learning: 7 }).catch((e) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    expect(err.field).toBe('slave_data.learning');
+    expect(brport('learning')).toBe('1');
   });
 
-  // [option, accepted values (read back as set), refused value, errno]: the kernel's ranges on 6.18.
+  // [option, accepted values (read back as set), refused value, who refuses it]: the kernel's ranges
+  // on 6.18 (ERANGE, EINVAL); where the spec declares the same range, it refuses first (ValidationError).
   it.each([
     ['cost', [1, 65535], 0, 'ERANGE', 'path_cost'],
     ['cost', [1, 65535], 65536, 'ERANGE', 'path_cost'],
-    ['priority', [0, 63], 64, 'ERANGE', 'priority'],
-    ['state', [1, 2], 5, 'EINVAL', 'state'],
-    ['multicast_router', [0, 2], 4, 'EINVAL', 'multicast_router'],
+    ['priority', [0, 63], 64, 'spec', 'priority'],
+    ['state', [1, 2], 5, 'spec', 'state'],
+    ['multicast_router', [0, 2], 4, 'spec', 'multicast_router'],
     ['group_fwd_mask', [0x0001, 0xfffd], 0x0002, 'EINVAL', 'group_fwd_mask'],
     ['mcast_eht_hosts_limit', [1, 0xffffffff], 0, 'EINVAL', null],
-  ] as const)('%s: %j accepted, %d refused with %s', async (name, accepted, refused, code, file) => {
+  ] as const)('%s: %j accepted, %d refused by %s', async (name, accepted, refused, code, file) => {
     await bridgeWithPort();
     for (const value of accepted) {
       await setPort({ [name]: value });
@@ -104,8 +109,13 @@ describe('bridge port options', () => {
       if (file) expect(Number(brport(file))).toBe(value);
     }
     const err = await setPort({ [name]: refused }).catch((e) => e);
-    expect(err).toBeInstanceOf(NetlinkError);
-    expect(err.code).toBe(code);
+    if (code === 'spec') {
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(err.field).toBe(`slave_data.${name}`);
+    } else {
+      expect(err).toBeInstanceOf(NetlinkError);
+      expect(err.code).toBe(code);
+    }
     expect((await nl.link('get', { ifname: 'p0' }))?.slave_data?.[name]).toBe(accepted[1]);
   });
 

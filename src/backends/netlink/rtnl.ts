@@ -36,6 +36,7 @@ import {
   RTM_GETLINK,
 } from './families/link.js';
 import { readLink } from './families/link-bytes.js';
+import { AltnameSpec as AltnameSchema, type AltnameSpec, buildAltname } from './families/link-property.js';
 import type { NeighbourFilter, NeighbourRecord, NeighbourSpec } from './families/neighbour.js';
 import type { QdiscFilter, QdiscKey, QdiscRecord, QdiscSpec } from './families/qdisc.js';
 import type { RouteFilter, RouteQuery, RouteRecord, RouteSpec } from './families/route.js';
@@ -228,6 +229,23 @@ export class Rtnl {
   qdisc(cmd: 'add' | 'set' | 'replace', spec: QdiscSpec): Promise<void>;
   qdisc(cmd: Command, spec: unknown = {}): Promise<unknown> {
     return this.call('qdisc', cmd, spec);
+  }
+
+  /**
+   * Alternative names of a link: `ip link property add dev v0 altname
+   * uplink`. The kernel announces the change only for a link that is up.
+   */
+  async altname(cmd: 'add' | 'del', spec: AltnameSpec): Promise<void> {
+    if (cmd !== 'add' && cmd !== 'del') throw new ValidationError(`altname: the command is add or del, not ${shown(cmd)}`);
+    const what = `altname ${cmd}`;
+    const s = parseSpec(AltnameSchema, spec, what);
+    if (s.ifname === undefined && s.index === undefined) {
+      throw new ValidationError(`${what}: name the link with ifname or index`, 'ifname');
+    }
+    const req = await buildAltname(cmd, s, this.context([])).catch((e) => {
+      throw asNetStateError(e, what);
+    });
+    await this.request(req, spec, what);
   }
 
   /**

@@ -86,7 +86,7 @@ describe('a commit killed with -9 is undone by the next open', () => {
           expect(db.recovered).toEqual([]);
         } else {
           // Killed before the entry was written (nothing sent), or undone now.
-          if (entry) expect(entry.state).toBe('recovered');
+          if (entry) expect(entry.state, `${entry.outcome} ${JSON.stringify(db.recovered)}`).toBe('recovered');
           expect(db.recovered.flatMap((x) => x.notRolledBack)).toEqual([]);
           expect(exactView(ns)).toEqual(before[0]);
         }

@@ -56,7 +56,7 @@ describe('initial load', () => {
     basicLab(ns.names[0] as string);
     ip(ns.names[1] as string, 'link', 'add', 'w0', 'type', 'veth', 'peer', 'name', 'w1');
     db = await NetState.open({ netns: ns.names });
-    expect(db.namespaces).toEqual(ns.names);
+    expect(db.followed).toEqual(ns.names);
     expect(db.interfaces.get('w0')?.netns).toBe(ns.names[1]);
     expect(db.interfaces.get({ ifname: 'lo', netns: ns.names[1] })?.netns).toBe(ns.names[1]);
     expect(db.interfaces.count({ ifname: 'lo' })).toBe(2);

@@ -163,7 +163,7 @@ describe('namespaces', () => {
     );
     delNetns(b);
     expect(await gone).toEqual({ kind: 'netns', action: 'remove', netns: b });
-    expect(db.namespaces).toEqual([a]);
+    expect(db.followed).toEqual([a]);
     expect(db.interfaces.list({ netns: b })).toEqual([]);
     await expectStoreMatchesKernel(db, a);
   });

@@ -8,6 +8,7 @@ import { NLM_F, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN } from '../co
 import { address } from '../families/address.js';
 import type { Family } from '../families/family.js';
 import { link, RTM_SETLINK } from '../families/link.js';
+import { RTM_DELLINKPROP, RTM_NEWLINKPROP } from '../families/link-property.js';
 import { neighbour } from '../families/neighbour.js';
 import { qdisc } from '../families/qdisc.js';
 import { route } from '../families/route.js';
@@ -30,6 +31,8 @@ const TYPES = new Map<number, TypeInfo>([
   [NLMSG_DONE, { name: 'NLMSG_DONE' }],
   [NLMSG_OVERRUN, { name: 'NLMSG_OVERRUN' }],
   [RTM_SETLINK, { name: 'RTM_SETLINK', family: link as Family<object> }],
+  [RTM_NEWLINKPROP, { name: 'RTM_NEWLINKPROP', family: link as Family<object> }],
+  [RTM_DELLINKPROP, { name: 'RTM_DELLINKPROP', family: link as Family<object> }],
 ]);
 const TYPE_NUMBERS = new Map<string, number>();
 const FAMILY_TAGS: Record<FamilyName, string> = {

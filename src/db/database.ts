@@ -1,52 +1,39 @@
 /**
- * NetState: the state of one or several namespaces, as SQLite rows kept
- * equal to the kernel by its event stream.
+ * The store alone: the state of one or several namespaces as SQLite rows,
+ * kept equal to the kernel by its event stream. Reading, waiting, following
+ * namespaces; no changes (those are transactions, opened by the NetState
+ * facade above this layer).
  *
- *   const db = await NetState.open({ netns: ['lab', 'lab2'] });
+ *   const db = await Database.open({ netns: ['lab', 'lab2'] });
  *   db.routes.list({ table: 100 });
  *   await db.waitFor('interface', { ifname: 'v0', state: 'up' }, { timeout: 2000 });
  *   await db.close();
  *
- * An open NetState never keeps the process alive by itself (the poller
- * watches its sockets without holding the event loop, its /run/netns watcher
- * is unref'd); what it is asked to await (sync, waitFor, a commit) does,
- * until it settles.
+ * An open store never keeps the process alive by itself (the poller watches
+ * its sockets without holding the event loop, its /run/netns watcher is
+ * unref'd); what it is asked to await (sync, waitFor) does, until it settles.
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { filter, type Observable, Subject } from 'rxjs';
 import { netnsInode } from '../backends/host.js';
 import type { FamilyName } from '../backends/netlink/codec/message.js';
 import { readLink } from '../backends/netlink/families/link-bytes.js';
-import { NETNS_RUN_DIR, netnsExists } from '../backends/netns.js';
-import { ClosedError, NamespaceError, NetStateError, PendingCommitError, TimeoutError, ValidationError } from '../errors.js';
-import type { Journaling } from '../transactions/commit.js';
-// The one upward import: transactions are opened from the store they read.
-import { Frozen, routeFilter, ruleFilter } from '../transactions/freeze.js';
-import { Journal, type JournalEntry, type JournalNamespace } from '../transactions/journal.js';
-import { startWatchdog, stopWatchdog } from '../transactions/provisional.js';
-import { me, type Recovered, recover, undoFromJournal } from '../transactions/recovery.js';
-import type { RollbackReport } from '../transactions/rollback.js';
-import type { CreateSpec } from '../transactions/specs.js';
-import { type InterfaceHandle, Transaction } from '../transactions/transaction.js';
+import { listNetns, NETNS_RUN_DIR, netnsExists, validateNetnsName } from '../backends/netns.js';
+import { ClosedError, NamespaceError, TimeoutError, ValidationError } from '../errors.js';
 import { Applier } from './apply.js';
-import { Collection, type Filter, FreezableCollection, InterfaceCollection } from './collection.js';
+import { Collection, type Filter } from './collection.js';
 import type { StoreEvent } from './events.js';
+import { InterfaceCollection } from './interface-collection.js';
 import { addresses, interfaces, KIND_BY_NAME, KINDS, neighbours, routes, rules } from './kinds/index.js';
 import type { KindName } from './kinds/kind.js';
 import { ANY_FAMILY } from './kinds/values.js';
-import { ReadOnlyNetState } from './readonly.js';
-import { type StoredAddress, type StoredNeighbour, type StoredRule, type StoreRecord, toRecord } from './records.js';
+import type { InterfaceRecord, StoredAddress, StoredNeighbour, StoredRoute, StoredRule, StoreRecord } from './records.js';
+import { toRecord } from './records.js';
 import { RouteCollection } from './route-collection.js';
 import { type LoadProgress, ROOT, Source } from './source.js';
 import { type RowChange, Store } from './store.js';
 
-export interface NetStateOptions {
-  /**
-   * 'implicit' (default): a change outside a transaction (`db.create`,
-   * `db.interfaces.edit`) opens one; 'explicit': such a change throws, and
-   * every change goes through `db.begin()`.
-   */
-  mode?: 'implicit' | 'explicit';
+export interface DatabaseOptions {
   /** Named namespace(s) to follow; the root namespace when omitted ('localhost' in records). */
   netns?: string | readonly string[];
   /** SQLite file for the store; in memory when omitted or ':memory:'. */
@@ -55,17 +42,7 @@ export interface NetStateOptions {
   eventBuffer?: number;
   /** Told how a load goes: every 10 000 rows, and when each kind is done. */
   onLoadProgress?: (progress: LoadProgress) => void;
-  /**
-   * The commit journal (a SQLite file): what makes a commit all-or-nothing
-   * even when this process dies, and what commit-confirmed needs. Default
-   * $NETSTATE_JOURNAL or /var/lib/netstate/journal.sqlite; false: none (then
-   * a commit cut short by the process's death stays half-applied).
-   */
-  journal?: string | false;
 }
-
-/** Where the journal is when nobody says. */
-export const DEFAULT_JOURNAL = '/var/lib/netstate/journal.sqlite';
 
 export interface WaitOptions {
   /** Milliseconds (default 5000). */
@@ -76,11 +53,41 @@ export interface WaitOptions {
 
 export type WaitKind = KindName;
 
-export class NetState {
+/** A namespace as `db.namespaces.list()` shows it. */
+export interface NamespaceRecord {
+  /** The name under /run/netns, or 'localhost' for the root namespace. */
+  name: string;
+  /** The namespace's inode (what tells two namespaces of one name apart over time). */
+  inode: number | undefined;
+  /** Whether this store follows it (its objects are records). */
+  followed: boolean;
+  /** Whether a commit of this process made it (a lab's namespaces, `tx.addNamespace`). */
+  made: boolean;
+}
+
+/** The collections of a store, as its constructor builds them (the facade builds richer ones). */
+export interface Collections {
+  interfaces: InterfaceCollection;
+  addresses: Collection<StoredAddress>;
+  routes: RouteCollection;
+  rules: Collection<StoredRule>;
+  neighbours: Collection<StoredNeighbour>;
+}
+
+/** What a collection needs to be built: the store and the reading helpers the database shares. */
+export interface CollectionParts {
+  store: Store;
+  /** An interface record's extra fields: its addresses ('a/len', kernel order). */
+  interfaceExtras: ConstructorParameters<typeof InterfaceCollection>[3];
+  /** A route record's extra fields: `dev` beside `oif`, on the route and each nexthop. */
+  routeExtras: ConstructorParameters<typeof RouteCollection>[3];
+}
+
+export class Database {
   readonly interfaces: InterfaceCollection;
   readonly addresses: Collection<StoredAddress>;
   readonly routes: RouteCollection;
-  readonly rules: FreezableCollection<number | Filter, StoredRule>;
+  readonly rules: Collection<StoredRule>;
   readonly neighbours: Collection<StoredNeighbour>;
   /** Typed change events: `{ kind, action, netns, before, after }`; completes on close(). */
   readonly events$: Observable<StoreEvent>;
@@ -88,25 +95,22 @@ export class NetState {
   readonly applied$: Observable<ReadonlySet<string>>;
   /** Errors while following the kernel (a failed resync); the store keeps going. Completes on close(). */
   readonly errors$: Observable<Error>;
+  /** The namespaces of the machine, followed or not: `db.namespaces.list()`. */
+  readonly namespaces: Namespaces;
 
-  private readonly subject = new Subject<StoreEvent>();
+  protected readonly subject = new Subject<StoreEvent>();
   private readonly errorSubject = new Subject<Error>();
   /** Kinds touched by each applied batch: what waitFor re-checks on. */
   private readonly batches = new Subject<ReadonlySet<string>>();
   private readonly sources = new Map<number, Source>();
-  /** The commit journal, unless opened with `journal: false`. */
-  journal?: Journal;
-  /** What opening the store undid from the journal (commits of processes that died half-way). */
-  recovered: Recovered[] = [];
-  /** The followed namespaces as the journal names them: name and inode (a namespace made again is another). */
-  private identities: JournalNamespace[] = [];
+  private readonly applier: Applier;
+  private options: DatabaseOptions = {};
+  /** Namespaces made by commits of this process (see NamespaceRecord.made). */
+  readonly made = new Set<string>();
   private watcher?: FSWatcher;
-  private closed = false;
+  protected closed = false;
 
-  private constructor(
-    readonly store: Store,
-    readonly mode: 'implicit' | 'explicit' = 'implicit',
-  ) {
+  protected constructor(readonly store: Store) {
     const addressesOf = store.db.prepare(
       `SELECT family, address, prefixlen, body, id FROM addresses WHERE ns = ? AND ${ANY_FAMILY} AND idx = ? ORDER BY family, id`,
     );
@@ -118,198 +122,106 @@ export class NetState {
       if (!memo.has(key)) memo.set(key, nameOf.get(ns, index));
       return memo.get(key) as string | undefined;
     };
-    const ns = (netns?: string): string => netns ?? (this.namespaces[0] as string);
-    this.interfaces = new InterfaceCollection(
-      () => this.implicit(),
-      {
-        freeze: (ifname, netns) => Frozen.interface(this, ifname, ns(netns)),
-        unfreeze: (ifname, netns) => Frozen.release(this, `interface ${ns(netns)}:${ifname}`),
-      },
+    const c = this.makeCollections({
       store,
-      interfaces,
-      (s) => (typeof s === 'number' ? { index: s } : { ifname: s }),
-      (ns, body) => ({
+      interfaceExtras: (ns, body) => ({
         ipaddr: inKernelOrder(addressesOf.all(ns, body.readInt32LE(4)) as AddressRow[]).map((a) => `${a.address}/${a.prefixlen}`),
       }),
-    );
-    this.addresses = new Collection<StoredAddress>(store, addresses, (s) => ({ address: String(s) }));
-    this.routes = new RouteCollection(
-      {
-        freeze: (spec, netns) => Frozen.route(this, spec, ns(netns)),
-        unfreeze: (spec, netns) => Frozen.releaseMatching(this, 'routes', ns(netns), routeFilter(spec)),
-      },
-      store,
-      routes,
-      (s) => ({ dst: String(s), table: 254 }),
       // The names users filter by: `dev` beside `oif`, on the route and on each nexthop.
-      (ns, _body, rec, memo) => {
+      routeExtras: (ns, _body, rec, memo) => {
         if (Array.isArray(rec.multipath)) {
           rec.multipath = rec.multipath.map((h: Record<string, unknown>) => ({ ...h, dev: name(ns, h.oif, memo) }));
         }
         return { dev: name(ns, rec.oif, memo) };
       },
-    );
-    this.rules = new FreezableCollection<number | Filter, StoredRule>(
-      {
-        freeze: (spec, netns) => Frozen.rule(this, spec, ns(netns)),
-        unfreeze: (spec, netns) => Frozen.releaseMatching(this, 'rules', ns(netns), ruleFilter(spec)),
-      },
-      store,
-      rules,
-      (s) => ({ priority: Number(s) }),
-    );
-    this.neighbours = new Collection<StoredNeighbour>(store, neighbours, (s) => ({ dst: String(s) }));
+    });
+    this.interfaces = c.interfaces;
+    this.addresses = c.addresses;
+    this.routes = c.routes;
+    this.rules = c.rules;
+    this.neighbours = c.neighbours;
+    this.namespaces = new Namespaces(this);
+    this.applier = new Applier(store);
     this.events$ = this.subject.asObservable();
     this.errors$ = this.errorSubject.asObservable();
     this.applied$ = this.batches.asObservable();
   }
 
-  /** Loads the namespaces' state and follows it from then on. */
-  static async open(options: NetStateOptions = {}): Promise<NetState> {
-    const names: (string | undefined)[] =
-      options.netns === undefined ? [undefined] : typeof options.netns === 'string' ? [options.netns] : [...options.netns];
-    if (names.length === 0)
-      throw new ValidationError('netns: name at least one namespace, or omit it for the root namespace', 'netns');
-    if (new Set(names).size !== names.length) throw new ValidationError('netns: a namespace is named twice', 'netns');
-    if ((names as (string | undefined)[]).includes(ROOT))
-      throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`);
-    for (const n of names) if (n !== undefined && !netnsExists(n)) throw new NamespaceError(`no network namespace named "${n}"`);
-    const store = new Store(options.store ?? ':memory:');
-    if (options.mode !== undefined && options.mode !== 'implicit' && options.mode !== 'explicit') {
-      throw new ValidationError(`mode: "${String(options.mode)}" is not implicit or explicit`, 'mode');
-    }
-    const db = new NetState(store, options.mode);
-    const applier = new Applier(store);
-    try {
-      for (const n of names) {
-        const source = await Source.open(n, store, applier, {
-          eventBuffer: options.eventBuffer,
-          onProgress: options.onLoadProgress,
-          onChanges: (src, changes, reason) => db.publish(src, changes, reason),
-          onError: (_src, error) => db.errorSubject.next(error),
-        });
-        db.sources.set(source.id, source);
-      }
-      if (names.some((n) => n !== undefined)) db.watchNamespaces();
-      db.identities = names.map((n) => ({ name: n ?? ROOT, inode: netnsInode(n) }));
-      const path = options.journal ?? process.env.NETSTATE_JOURNAL ?? DEFAULT_JOURNAL;
-      if (path !== false) {
-        db.journal = Journal.open(path);
-        db.recovered = await db.recover();
-      }
-    } catch (e) {
-      await db.close();
-      throw e;
-    }
+  /**
+   * The collections this store reads through; the facade overrides this to
+   * give them their ways of changing things (edit, freeze).
+   */
+  protected makeCollections(p: CollectionParts): Collections {
+    return {
+      interfaces: new InterfaceCollection(
+        p.store,
+        interfaces,
+        (s) => (typeof s === 'number' ? { index: s } : { ifname: s }),
+        p.interfaceExtras,
+      ),
+      addresses: new Collection<StoredAddress>(p.store, addresses, (s) => ({ address: String(s) })),
+      routes: new RouteCollection(p.store, routes, (s) => ({ dst: String(s), table: 254 }), p.routeExtras),
+      rules: new Collection<StoredRule>(p.store, rules, (s) => ({ priority: Number(s) })),
+      neighbours: new Collection<StoredNeighbour>(p.store, neighbours, (s) => ({ dst: String(s) })),
+    };
+  }
+
+  /** Loads the namespaces' state and follows it from then on: a store without transactions. */
+  static async open(options: DatabaseOptions = {}): Promise<Database> {
+    const names = namespacesOf(options);
+    const db = new Database(new Store(options.store ?? ':memory:'));
+    await db.load(names, options);
     return db;
   }
 
+  /** Follows the named namespaces (the root one for undefined); closes the store if one fails. */
+  protected async load(names: (string | undefined)[], options: DatabaseOptions): Promise<void> {
+    this.options = options;
+    try {
+      for (const n of names) await this.followOne(n);
+      this.watchNamespaces();
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+  }
+
   /**
-   * Undoes the unfinished commits of the followed namespaces whose process
-   * died (what open does by itself), voids those of another boot, and
-   * restarts the watchdog of a provisional commit that lost it. Each is
-   * reported on `events$` too (`{ kind: 'journal', action: 'recovered', id,
-   * steps }`), just after the call resolves.
+   * Starts following a namespace at run time: its objects are loaded and
+   * kept as records from then on (`ip netns` name, or undefined for the root
+   * namespace). Following one already followed does nothing.
    */
-  async recover(): Promise<Recovered[]> {
-    const journal = this.journal;
-    if (!journal) return [];
-    const done = await recover(this, journal, (e) => startWatchdog(journal, e));
-    // After the caller had a chance to subscribe (open resolves first).
-    setImmediate(() => {
-      for (const r of done) {
-        this.subject.next({ kind: 'journal', action: r.outcome, netns: this.namespaces.join(','), id: r.id, steps: r.steps });
-      }
+  async follow(netns: string | undefined): Promise<void> {
+    if (this.closed) throw new ClosedError('follow: the store is closed');
+    if (netns !== undefined) validateNetnsName(netns);
+    if (netns === ROOT) throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace`, 'netns');
+    if (this.source(netns)) return;
+    if (netns !== undefined && !netnsExists(netns)) throw new NamespaceError(`no network namespace named "${netns}"`);
+    await this.followOne(netns);
+    this.subject.next({ kind: 'netns', action: 'add', netns: netns ?? ROOT });
+    this.batches.next(new Set(KINDS.map((k) => k.name)));
+  }
+
+  /** Stops following a namespace: its records go (the namespace itself stays). */
+  async unfollow(netns: string): Promise<void> {
+    const source = this.source(netns);
+    if (!source) throw new NamespaceError(`namespace "${netns}" is not followed by this store`);
+    this.forget(source);
+  }
+
+  private async followOne(n: string | undefined): Promise<void> {
+    const source = await Source.open(n, this.store, this.applier, {
+      eventBuffer: this.options.eventBuffer,
+      onProgress: this.options.onLoadProgress,
+      onChanges: (src, changes, reason) => this.publish(src, changes, reason),
+      onError: (_src, error) => this.errorSubject.next(error),
     });
-    return done;
+    this.sources.set(source.id, source);
   }
 
-  /**
-   * Confirms a provisional commit by its journal id (the only pending one of
-   * the followed namespaces when omitted), from any process: what `netstate
-   * confirm ID` does. A PendingCommitError if it is not pending any more.
-   */
-  async confirm(id?: string): Promise<JournalEntry> {
-    const { journal, entry } = this.pendingEntry(id);
-    if (!journal.transition(entry.id, ['pending'], 'confirmed', 'confirmed')) {
-      throw new PendingCommitError(`cannot confirm commit ${entry.id}: it is ${journal.get(entry.id)?.state}`, entry.id);
-    }
-    stopWatchdog(entry);
-    return journal.get(entry.id) as JournalEntry;
-  }
-
-  /** Rolls a provisional commit back now, by its journal id (as `confirm`): what `netstate rollback ID` does. */
-  async rollback(id?: string): Promise<RollbackReport> {
-    const { journal, entry } = this.pendingEntry(id);
-    if (!journal.claim(entry.id, ['pending'], 'rolling_back', me())) {
-      throw new PendingCommitError(`cannot roll back commit ${entry.id}: it is ${journal.get(entry.id)?.state}`, entry.id);
-    }
-    stopWatchdog(entry);
-    return undoFromJournal(this, journal, entry, 'rolled_back');
-  }
-
-  /** The provisional commits of the followed namespaces, waiting for a confirm. */
-  pending(): JournalEntry[] {
-    const followed = new Set(this.namespaces);
-    return (this.journal?.list(['pending']) ?? []).filter((e) => e.namespaces.every((n) => followed.has(n.name)));
-  }
-
-  private pendingEntry(id?: string): { journal: Journal; entry: JournalEntry } {
-    const journal = this.journal;
-    if (!journal) throw new NetStateError('this store was opened without a journal (journal: false): no commit is pending');
-    if (id !== undefined) {
-      const entry = journal.get(id);
-      if (!entry) throw new ValidationError(`no commit ${JSON.stringify(id)} in the journal ${journal.path}`, 'id');
-      return { journal, entry };
-    }
-    const pending = this.pending();
-    if (pending.length !== 1) {
-      throw new ValidationError(
-        pending.length
-          ? `${pending.length} commits are pending (${pending.map((e) => e.id).join(', ')}): name one`
-          : 'no commit is pending',
-        'id',
-      );
-    }
-    return { journal, entry: pending[0] as JournalEntry };
-  }
-
-  /** What a commit writes its journal entry with (none without a journal). */
-  get journaling(): Journaling | undefined {
-    return this.journal ? { journal: this.journal, namespaces: this.identities } : undefined;
-  }
-
-  /** Names of the followed namespaces. */
-  get namespaces(): string[] {
+  /** Names of the followed namespaces ('localhost' for the root one), in the order they were followed. */
+  get followed(): string[] {
     return [...this.sources.values()].map((s) => s.name);
-  }
-
-  /**
-   * Opens a transaction: changes are staged (nothing touches the kernel) and
-   * reviewed as a diff. Several may be open at once, each with its own id.
-   * Specs without `netns` mean the first followed namespace.
-   */
-  begin(): Transaction {
-    if (this.closed) throw new ClosedError('the store is closed');
-    return new Transaction(this, this.namespaces[0] as string);
-  }
-
-  /** Stages a new interface in a transaction of its own: `await db.create(spec).up().commit()`. */
-  create(spec: CreateSpec): InterfaceHandle {
-    return this.implicit().create(spec);
-  }
-
-  /** The same reading API; every attempt to change something throws. */
-  readonly(): ReadOnlyNetState {
-    return new ReadOnlyNetState(this);
-  }
-
-  /** A transaction opened on behalf of a change made outside one; refused in explicit mode. */
-  private implicit(): Transaction {
-    if (this.mode === 'explicit') {
-      throw new NetStateError('this store is in explicit mode: open a transaction with db.begin() first');
-    }
-    return this.begin();
   }
 
   /**
@@ -523,15 +435,19 @@ export class NetState {
 
   /** A followed namespace whose name went away: forget it, and say so. */
   private checkNamespaces(): void {
-    for (const [id, s] of this.sources) {
-      if (s.netns === undefined || netnsExists(s.netns)) continue;
-      s.close();
-      this.sources.delete(id);
-      this.store.dropNamespace(id);
-      this.subject.next({ kind: 'netns', action: 'remove', netns: s.name });
-      this.routes.generation++;
-      this.batches.next(new Set(KINDS.map((k) => k.name)));
+    for (const s of [...this.sources.values()]) {
+      if (s.netns !== undefined && !netnsExists(s.netns)) this.forget(s);
     }
+  }
+
+  /** Stops following a namespace and drops its records, and says so. */
+  private forget(s: Source): void {
+    s.close();
+    this.sources.delete(s.id);
+    this.store.dropNamespace(s.id);
+    this.subject.next({ kind: 'netns', action: 'remove', netns: s.name });
+    this.routes.generation++;
+    this.batches.next(new Set(KINDS.map((k) => k.name)));
   }
 
   /**
@@ -542,7 +458,6 @@ export class NetState {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.journal?.close();
     this.watcher?.close();
     for (const s of this.sources.values()) s.close();
     this.sources.clear();
@@ -555,6 +470,43 @@ export class NetState {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** The machine's namespaces as this store sees them. */
+export class Namespaces {
+  constructor(private readonly db: Database) {}
+
+  /** The root namespace and every named one (/run/netns), followed or not. */
+  list(): NamespaceRecord[] {
+    const followed = new Set(this.db.followed);
+    const named = listNetns();
+    return [undefined, ...named].map((n) => this.recordOf(n, followed));
+  }
+
+  /** One namespace by name ('localhost' for the root one), undefined when there is none. */
+  get(name: string): NamespaceRecord | undefined {
+    if (name === ROOT) return this.recordOf(undefined, new Set(this.db.followed));
+    return netnsExists(name) ? this.recordOf(name, new Set(this.db.followed)) : undefined;
+  }
+
+  private recordOf(n: string | undefined, followed: Set<string>): NamespaceRecord {
+    const name = n ?? ROOT;
+    return { name, inode: netnsInode(n), followed: followed.has(name), made: this.db.made.has(name) };
+  }
+}
+
+/** The namespaces an open call names: checked, the root one as undefined. */
+export function namespacesOf(options: { netns?: string | readonly string[] }): (string | undefined)[] {
+  const names: (string | undefined)[] =
+    options.netns === undefined ? [undefined] : typeof options.netns === 'string' ? [options.netns] : [...options.netns];
+  if (names.length === 0)
+    throw new ValidationError('netns: name at least one namespace, or omit it for the root namespace', 'netns');
+  if (new Set(names).size !== names.length) throw new ValidationError('netns: a namespace is named twice', 'netns');
+  if (names.includes(ROOT)) {
+    throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`);
+  }
+  for (const n of names) if (n !== undefined && !netnsExists(n)) throw new NamespaceError(`no network namespace named "${n}"`);
+  return names;
 }
 
 /** An address row as the interface records read it. */

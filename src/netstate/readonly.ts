@@ -1,10 +1,10 @@
 /** `db.readonly()`: the reading API of a NetState, with every way to change something closed. */
 import type { Observable } from 'rxjs';
+import type { Collection, Filter } from '../db/collection.js';
+import type { StoreEvent } from '../db/events.js';
+import type { InterfaceRecord, StoredAddress, StoredNeighbour, StoredRoute, StoredRule, StoreRecord } from '../db/records.js';
 import { NetStateError } from '../errors.js';
-import type { Collection, Filter } from './collection.js';
-import type { StoreEvent } from './events.js';
 import type { NetState, WaitKind, WaitOptions } from './netstate.js';
-import type { InterfaceRecord, StoredAddress, StoredNeighbour, StoredRoute, StoredRule, StoreRecord } from './records.js';
 
 function refuse(): never {
   throw new NetStateError('this is a read-only view of the store: changes go through the NetState itself');
@@ -38,8 +38,12 @@ export class ReadOnlyNetState {
     this.events$ = db.events$;
   }
 
-  get namespaces(): string[] {
+  get namespaces(): NetState['namespaces'] {
     return this.db.namespaces;
+  }
+
+  get followed(): string[] {
+    return this.db.followed;
   }
 
   waitFor(kind: WaitKind, spec: string | number | Filter, options?: WaitOptions): Promise<StoreRecord | undefined> {
