@@ -169,7 +169,7 @@ describe('enableIpv6 / disableIpv6 (p4net)', () => {
     ip(ns.name, 'link', 'set', 'v1', 'up');
     const key = (leaf: string) => `net.ipv6.conf.v0.${leaf}`;
     const inet6 = () =>
-      (ipJson(ns.name, 'addr', 'show', 'dev', 'v0')[0]?.addr_info as { family: string; local: string }[])
+      ((ipJson(ns.name, 'addr', 'show', 'dev', 'v0')[0]?.addr_info ?? []) as { family: string; local: string }[])
         .filter((a) => a.family === 'inet6')
         .map((a) => a.local.slice(0, 5));
     expect(inet6()).toEqual(['fe80:']);
