@@ -67,6 +67,9 @@ export const sys = {
   geteuid: lib.func('uint32 geteuid()'),
   // Variadic as in libc: the third argument is passed as ('void *', buffer) or ('ulong', value).
   ioctl: lib.func('int ioctl(int fd, ulong request, ...)'),
+  // glibc 2.36 wraps both; a pidfd names one process for good, whatever pid reuse happens later.
+  pidfd_open: lib.func('int pidfd_open(int pid, uint32 flags)'),
+  pidfd_send_signal: lib.func('int pidfd_send_signal(int pidfd, int sig, void *info, uint32 flags)'),
 };
 
 /** errno of the last call made through koffi on this thread. */
