@@ -118,7 +118,8 @@ function start(
   }
   if (cgroup) {
     // The wrapper enters the cgroups before the command's first instruction; entering them from here too means
-    // that they also hold the process from the moment spawn() returns (the same write twice is harmless).
+    // that they also hold the process from the moment spawn() returns (the same write twice is harmless). The pid
+    // cannot be someone else's yet: it is our unreaped child, and reaping waits for the event loop.
     try {
       addToCgroup(cgroup, child.pid);
     } catch {} // already exited
