@@ -233,7 +233,7 @@ function makeLeaf(parent: string, name: string, enable: string[]): string {
       } catch (e) {
         if (errnoOf(e) !== 'EEXIST') throw e;
       }
-      if (enable.length) enableBelowNetstate(parent, enable, name);
+      if (enable.length) enableBelowNetstate(parent, enable);
       mkdirSync(leaf);
       return leaf;
     } catch (e) {
@@ -254,7 +254,7 @@ function writeFile(dir: string, file: string, value: string, name: string): void
 }
 
 /** Writes `+ctl` to our own netstate/cgroup.subtree_control (never the root's) for what is not there yet. */
-function enableBelowNetstate(mount: string, controllers: string[], name: string): void {
+function enableBelowNetstate(mount: string, controllers: string[]): void {
   const file = `${mount}/${CGROUP_DIR}/cgroup.subtree_control`;
   const enabled = words(file);
   const missing = controllers.filter((c) => !enabled.includes(c));

@@ -89,7 +89,7 @@ describe('exec', () => {
 
   it('input, env and cwd', async () => {
     expect((await exec(ns.name, ['cat'], { input: 'hello\n' })).stdout).toBe('hello\n');
-    const r = await exec(ns.name, ['sh', '-c', 'echo "$FOO"; pwd; echo "${HOME:-unset}"'], {
+    const r = await exec(ns.name, ['sh', '-c', 'echo "$FOO"; pwd; test -n "$HOME" || echo unset'], {
       env: { FOO: 'bar baz', PATH: '/usr/bin:/bin' },
       cwd: '/tmp',
     });
