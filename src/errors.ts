@@ -176,6 +176,81 @@ export class PendingCommitError extends NetStateError {
   }
 }
 
+/**
+ * A sysctl that cannot be read or written as asked: the key does not exist
+ * in that namespace (e.g. net.ipv6.conf.X.* of a link that is gone, or whose
+ * MTU is below 1280), or the kernel refused the value (EINVAL).
+ */
+export class SysctlError extends NetStateError {
+  override name = 'SysctlError';
+  constructor(
+    message: string,
+    /** The key as given. */
+    readonly key: string,
+    /** The namespace, undefined for the caller's own. */
+    readonly netns: string | undefined,
+    /** The errno name of the failing call: 'ENOENT', 'EINVAL', 'EACCES'... */
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A process that could not be started, or (with `check`) ended badly: a
+ * non-zero exit or a signal. `code` is the exit code (null when a signal
+ * ended it or it never ran), `signal` the signal's name, `stderr` the last
+ * part of what it wrote on stderr (when captured).
+ */
+export class ProcessError extends NetStateError {
+  override name = 'ProcessError';
+  constructor(
+    message: string,
+    readonly argv: readonly string[],
+    readonly netns: string | undefined,
+    readonly code: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A process that outlived its timeout; it was killed (SIGTERM, then SIGKILL after a grace period). */
+export class ProcessTimeoutError extends ProcessError {
+  override name = 'ProcessTimeoutError';
+  constructor(
+    message: string,
+    argv: readonly string[],
+    netns: string | undefined,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    stderr: string,
+    /** The timeout, in milliseconds. */
+    readonly timeout: number,
+    /** What it wrote on stdout before it was killed (when captured). */
+    readonly stdout: string,
+  ) {
+    super(message, argv, netns, code, signal, stderr);
+  }
+}
+
+/**
+ * A cgroup that cannot be made, filled or removed as asked: a controller the
+ * host does not offer, one that would have to be enabled host-wide first, a
+ * cgroup that still holds processes after its timeout.
+ */
+export class CgroupError extends NetStateError {
+  override name = 'CgroupError';
+  constructor(
+    message: string,
+    /** The cgroup's name (under netstate/), when there is one. */
+    readonly cgroup?: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The spec as JSON for a message; never throws, never takes long (BigInt, cycles, shared parts, hostile getters). */
 function safeJson(value: unknown): string {
   let left = 1000;

@@ -1,6 +1,23 @@
 /** netstate: everything public is exported from here. */
 
 export {
+  addToCgroup,
+  type Cgroup,
+  type CgroupDir,
+  type CgroupEntry,
+  type CgroupLayout,
+  CgroupLimits,
+  type CgroupLimitsInput,
+  type CgroupRoots,
+  cgroupLayout,
+  cgroupList,
+  cgroupPids,
+  createCgroup,
+  parseLimits,
+  type RemoveCgroupOptions,
+  removeCgroup,
+} from './backends/cgroup.js';
+export {
   decodeAll,
   decodeMessage,
   encodeMessage,
@@ -60,6 +77,30 @@ export {
 } from './backends/netlink/rtnl.js';
 export { DumpInterruptedError, NetlinkSocket } from './backends/netlink/socket.js';
 export { createNetns, inNetns, listNetns, netnsExists, removeNetns, validateNetnsName } from './backends/netns.js';
+export type { ExecOptionsInput as ExecOptions, SpawnOptionsInput as SpawnOptions } from './backends/process/command.js';
+export {
+  type KillAllOptions,
+  type KilledProcess,
+  killAll,
+  killProcess,
+  type ProcessInfo,
+  processes,
+} from './backends/process/members.js';
+export { type ExecResult, type ExitStatus, exec, NsProcess, spawn } from './backends/process/spawn.js';
+export {
+  disableIpv6,
+  type EnableIpv6Options,
+  enableIpv6,
+  readSysctl,
+  revertSysctls,
+  type SysctlChange,
+  type SysctlOptions,
+  type SysctlValue,
+  sysctlKey,
+  sysctlPath,
+  writeSysctl,
+  writeSysctls,
+} from './backends/sysctl.js';
 export {
   createTuntap,
   type TuntapLinkSpec,

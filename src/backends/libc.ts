@@ -80,6 +80,9 @@ export const sys = {
   syscall: lib.func('long syscall(long number, ...)'),
   mmap: lib.func('void *mmap(void *addr, uintptr length, int prot, int flags, int fd, int64 offset)'),
   pipe2: lib.func('int pipe2(_Out_ int *fds, int flags)'),
+  // glibc 2.36 wraps both; a pidfd names one process for good, whatever pid reuse happens later.
+  pidfd_open: lib.func('int pidfd_open(int pid, uint32 flags)'),
+  pidfd_send_signal: lib.func('int pidfd_send_signal(int pidfd, int sig, void *info, uint32 flags)'),
 };
 
 /** errno of the last call made through koffi on this thread. */
