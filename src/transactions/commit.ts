@@ -8,6 +8,7 @@
 
 import { bootId } from '../backends/host.js';
 import type { BatchResult } from '../backends/netlink/rtnl.js';
+import type { NsProcess } from '../backends/process/spawn.js';
 import { NetlinkError, NetStateError, PendingCommitError, TransactionError } from '../errors.js';
 import { Confirmer, expectTarget, waitUntil } from './confirm.js';
 import { tuntapOf } from './current.js';
@@ -28,6 +29,8 @@ export interface CommitReport {
   ms: number;
   /** The commit's journal entry (none without a journal). */
   id?: string;
+  /** The processes it started (`tx.spawn`), by name. */
+  processes?: Record<string, NsProcess>;
 }
 
 export type Check = (() => Promise<unknown>) | { name: string; fn: () => Promise<unknown> };
@@ -126,7 +129,10 @@ export async function commitStaging(
         journal.transition(id, ['applying'], 'pending', 'applied; waiting for confirm');
       } else journal.transition(id, ['applying'], 'committed', `${applied.length} step(s) applied`);
     }
-    return { applied: applied.map((x) => x.what), steps: steps.length, ms: performance.now() - started, ...(id ? { id } : {}) };
+    const report: CommitReport = { applied: applied.map((x) => x.what), steps: steps.length, ms: performance.now() - started };
+    if (id) report.id = id;
+    if (exec.host.started.size) report.processes = Object.fromEntries(exec.host.started);
+    return report;
   } catch (e) {
     if (!(e instanceof StepFailure)) {
       // Nothing was sent (a refusal before the first request): the entry, if written, says so.
@@ -189,6 +195,8 @@ function objectsOf(staging: Staging): string[] {
     const t = s.target ?? s.base;
     if (t && s.base !== s.target) out.add(`neighbour ${t.netns}|${t.dev}|${t.dst}`);
   }
+  for (const s of staging.namespaces ?? []) out.add(`namespace ${(s.target ?? s.base)?.name}`);
+  for (const s of staging.sysctls ?? []) if (s.target) out.add(`sysctl ${s.target.netns}|${s.target.key}`);
   return [...out];
 }
 
