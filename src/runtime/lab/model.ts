@@ -109,7 +109,7 @@ export interface LabEndpoint {
 export interface LabLink {
   /** `a:x--b:y`, the two ends in sorted order: the same link whichever end a file writes first. */
   id: string;
-  /** The two ends in the id's order; their addresses, MTU and shaping are on the nodes' interfaces. */
+  /** The two ends as the file writes them (the picture keeps that flow); their addresses, MTU and shaping are on the nodes' interfaces. */
   endpoints: [LabEndpoint, LabEndpoint];
   mtu?: number;
 }

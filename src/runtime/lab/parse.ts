@@ -10,7 +10,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { LabFileError } from '../../errors.js';
 import { checkAddresses, checkRoutes, checkSwitches, type SwitchNumbers } from './checks.js';
 import { TOP_KEYS, TOPOLOGY_KEYS } from './format.js';
-import { Locator } from './locate.js';
+import { Locator, type Path } from './locate.js';
 import { type LabInterface, type LabLink, type LabModel, type LabNode, type LabRoute, type LabSwitch, linkId } from './model.js';
 import { labNameProblem, labNamespace } from './names.js';
 import { type LabProblem, Problems, sortProblems } from './problems.js';
@@ -24,6 +24,8 @@ export interface ParseOptions {
   file?: string;
   /** Where relative paths of the file are from (the file's directory); kept as written when absent. */
   baseDir?: string;
+  /** When given, a switch's program must be a file this says exists (load.ts passes the file system's answer). */
+  exists?: (path: string) => boolean;
 }
 
 export interface LabCheck {
@@ -102,8 +104,21 @@ function read(p: Problems, data: unknown, options: ParseOptions): LabModel | und
   checkAddresses(p, links);
   checkRoutes(p, nodes, links);
   const numbers = checkSwitches(p, nodes, links);
+  if (options.exists) {
+    for (const node of nodes.values()) {
+      const program = node.kind === 'bmv2' ? node.fields.program : undefined;
+      if (program !== undefined && !options.exists(resolvePath(options, program))) {
+        p.error(node.fields.where.program as Path, `${node.name}'s program ${resolvePath(options, program)} does not exist`);
+      }
+    }
+  }
   if (p.errors.length) return undefined;
   return build(root.name as string, nodes, links, numbers, options);
+}
+
+/** A path of the file, from the file's directory when known ('console' is not a path). */
+function resolvePath(options: ParseOptions, p: string): string {
+  return options.baseDir === undefined || isAbsolute(p) || p === 'console' ? p : resolve(options.baseDir, p);
 }
 
 /** The model of a lab that has no errors. */
@@ -122,8 +137,7 @@ function build(
     const [a, b] = link.ends.map((e) => ({ node: e.node, interface: e.name }));
     const id = linkId(a as LabLink['endpoints'][0], b as LabLink['endpoints'][0]);
     ids.set(link, id);
-    const endpoints = [a, b].sort((x, y) => (`${x?.node}:${x?.interface}` < `${y?.node}:${y?.interface}` ? -1 : 1));
-    model.links[id] = { id, endpoints: endpoints as LabLink['endpoints'], ...(link.mtu !== undefined && { mtu: link.mtu }) };
+    model.links[id] = { id, endpoints: [a, b] as LabLink['endpoints'], ...(link.mtu !== undefined && { mtu: link.mtu }) };
   }
   for (const draft of nodes.values()) {
     const f = draft.fields;
