@@ -12,8 +12,9 @@
  * - An added node comes with its routes and settings; an added link with
  *   its interfaces' addresses, MTU, MAC and impairment (read them from
  *   `desired`).
- * - A switch whose settings or ports changed is in `changedNodes` with
- *   `switch`: BMv2 takes its ports at start, so it is restarted.
+ * - A switch whose settings or ports changed, or a link of whose was
+ *   removed or added, is in `changedNodes` with `switch`: BMv2 opens its
+ *   ports when it starts, so it is restarted.
  * An order that works: removed routes, addresses, links, nodes; then added
  * nodes, links, addresses, routes; then changed settings and impairments.
  */
@@ -41,6 +42,7 @@ export interface NodeChange {
   sysctls?: { key: string; before?: string; after?: string }[];
   exec?: { before: string[]; after: string[] };
   limits?: { before: LabLimits; after: LabLimits };
+  /** The switch must be restarted (its settings or ports changed, or a link of its was made anew). */
   switch?: { before: LabSwitch; after: LabSwitch };
 }
 
@@ -112,7 +114,9 @@ export function diffLabs(running: LabModel, desired: LabModel): LabDiff {
     else diffLink(diff, running, desired, before, after);
   }
 
-  for (const name of kept) diffNode(diff, running.nodes[name] as LabNode, desired.nodes[name] as LabNode);
+  // A switch whose port's veth is deleted or made anew must be restarted, even with the same settings.
+  const relinked = new Set([...diff.removedLinks, ...diff.addedLinks].flatMap((l) => l.endpoints.map((e) => e.node)));
+  for (const name of kept) diffNode(diff, running.nodes[name] as LabNode, desired.nodes[name] as LabNode, relinked.has(name));
   return diff;
 }
 
@@ -158,7 +162,7 @@ function diffLink(diff: LabDiff, running: LabModel, desired: LabModel, before: L
   if (change.mtu || change.macs) diff.changedLinks.push(change);
 }
 
-function diffNode(diff: LabDiff, before: LabNode, after: LabNode): void {
+function diffNode(diff: LabDiff, before: LabNode, after: LabNode, relinked: boolean): void {
   const change: NodeChange = { node: after.name };
   const keys = new Set([...Object.keys(before.sysctls), ...Object.keys(after.sysctls)]);
   for (const key of keys) {
@@ -169,8 +173,9 @@ function diffNode(diff: LabDiff, before: LabNode, after: LabNode): void {
   }
   if (!same(before.exec, after.exec)) change.exec = { before: before.exec, after: after.exec };
   if (!same(before.limits, after.limits)) change.limits = { before: before.limits, after: after.limits };
-  if (before.switch && after.switch && !same(before.switch, after.switch))
+  if (before.switch && after.switch && (relinked || !same(before.switch, after.switch))) {
     change.switch = { before: before.switch, after: after.switch };
+  }
   if (Object.keys(change).length > 1) diff.changedNodes.push(change);
 
   for (const route of before.routes) {

@@ -45,7 +45,7 @@ export function checkLab(text: string, options: ParseOptions = {}): LabCheck {
       path: '',
       line: at.line,
       col: at.col,
-      message: `YAML: ${e.message.split(/ at line \d+, column \d+/)[0]}`,
+      message: `YAML: ${e.code === 'DUPLICATE_KEY' ? 'this key is already in this map (two nodes or two fields with one name)' : e.message.split(/ at line \d+, column \d+/)[0]}`,
       severity: e.name === 'YAMLWarning' ? 'warning' : 'error',
     };
   });
@@ -87,7 +87,8 @@ function read(p: Problems, data: unknown, options: ParseOptions): LabModel | und
   }
   const root = readMap(p, data, [], 'a lab file');
   if (!root) return undefined;
-  checkKeys(p, root, [], TOP_KEYS);
+  // `x-` keys are the user's (as in Compose files): a place for YAML anchors to reuse.
+  checkKeys(p, root, [], [...TOP_KEYS, ...Object.keys(root).filter((k) => k.startsWith('x-'))]);
   const nameProblem = root.name === undefined ? 'a lab needs a name (name: demo)' : labNameProblem(root.name);
   if (nameProblem) p.error(root.name === undefined ? [] : ['name'], nameProblem);
   if (root.topology === undefined) {

@@ -68,7 +68,7 @@ export function readDefaults(p: Problems, topology: YamlMap): NodeDefaults {
           ? `"${k}" is not for every node; put it in topology.kinds.<kind> or on the nodes`
           : undefined,
       );
-      out.all = readFields(p, map, defaultsPath, undefined);
+      out.all = readFields(p, pick(map, DEFAULTS_KEYS), defaultsPath, undefined);
     }
   }
   const kindsPath = ['topology', 'kinds'];
@@ -90,7 +90,7 @@ export function readDefaults(p: Problems, topology: YamlMap): NodeDefaults {
         if (k === 'kind') return `"kind" makes no sense under topology.kinds.${kind}`;
         return elsewhere(k, kind);
       });
-      out.kinds[kind] = readFields(p, fields, path, kind);
+      out.kinds[kind] = readFields(p, pick(fields, KIND_DEFAULTS_KEYS[kind]), path, kind);
     }
   }
   return out;
@@ -117,7 +117,7 @@ export function readNodes(p: Problems, topology: YamlMap, defaults: NodeDefaults
       readKind(p, fields.kind, [...path, 'kind']) ?? (fields.kind === undefined ? (defaults.all.kind ?? 'host') : undefined);
     if (kind) checkKeys(p, fields, path, NODE_KEYS[kind], (k) => elsewhere(k, kind));
     // A node of an unknown kind: only the fields every kind has are read (its other keys cannot be judged).
-    const own = readFields(p, kind ? fields : pick(fields, ['exec', 'cpu', 'memory', 'sysctls']), path, kind);
+    const own = readFields(p, pick(fields, kind ? NODE_KEYS[kind] : ['exec', 'cpu', 'memory', 'sysctls']), path, kind);
     nodes.set(name, { name, path, kind, fields: kind ? resolve(own, defaults.kinds[kind], defaults.all) : own });
   }
   return nodes;
@@ -130,14 +130,27 @@ function elsewhere(key: string, kind: NodeKind): string | undefined {
   return undefined;
 }
 
-function pick(map: YamlMap, keys: string[]): YamlMap {
+/** The fields of `map` a reader may read (the others were reported as unknown). */
+function pick(map: YamlMap, keys: readonly string[]): YamlMap {
   return Object.fromEntries(Object.entries(map).filter(([k]) => keys.includes(k)));
 }
+
+/** Words people use for a kind, for the "did you mean". */
+const KIND_ALIASES: Record<string, NodeKind> = {
+  switch: 'bmv2',
+  p4: 'bmv2',
+  simple_switch: 'bmv2',
+  simple_switch_grpc: 'bmv2',
+  router: 'host',
+  linux: 'host',
+  br: 'bridge',
+};
 
 function readKind(p: Problems, value: unknown, path: Path): NodeKind | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string' && (NODE_KINDS as readonly string[]).includes(value)) return value as NodeKind;
-  const hint = typeof value === 'string' ? didYouMean(value, NODE_KINDS) : '';
+  const alias = typeof value === 'string' ? KIND_ALIASES[value.toLowerCase()] : undefined;
+  const hint = alias ? ` (did you mean "${alias}"?)` : typeof value === 'string' ? didYouMean(value, NODE_KINDS) : '';
   p.error(path, `unknown kind ${describe(value)}${hint}; kinds are ${NODE_KINDS.join(', ')}`);
   return undefined;
 }
@@ -314,6 +327,11 @@ function resolve(own: NodeFields, kind: NodeFields | undefined, all: NodeFields)
   // Lowest layer first, so that a higher layer's value (and where it was written) wins.
   for (const layer of [all, kind ?? { where: {} }, own]) {
     const { where, sysctls, ...fields } = layer;
+    // program and no-p4 are one choice: a layer that makes it overrides the other from layers below.
+    if (fields.program !== undefined || fields.noP4 !== undefined) {
+      delete out.program;
+      delete out.noP4;
+    }
     for (const [key, value] of Object.entries(fields)) if (value !== undefined) (out as unknown as YamlMap)[key] = value;
     if (sysctls) out.sysctls = { ...out.sysctls, ...sysctls };
     Object.assign(out.where, where);

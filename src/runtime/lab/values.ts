@@ -16,6 +16,7 @@ export function isMap(value: unknown): value is YamlMap {
 
 export function describe(value: unknown): string {
   if (value === null) return 'nothing (null)';
+  if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a map';
   return JSON.stringify(value);
