@@ -70,7 +70,8 @@ export class Locator {
 }
 
 function keyText(key: unknown): string | undefined {
-  if (isScalar(key)) return String(key.value);
+  // A merge key's value is a symbol (Symbol(<<)) when the document is parsed with merge: true.
+  if (isScalar(key)) return typeof key.value === 'symbol' ? '<<' : String(key.value);
   if (typeof key === 'string' || typeof key === 'number') return String(key);
   return undefined;
 }

@@ -6,7 +6,7 @@
  * directory as containerlab does.
  */
 import { isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
 import { LabFileError } from '../../errors.js';
 import { checkAddresses, checkRoutes, checkSwitches, type SwitchNumbers } from './checks.js';
 import { TOP_KEYS, TOPOLOGY_KEYS } from './format.js';
@@ -53,6 +53,17 @@ export function checkLab(text: string, options: ParseOptions = {}): LabCheck {
 
   const p = new Problems(new Locator(doc, lines));
   p.list.push(...syntax);
+  // toJS() throws on an alias without its anchor, with no position: find them first.
+  let unresolved = false;
+  visit(doc, {
+    Alias(_, alias) {
+      if (alias.resolve(doc)) return;
+      const at = lines.linePos(alias.range?.[0] ?? 0);
+      p.list.push({ path: '', ...at, message: `YAML: no anchor &${alias.source} before this alias`, severity: 'error' });
+      unresolved = true;
+    },
+  });
+  if (unresolved) return { problems: sortProblems(p.list) };
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: 1000 });
