@@ -99,6 +99,14 @@ describe('valid lab files', () => {
     },
   );
 
+  test.each(readdirSync(join(DIR, '../../../examples/labs')).filter((f) => f.endsWith('.yaml')))(
+    'examples/labs/%s: no problem, no warning',
+    (file) => {
+      const text = readFileSync(join(DIR, '../../../examples/labs', file), 'utf8');
+      expect(checkLab(text, { file }).problems).toEqual([]);
+    },
+  );
+
   test('relative paths are taken from baseDir (the file directory); absolute ones and console stay', () => {
     const { model } = parseLab(read('valid', 'bmv2.yaml'), { baseDir: '/labs/p4' });
     expect(model.nodes.s1?.switch).toMatchObject({
