@@ -52,23 +52,53 @@ function expectEverything(model: LabModel, text: string): void {
 }
 
 describe('lab picture', () => {
-  test('the demo lab: an SVG with every node, interface and address, shapes by kind, the shaping on its edge', async () => {
-    const model = labOf('examples/labs/demo.yaml');
-    const svg = await renderSvg(model);
-    expect(svg.startsWith('<?xml')).toBe(true);
-    expect(svg).toContain('<svg');
-    const text = svgText(svg);
-    expectEverything(model, text);
-    expect(text).toContain('10mbit');
-    expect(text).toContain('p1 (port 1)');
-    expect(text).toContain('lab demo');
-    // One node per lab node and one edge per link, as Graphviz draws them.
-    expect(svg.match(/class="node"/g)).toHaveLength(Object.keys(model.nodes).length);
-    expect(svg.match(/class="edge"/g)).toHaveLength(Object.keys(model.links).length);
+  test.each(['ports', 'labels'] as const)(
+    'the demo lab, %s style: an SVG with every node, interface and address, the shaping on its edge',
+    async (style) => {
+      const model = labOf('examples/labs/demo.yaml');
+      const svg = await renderSvg(model, { style });
+      expect(svg.startsWith('<?xml')).toBe(true);
+      expect(svg).toContain('<svg');
+      const text = svgText(svg);
+      expectEverything(model, text);
+      expect(text).toContain('10mbit');
+      expect(text).toContain('p1 (port 1)');
+      expect(text).toContain('lab demo');
+      // One node per lab node and one edge per link, as Graphviz draws them.
+      expect(svg.match(/class="node"/g)).toHaveLength(Object.keys(model.nodes).length);
+      expect(svg.match(/class="edge"/g)).toHaveLength(Object.keys(model.links).length);
+    },
+  );
+
+  test('the DOT text, ports style: a table per node, a row per interface with its addresses, edges from row to row', () => {
+    const dot = labToDot(labOf('examples/labs/demo.yaml'), { status: { s1: 'running' } });
+    const h1 = dot.split('\n').find((l) => l.startsWith('  "h1" ['));
+    expect(h1).toBe(
+      '  "h1" [label=<<table border="1" style="rounded" cellborder="0" cellspacing="0" cellpadding="5" bgcolor="#dbeafe">' +
+        '<tr><td><b>h1</b></td></tr><tr><td><font point-size="9">host</font></td></tr>' +
+        '<tr><td port="i0" sides="t" border="1"><font point-size="9">eth0<br/>10.0.0.1/24<br/>2001:db8::1/64</font></td></tr>' +
+        '</table>>, tooltip="demo.h1"];',
+    );
+    expect(dot).toContain(
+      '<td><font point-size="9">bmv2 #1<br/>grpc 9559 thrift 9090</font></td></tr><tr><td><font point-size="9">running</font>',
+    );
+    expect(dot).toContain('<td port="i1" sides="t" border="1"><font point-size="9">p2 (port 2)</font></td>');
+    expect(dot).toMatch(/"br1" \[label=<<table border="1" cellborder/);
+    expect(dot).toMatch(/"s1" \[label=<<table border="3" cellborder/);
+    expect(dot).toContain('"h1":i0 -- "br1":i0 [tooltip="br1:p1--h1:eth0"];');
+    expect(dot).toContain('"s1":i1 -- "h2":i0 [label="10mbit", tooltip="h2:eth0--s1:p2"];');
   });
 
-  test('the DOT text: kinds shaped apart, each end labelled with its interface and addresses, a status line when given', () => {
-    const dot = labToDot(labOf('examples/labs/demo.yaml'), { status: { s1: 'running' } });
+  test('names that HTML would misread are escaped in the ports style', async () => {
+    const model = parseLab(
+      'name: x\ntopology:\n  nodes: { a: {}, b: {} }\n  links:\n    - endpoints: ["a:<&>\\"", "b:e0"]\n',
+    ).model;
+    expect(labToDot(model)).toContain('&lt;&amp;&gt;&quot;');
+    expect(svgText(await renderSvg(model))).toContain('<&>"');
+  });
+
+  test('the DOT text, labels style: kinds shaped apart, each end labelled with its interface and addresses, a status line when given', () => {
+    const dot = labToDot(labOf('examples/labs/demo.yaml'), { status: { s1: 'running' }, style: 'labels' });
     expect(dot).toMatch(/"h1" \[shape=box, [^\n]*label="h1\\nhost"/);
     expect(dot).toMatch(/"br1" \[shape=ellipse/);
     expect(dot).toMatch(/"s1" \[shape=box3d[^\n]*label="s1\\nbmv2 #1\\ngrpc 9559 thrift 9090\\nrunning"/);
@@ -89,11 +119,12 @@ topology:
       mtu: 1400
 `).model;
     expect(labToDot(model)).toContain('label="mtu 1400\\na→: 1mbit delay 5ms ±1ms loss 1%"');
+    expect(labToDot(model, { style: 'labels' })).toContain('label="mtu 1400\\na→: 1mbit delay 5ms ±1ms loss 1%"');
   });
 
-  test('quotes and backslashes in a status do not break the DOT', async () => {
+  test.each(['ports', 'labels'] as const)('quotes and backslashes in a status do not break the DOT (%s style)', async (style) => {
     const model = labOf('examples/labs/demo.yaml');
-    const svg = await renderSvg(model, { status: { h1: 'say "hi" \\ bye', s1: 'exited <1>' } });
+    const svg = await renderSvg(model, { status: { h1: 'say "hi" \\ bye', s1: 'exited <1>' }, style });
     const text = svgText(svg);
     expect(text).toContain('say "hi" \\ bye');
     expect(text).toContain('exited <1>');
