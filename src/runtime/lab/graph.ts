@@ -58,7 +58,7 @@ export function labToDot(model: LabModel, options: GraphOptions = {}): string {
     const status = options.status?.[node.name];
     if (status) head.push(status);
     if (ports) {
-      Object.keys(node.interfaces).forEach((name, i) => portOf.set(`${node.name}:${name}`, `i${i}`));
+      for (const [i, name] of Object.keys(node.interfaces).entries()) portOf.set(`${node.name}:${name}`, `i${i}`);
       out.push(`  ${quote(node.name)} [label=<${table(node, head, portOf)}>, tooltip=${quote(node.namespace)}];`);
     } else {
       out.push(`  ${quote(node.name)} [${SHAPE[node.kind]}, label=${quote(head.join('\n'))}, tooltip=${quote(node.namespace)}];`);
