@@ -40,10 +40,9 @@ export class LabFileError extends ValidationError {
     readonly file: string | undefined,
     readonly problems: LabFileProblem[],
   ) {
-    const where = file ?? 'lab file';
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-    const lines = problems.map((p) => `  ${where}:${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
-    super(`${where}: ${count}\n${lines.join('\n')}`, problems[0]?.path);
+    const lines = problems.map((p) => `  ${file ? `${file}:` : ''}${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
+    super(`${file ?? 'lab file'}: ${count}\n${lines.join('\n')}`, problems[0]?.path);
   }
 }
 

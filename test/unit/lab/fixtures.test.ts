@@ -191,3 +191,9 @@ describe('invalid lab files', () => {
     ]);
   });
 });
+
+test('without a file name, the problems are listed by line and column alone', () => {
+  expect(() => parseLab('name: x\ntopology:\n  nodes: { h1: { cpu: 0 } }\n')).toThrow(
+    'lab file: 1 problem\n  3:23: topology.nodes.h1.cpu: cpu is a number of CPUs above 0 (0.5 = half of one CPU), got 0',
+  );
+});
