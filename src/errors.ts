@@ -41,7 +41,9 @@ export class LabFileError extends ValidationError {
     readonly problems: LabFileProblem[],
   ) {
     const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-    const lines = problems.map((p) => `  ${file ? `${file}:` : ''}${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`);
+    const lines = problems.map(
+      (p) => `  ${file ? `${file}:` : ''}${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`,
+    );
     super(`${file ?? 'lab file'}: ${count}\n${lines.join('\n')}`, problems[0]?.path);
   }
 }
