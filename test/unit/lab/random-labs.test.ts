@@ -2,7 +2,8 @@
  * Seeded random labs of 2..50 nodes: each must validate without a problem,
  * round-trip (model -> YAML -> model), and every single mutation of it must
  * be reported at the line and column the generator wrote the broken value.
- * Replay a run with LAB_SEED=<seed> (printed).
+ * Replay a run with LAB_SEED=<seed> (printed); LAB_COUNT and LAB_MUTATIONS
+ * (per lab) make a longer run: LAB_COUNT=200 LAB_MUTATIONS=1000 tries them all.
  */
 import { describe, expect, test } from 'vitest';
 import { checkLab } from '../../../src/runtime/lab/parse.js';
@@ -11,7 +12,7 @@ import { Random, seedFrom } from '../../helpers/random.js';
 import { type RandomLab, randomLab } from '../../helpers/random-lab.js';
 
 const seed = seedFrom('LAB_SEED', 'random labs');
-const LABS = 40;
+const LABS = Number(process.env.LAB_COUNT ?? 30);
 
 function labs(): { lab: RandomLab; size: number; i: number }[] {
   const r = new Random(seed);
@@ -47,7 +48,7 @@ describe(`random lab files (seed ${seed})`, () => {
   test.each(all)('lab $i, each single mutation is reported at its line and column', ({ lab }) => {
     const r = new Random(seed ^ lab.text.length);
     const lines = lab.text.split('\n');
-    for (const m of r.sample(lab.mutations, Number(process.env.LAB_MUTATIONS ?? 8))) {
+    for (const m of r.sample(lab.mutations, Number(process.env.LAB_MUTATIONS ?? 6))) {
       const text = m.apply(lines).join('\n');
       const { model, problems } = checkLab(text);
       const found = problems.find(
