@@ -15,8 +15,8 @@
  * which is why ping works through such a switch while TCP does not.
  */
 import koffi from 'koffi';
-import { lastErrno, sys } from './libc.js';
 import { IFR_UNION, ifreq, ifreqFailure, withIfSocket } from './ifreq.js';
+import { lastErrno, sys } from './libc.js';
 
 const SIOCETHTOOL = 0x8946;
 export const ETHTOOL_GTXCSUM = 0x16;

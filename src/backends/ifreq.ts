@@ -23,7 +23,11 @@ export const IFF_UP = 0x1;
 
 /** Runs `fn` with a datagram socket of namespace `netns` (the caller's own when undefined), closed afterwards. */
 export function withIfSocket<T>(netns: string | undefined, fn: (fd: number) => T): T {
-  const fd = check('socket', inNetns(netns, () => sys.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)), 'AF_INET datagram');
+  const fd = check(
+    'socket',
+    inNetns(netns, () => sys.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)),
+    'AF_INET datagram',
+  );
   try {
     return fn(fd);
   } finally {
