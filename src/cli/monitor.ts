@@ -11,6 +11,7 @@ const TAGS: Record<string, string> = {
   neighbour: 'NEIGH',
   netns: 'NETNS',
   journal: 'JOURNAL',
+  switch: 'SWITCH',
 };
 
 export function eventLine(db: NetState, e: StoreEvent, several: boolean): string {
@@ -18,6 +19,10 @@ export function eventLine(db: NetState, e: StoreEvent, several: boolean): string
   const tag = `[${TAGS[e.kind]}]`;
   if (e.kind === 'netns') return `${tag} ${where || `${e.netns} `}${e.action}`;
   if (e.kind === 'journal') return `${tag} commit ${e.id} ${e.action} (${e.steps} step(s) undone)`;
+  if (e.kind === 'switch') {
+    const s = (e.after ?? e.before) as { name: string; state: string; pid: number | null };
+    return `${tag} ${where}${e.action === 'remove' ? 'Deleted ' : ''}${s.name} ${s.state}${s.pid ? ` pid ${s.pid}` : ''}`;
+  }
   const record = e.after ?? e.before;
   const action = { add: '', change: 'Changed ', remove: 'Deleted ' }[e.action as 'add' | 'change' | 'remove'] ?? '';
   const silent = e.silent ? ' (silent)' : '';

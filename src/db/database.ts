@@ -32,6 +32,7 @@ import { toRecord } from './records.js';
 import { RouteCollection } from './route-collection.js';
 import { type LoadProgress, ROOT, Source } from './source.js';
 import { type RowChange, Store } from './store.js';
+import { SwitchCollection } from './switches.js';
 
 export interface DatabaseOptions {
   /** Named namespace(s) to follow; the root namespace when omitted ('localhost' in records). */
@@ -51,7 +52,8 @@ export interface WaitOptions {
   absent?: boolean;
 }
 
-export type WaitKind = KindName;
+/** What waitFor waits for: a kernel object's kind, or 'switch' (a BMv2 switch's record). */
+export type WaitKind = KindName | 'switch';
 
 /** A namespace as `db.namespaces.list()` shows it. */
 export interface NamespaceRecord {
@@ -97,6 +99,8 @@ export class Database {
   readonly errors$: Observable<Error>;
   /** The namespaces of the machine, followed or not: `db.namespaces.list()`. */
   readonly namespaces: Namespaces;
+  /** BMv2 switches as records (written by the layers that run them): `db.switches.get('s1')`. */
+  readonly switches: SwitchCollection;
 
   protected readonly subject = new Subject<StoreEvent>();
   private readonly errorSubject = new Subject<Error>();
@@ -141,6 +145,7 @@ export class Database {
     this.rules = c.rules;
     this.neighbours = c.neighbours;
     this.namespaces = new Namespaces(this);
+    this.switches = this.makeSwitches(store, (e) => this.publishSwitch(e));
     this.applier = new Applier(store);
     this.events$ = this.subject.asObservable();
     this.errors$ = this.errorSubject.asObservable();
@@ -164,6 +169,18 @@ export class Database {
       rules: new Collection<StoredRule>(p.store, rules, (s) => ({ priority: Number(s) })),
       neighbours: new Collection<StoredNeighbour>(p.store, neighbours, (s) => ({ dst: String(s) })),
     };
+  }
+
+  /** The switches' collection (the facade gives it ways of changing things). */
+  protected makeSwitches(store: Store, publish: (event: StoreEvent) => void): SwitchCollection {
+    return new SwitchCollection(store, publish);
+  }
+
+  /** A switch record changed: said on events$, and to waitFor. */
+  private publishSwitch(event: StoreEvent): void {
+    if (this.closed) return;
+    this.subject.next(event);
+    this.batches.next(new Set(['switch']));
   }
 
   /** Loads the namespaces' state and follows it from then on: a store without transactions. */
@@ -229,7 +246,8 @@ export class Database {
    * does); a TimeoutError after `timeout`, a ClosedError if the store closes first.
    */
   async waitFor(kind: WaitKind, spec: string | number | Filter, options: WaitOptions = {}): Promise<StoreRecord | undefined> {
-    const collection = this.collection(kind);
+    const collection: { get(spec: string | number | Filter): StoreRecord | undefined } =
+      kind === 'switch' ? (this.switches as never) : this.collection(kind);
     if (this.closed) throw new ClosedError('waitFor: the store is closed');
     const timeout = options.timeout ?? 5000;
     const check = (): { done: boolean; value?: StoreRecord } => {
@@ -364,7 +382,7 @@ export class Database {
     return [...this.sources.values()].find((s) => s.netns === netns || s.name === netns);
   }
 
-  private collection(kind: WaitKind): Collection {
+  private collection(kind: KindName): Collection {
     const k = KIND_BY_NAME[kind];
     if (!k) throw new ValidationError(`unknown kind "${kind}" (one of ${Object.keys(KIND_BY_NAME).join(', ')})`, 'kind');
     return (this as unknown as Record<string, Collection>)[k.table] as Collection;

@@ -3,6 +3,7 @@ import type { Observable } from 'rxjs';
 import type { Collection, Filter } from '../db/collection.js';
 import type { StoreEvent } from '../db/events.js';
 import type { InterfaceRecord, StoredAddress, StoredNeighbour, StoredRoute, StoredRule, StoreRecord } from '../db/records.js';
+import type { SwitchCollection } from '../db/switches.js';
 import { NetStateError } from '../errors.js';
 import type { NetState, WaitKind, WaitOptions } from './netstate.js';
 
@@ -36,6 +37,12 @@ export class ReadOnlyNetState {
     this.rules = readOnly(db.rules);
     this.neighbours = readOnly(db.neighbours);
     this.events$ = db.events$;
+  }
+
+  /** The switches' records: get, list, count (put, delete, freeze refused). */
+  get switches(): Pick<SwitchCollection, 'get' | 'list' | 'count'> {
+    const s = this.db.switches;
+    return { get: (spec) => s.get(spec), list: (f) => s.list(f), count: (f) => s.count(f) };
   }
 
   get namespaces(): NetState['namespaces'] {
