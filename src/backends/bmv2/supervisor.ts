@@ -102,8 +102,7 @@ export class Supervisor {
       return;
     }
     const ranLong = this.#readyAt !== undefined && Date.now() - this.#readyAt >= this.#backoff.resetAfter;
-    this.#delay =
-      this.#delay === undefined || ranLong ? this.#backoff.initial : Math.min(this.#delay * 2, this.#backoff.max);
+    this.#delay = this.#delay === undefined || ranLong ? this.#backoff.initial : Math.min(this.#delay * 2, this.#backoff.max);
     this.#readyAt = undefined;
     const attempt = ++this.#attempts;
     this.#events.next({ kind: 'scheduled', attempt, delay: this.#delay });
