@@ -44,7 +44,10 @@ function dead(pid: number): boolean {
 }
 
 /** Runs the child until it prints a line matching `line`. */
-function childUntil(args: string[], line: RegExp): Promise<{ child: ChildProcess; match: string; exited: Promise<number | null> }> {
+function childUntil(
+  args: string[],
+  line: RegExp,
+): Promise<{ child: ChildProcess; match: string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let out = '';
