@@ -1,6 +1,19 @@
 /** netstate: everything public is exported from here. */
 
 export {
+  Bmv2Options,
+  type Bmv2OptionsInput,
+  DEFAULT_GRPC_ADDRESS,
+  DEFAULT_THRIFT_PORT,
+} from './backends/bmv2/options.js';
+export {
+  type BackoffOptions,
+  DEFAULT_BACKOFF,
+  type SupervisionEvent,
+  Supervisor,
+} from './backends/bmv2/supervisor.js';
+export { type Bmv2State, type Bmv2Status, Bmv2Switch, findBmv2Binary } from './backends/bmv2/switch.js';
+export {
   addToCgroup,
   type Cgroup,
   type CgroupDir,
@@ -17,6 +30,7 @@ export {
   type RemoveCgroupOptions,
   removeCgroup,
 } from './backends/cgroup.js';
+export { getTxChecksum, setTxChecksum } from './backends/ethtool.js';
 export {
   decodeAll,
   decodeMessage,
@@ -123,9 +137,11 @@ export type {
 } from './db/records.js';
 export type { LoadProgress } from './db/source.js';
 export { ROOT } from './db/source.js';
+export { SwitchCollection, type SwitchFilter, type SwitchRecord, type SwitchState } from './db/switches.js';
 export * from './errors.js';
 export { DEFAULT_JOURNAL, NetState, type NetStateOptions, type WaitOptions } from './netstate/netstate.js';
 export { ReadOnlyNetState } from './netstate/readonly.js';
+export { type FrozenSwitch, Switches } from './netstate/switches.js';
 export type { CommitOptions, CommitReport } from './transactions/commit.js';
 export { diffObject, type ObjectDiff } from './transactions/diff.js';
 export { Frozen, type Revert } from './transactions/freeze.js';
@@ -134,4 +150,6 @@ export { PendingCommit } from './transactions/provisional.js';
 export type { Recovered } from './transactions/recovery.js';
 export type { RollbackReport } from './transactions/rollback.js';
 export type { InterfaceTarget, NexthopTarget, RouteTarget } from './transactions/staged.js';
+export { SwitchHandle } from './transactions/switch-handle.js';
+export { SwitchSpec, type SwitchTarget } from './transactions/switch-staging.js';
 export { InterfaceHandle, type Review, RouteHandle, Transaction } from './transactions/transaction.js';

@@ -12,8 +12,10 @@
  * undoing a commit from the journal): its cgroup is removed, which kills
  * whatever runs in it.
  */
+
+import { existsSync } from 'node:fs';
 import { filter, type Subscription } from 'rxjs';
-import { type BackoffOptions, Supervisor } from '../backends/bmv2/supervisor.js';
+import { type BackoffOptions, type SupervisionEvent, Supervisor } from '../backends/bmv2/supervisor.js';
 import { Bmv2Switch } from '../backends/bmv2/switch.js';
 import { type Cgroup, createCgroup, removeCgroup } from '../backends/cgroup.js';
 import type { Database } from '../db/database.js';
@@ -76,14 +78,11 @@ export class SwitchRuntime {
       await removeCgroup(cgroup).catch(() => undefined);
       throw e;
     }
-    const m: Managed = { target: t, sw, supervisor: new Supervisor(sw, t.backoff), cgroup, restart: t.restart, subs: [] };
+    // The record follows each change before supervision acts on it (an exit is recorded, then restarted).
+    const subs = [sw.changes$.subscribe(() => this.#record(m))];
+    const m: Managed = { target: t, sw, supervisor: this.#supervise(sw, t.backoff, cgroup), cgroup, restart: t.restart, subs };
     this.#managed.set(key, m);
-    m.subs.push(
-      sw.changes$.subscribe(() => this.#record(m)),
-      m.supervisor.events$.subscribe((e) => {
-        if (e.kind === 'restarted') this.#record(m);
-      }),
-    );
+    subs.push(m.supervisor.events$.subscribe((e) => this.#supervised(m, e)));
     try {
       sw.start();
       await sw.waitUntilReady();
@@ -130,12 +129,8 @@ export class SwitchRuntime {
     if (backoff) {
       // A new policy takes effect with a new supervisor (the delays start over).
       m.supervisor.close();
-      m.supervisor = new Supervisor(m.sw, backoff);
-      m.subs.push(
-        m.supervisor.events$.subscribe((e) => {
-          if (e.kind === 'restarted') this.#record(m);
-        }),
-      );
+      m.supervisor = this.#supervise(m.sw, backoff, m.cgroup);
+      m.subs.push(m.supervisor.events$.subscribe((e) => this.#supervised(m, e)));
     }
     m.restart = restart;
     if (restart === 'on-failure') m.supervisor.enable();
@@ -146,6 +141,29 @@ export class SwitchRuntime {
   /** The supervisor of a running switch (its restarts), when this process runs it. */
   supervisorOf(netns: string, name: string): Supervisor | undefined {
     return this.#managed.get(`${netns}|${name}`)?.supervisor;
+  }
+
+  /**
+   * A supervisor that restarts the switch in its cgroup, as long as that
+   * cgroup exists: one removed by another process (a watchdog or a recovery
+   * undoing the commit that started it) means the switch was taken down on
+   * purpose.
+   */
+  #supervise(sw: Bmv2Switch, backoff: BackoffOptions | undefined, cgroup: Cgroup): Supervisor {
+    return new Supervisor(sw, backoff, () =>
+      cgroup.dirs.every((d) => existsSync(d.path))
+        ? undefined
+        : `its cgroup ${cgroup.name} was removed (the switch was stopped elsewhere)`,
+    );
+  }
+
+  #supervised(m: Managed, e: SupervisionEvent): void {
+    if (e.kind === 'restarted') this.#record(m);
+    if (e.kind === 'gave-up' && this.#managed.get(`${m.target.netns}|${m.target.name}`) === m) {
+      this.#release(m);
+      void removeCgroup(m.cgroup).catch(() => undefined);
+      this.db.switches.delete(m.target.netns, m.target.name);
+    }
   }
 
   #record(m: Managed): void {

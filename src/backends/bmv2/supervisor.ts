@@ -15,6 +15,9 @@ import { type Observable, Subject, type Subscription } from 'rxjs';
 import { netnsExists } from '../netns.js';
 import type { Bmv2Switch } from './switch.js';
 
+/** Why a switch must not be started again (it was taken down by someone else), or undefined. */
+export type RestartGuard = () => string | undefined;
+
 export interface BackoffOptions {
   /** The first delay (ms, default 500). */
   initial?: number;
@@ -50,6 +53,8 @@ export class Supervisor {
   constructor(
     readonly sw: Bmv2Switch,
     backoff: BackoffOptions = {},
+    /** Asked before each restart: a reason not to (supervision then gives up). */
+    private readonly guard: RestartGuard = () => undefined,
   ) {
     this.#backoff = { ...DEFAULT_BACKOFF, ...backoff };
     this.events$ = this.#events.asObservable();
@@ -96,9 +101,10 @@ export class Supervisor {
   #schedule(): void {
     if (this.#timer || this.#closed) return;
     const netns = this.sw.netns;
-    if (netns !== undefined && !netnsExists(netns)) {
-      this.#events.next({ kind: 'gave-up', reason: `namespace "${netns}" is gone` });
+    const reason = netns !== undefined && !netnsExists(netns) ? `namespace "${netns}" is gone` : this.guard();
+    if (reason !== undefined) {
       this.disable();
+      this.#events.next({ kind: 'gave-up', reason });
       return;
     }
     const ranLong = this.#readyAt !== undefined && Date.now() - this.#readyAt >= this.#backoff.resetAfter;

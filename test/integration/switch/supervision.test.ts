@@ -11,7 +11,7 @@ import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SwitchRecord } from '../../../src/db/switches.js';
-import { NetState, type StoreEvent } from '../../../src/index.js';
+import { NetState, removeCgroup, type StoreEvent } from '../../../src/index.js';
 import { STANDIN } from '../../helpers/bmv2-standin.js';
 import { ip, useNetns } from '../../helpers/netns.js';
 import { useRuntimeCleanup } from '../../helpers/runtime.js';
@@ -128,6 +128,16 @@ describe('switch supervision', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(db.switches.get('s1')).toMatchObject({ state: 'exited', pid: back.pid, restarts: 1 });
     expect(netnsPids(ns.name)).toEqual([]);
+  });
+
+  it('a switch taken down elsewhere (its cgroup removed, as a recovery or a watchdog does) is not restarted', async () => {
+    await start({ restart: 'on-failure', backoff: { initial: 50 } });
+    const rec = db.switches.get('s1') as SwitchRecord;
+    const gone = db.waitFor('switch', { name: 's1' }, { absent: true });
+    await removeCgroup(rec.cgroup as string);
+    await gone;
+    expect(netnsPids(ns.name)).toEqual([]);
+    expect(seen.map((s) => s.state)).toEqual(['starting', 'running', 'exited']);
   });
 
   it('a restart that cannot start (its port is gone) is a failure, and tried again later', async () => {
