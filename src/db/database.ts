@@ -34,7 +34,7 @@ import { type LoadProgress, ROOT, Source } from './source.js';
 import { type RowChange, Store } from './store.js';
 
 export interface DatabaseOptions {
-  /** Named namespace(s) to follow; the root namespace when omitted ('localhost' in records). */
+  /** Named namespace(s) to follow; the root namespace when omitted ('localhost' in records); none for [] (follow some later: `db.follow`, `tx.addNamespace`). */
   netns?: string | readonly string[];
   /** SQLite file for the store; in memory when omitted or ':memory:'. */
   store?: string;

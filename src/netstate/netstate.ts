@@ -212,7 +212,7 @@ export class NetState extends Database {
    */
   begin(): Transaction {
     if (this.closed) throw new ClosedError('the store is closed');
-    return new Transaction(this, this.followed[0] as string);
+    return new Transaction(this, this.followed[0] ?? '');
   }
 
   /** Stages a new interface in a transaction of its own: `await db.create(spec).up().commit()`. */

@@ -574,7 +574,10 @@ export class Transaction {
 
   /** A namespace a spec names: one this store follows (this transaction's when omitted). */
   followed(netns: string | undefined): string {
-    if (netns === undefined) return this.netns;
+    if (netns === undefined) {
+      if (this.netns === '') throw new ValidationError('netns: this store follows no namespace yet: say which one', 'netns');
+      return this.netns;
+    }
     if (this.host.makesNamespace(netns)) return netns;
     if (!this.db.followed.includes(netns)) {
       throw new ValidationError(
