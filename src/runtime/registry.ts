@@ -47,6 +47,9 @@ export interface LabRecord {
   file?: string;
 }
 
+/** A lab file's model, as its lab runs (what `lab up` on a running lab diffs against). */
+export type StoredModel = Record<string, unknown>;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS labs (
   name TEXT PRIMARY KEY,
@@ -55,7 +58,8 @@ CREATE TABLE IF NOT EXISTS labs (
   boot_id TEXT NOT NULL,
   persistent INTEGER NOT NULL,
   created INTEGER NOT NULL,
-  file TEXT
+  file TEXT,
+  model TEXT
 );
 CREATE TABLE IF NOT EXISTS lab_made (
   lab TEXT NOT NULL,
@@ -114,6 +118,16 @@ export class LabRegistry {
         .run(name, rec.pid, rec.startTime, rec.bootId, rec.persistent ? 1 : 0, rec.created, rec.file ?? null);
       return rec;
     })();
+  }
+
+  /** The model of a lab that came from a file, as it was brought up. */
+  model(name: string): StoredModel | undefined {
+    const row = this.db.prepare('SELECT model FROM labs WHERE name = ?').get(name) as { model: string | null } | undefined;
+    return row?.model ? (JSON.parse(row.model) as StoredModel) : undefined;
+  }
+
+  setModel(name: string, model: StoredModel): void {
+    this.db.prepare('UPDATE labs SET model = ? WHERE name = ?').run(JSON.stringify(model), name);
   }
 
   lab(name: string): LabRecord | undefined {

@@ -364,4 +364,6 @@ export const CommitOptionsSpec = spec({
   checks: z.array(z.unknown()).optional(),
   /** Commit-confirmed: ms until the commit is rolled back unless confirmed (up to a day). */
   confirm: int(1, 86_400_000).optional(),
+  /** Told after each phase: steps done, steps in all, what the last one did. */
+  progress: z.function().optional(),
 });
