@@ -31,12 +31,36 @@ export function parseSpec<S extends z.ZodType>(schema: S, input: unknown, what: 
  * `field`, when the value checked is a field on its own), the rest follow.
  */
 export function validationError(error: z.ZodError, what: string, whole?: string): ValidationError {
-  const issues = error.issues.slice(0, 3).map((i) => describeIssue(i, what));
-  const first = error.issues[0];
+  const all = meant(error.issues);
+  const issues = all.slice(0, 3).map((i) => describeIssue(i, what));
+  const first = all[0];
   const path = first ? fieldOf(first) : undefined;
   const field = whole && path ? `${whole}.${path}` : (whole ?? path);
-  const more = error.issues.length > 3 ? ` (+${error.issues.length - 3} more)` : '';
+  const more = all.length > 3 ? ` (+${all.length - 3} more)` : '';
   return new ValidationError(issues.join('; ') + more, field);
+}
+
+/**
+ * A union's issue ("Invalid input", no field) replaced by the issues of the
+ * member the input meant: the one whose type it has (an object for an
+ * object member), the one it came closest to when several.
+ */
+function meant(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code !== 'invalid_union' || !issue.errors.length) return [issue];
+    const at = issue.path.length;
+    const members = issue.errors.map((errs) => errs.map((e) => ({ ...e, path: [...issue.path, ...e.path] })));
+    const wrongType = (errs: z.core.$ZodIssue[]) =>
+      errs.some((e) => (e.code === 'invalid_type' || e.code === 'invalid_value') && e.path.length === at);
+    const typed = members.filter((errs) => !wrongType(errs));
+    // Of the members the input has the type of, the one it misses least (each field it does not know counts
+    // twice: a member without them is the one meant); none: the union's own message.
+    if (!typed.length) return [issue];
+    const misses = (errs: z.core.$ZodIssue[]) =>
+      errs.reduce((n, e) => n + (e.code === 'unrecognized_keys' ? 2 * e.keys.length : 1), 0);
+    const best = typed.reduce((a, b) => (misses(b) < misses(a) ? b : a));
+    return meant(best as z.core.$ZodIssue[]);
+  });
 }
 
 function fieldOf(issue: z.core.$ZodIssue): string | undefined {
@@ -58,6 +82,8 @@ function describeIssue(issue: z.core.$ZodIssue, what: string): string {
 /** What a value looked like, for messages (never throws: BigInt, circular, symbols). */
 export function shown(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
+  // JSON would show NaN and Infinity as null, -0 as 0.
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
   if (typeof value === 'symbol' || typeof value === 'function') return String(value);
   try {
     return JSON.stringify(value) ?? String(value);
@@ -72,8 +98,9 @@ const IFNAMSIZ = 16;
 export function ifnameProblem(value: string): string | undefined {
   if (value.length === 0) return 'an interface name cannot be empty';
   if (Buffer.byteLength(value) >= IFNAMSIZ) return `"${value}" is longer than 15 bytes, the kernel's limit for interface names`;
-  if (value === '.' || value === '..' || /[/:\s]/.test(value)) {
-    return `"${value}" is not a valid interface name (no '/', ':' or whitespace, not '.' or '..')`;
+  // A NUL would end the name in the kernel's copy of it ('x\0y' is 'x').
+  if (value === '.' || value === '..' || /[/:\s\0]/.test(value)) {
+    return `${shown(value)} is not a valid interface name (no '/', ':', NUL or whitespace, not '.' or '..')`;
   }
   return undefined;
 }
