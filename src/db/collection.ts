@@ -8,6 +8,7 @@ import type { Statement } from 'better-sqlite3';
 import { FAMILIES } from '../backends/netlink/codec/message.js';
 import { matchesAll } from '../backends/netlink/families/family.js';
 import { type LinkBytes, readLink } from '../backends/netlink/families/link-bytes.js';
+import { parseSpec, shown, spec, z } from '../backends/schema.js';
 import { ValidationError } from '../errors.js';
 import type { CommitReport } from '../transactions/commit.js';
 import type { Frozen } from '../transactions/freeze.js';
@@ -51,6 +52,32 @@ function knownFields(kind: Kind): ReadonlySet<string> {
   return known;
 }
 
+/**
+ * A filter value is what a record holds: a field SQL answers takes a string
+ * or a number (a name or an index), any other JSON data; never a function, a
+ * symbol, a BigInt, NaN or a circular object, which would match nothing or
+ * break the query.
+ */
+function checkFilterValue(table: string, field: string, value: unknown, sql: boolean): void {
+  const refuse = (why: string) => {
+    throw new ValidationError(`${table}: ${field}: ${shown(value)} ${why}`, field);
+  };
+  if (sql) {
+    if (typeof value !== 'string' && (typeof value !== 'number' || !Number.isFinite(value))) refuse('is not a name or a number');
+    return;
+  }
+  if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint')
+    refuse('is not a value a record holds');
+  try {
+    JSON.stringify(value);
+  } catch {
+    refuse('is not a value a record holds (not JSON)');
+  }
+}
+
+/** What freeze and edit take besides the object: the namespace (the first followed one when omitted). */
+const NetnsOption = spec({ netns: z.string({ error: (i) => `a namespace name is a string, not ${shown(i.input)}` }).optional() });
+
 export class Collection {
   constructor(
     protected readonly store: Store,
@@ -85,9 +112,9 @@ export class Collection {
 
   /** The stored bodies of the matching rows, undecoded (SQL filter fields only). */
   rows(filter: Filter = {}): Buffer[] {
-    const q = this.query(filter);
-    if (Object.keys(q.rest).length)
-      throw new ValidationError(`rows(): only indexed fields filter here, not ${Object.keys(q.rest).join(', ')}`);
+    const q = this.query(this.filterOf(filter, false));
+    const rest = [...Object.keys(q.rest), ...Object.keys(filter).filter((k) => this.kind.recordTests?.[k])];
+    if (rest.length) throw new ValidationError(`rows(): only indexed fields filter here, not ${rest.join(', ')}`, rest[0]);
     return this.store
       .sql(`SELECT t.body FROM ${this.kind.table} t WHERE ${q.where}`)
       .pluck()
@@ -110,10 +137,10 @@ export class Collection {
     }
   }
 
-  protected filterOf(spec: string | number | Filter): Filter {
-    if (typeof spec === 'string' || typeof spec === 'number') return this.shorthand(spec);
-    if (spec === null || typeof spec !== 'object') {
-      throw new ValidationError(`${this.kind.table}: a filter is a name, an index or an object, not ${JSON.stringify(spec)}`);
+  protected filterOf(spec: string | number | Filter, shorthand = true): Filter {
+    if (shorthand && (typeof spec === 'string' || typeof spec === 'number')) return this.shorthand(spec);
+    if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
+      throw new ValidationError(`${this.kind.table}: a filter is a name, an index or an object, not ${shown(spec)}`);
     }
     return spec;
   }
@@ -133,6 +160,8 @@ export class Collection {
           field,
         );
       }
+      const toSql = this.kind.sqlFields[field];
+      checkFilterValue(this.kind.table, field, value, field === 'netns' || toSql !== undefined);
       const test = this.kind.recordTests?.[field];
       if (test) {
         tests.push(test(value));
@@ -143,7 +172,6 @@ export class Collection {
         params.push(String(value));
         continue;
       }
-      const toSql = this.kind.sqlFields[field];
       if (toSql) {
         const { sql, params: p } = toSql(value);
         clauses.push(sql);
@@ -173,11 +201,11 @@ export class FreezableCollection<S = string | Filter> extends Collection {
 
   /** Pins the object's state and reverts any outside change to it (see Frozen). */
   freeze(spec: S, opts: { netns?: string } = {}): Frozen {
-    return this.freezer.freeze(spec, opts.netns);
+    return this.freezer.freeze(spec, parseSpec(NetnsOption, opts, 'freeze options').netns);
   }
 
   unfreeze(spec: S, opts: { netns?: string } = {}): void {
-    this.freezer.unfreeze(spec, opts.netns);
+    this.freezer.unfreeze(spec, parseSpec(NetnsOption, opts, 'unfreeze options').netns);
   }
 }
 
@@ -218,7 +246,9 @@ export class InterfaceCollection extends FreezableCollection<string> {
   async edit(ifname: string, fn: (i: InterfaceHandle) => unknown, opts: { netns?: string } = {}): Promise<CommitReport> {
     const tx = this.open();
     try {
-      await fn(tx.interface(ifname, opts));
+      const handle = tx.interface(ifname, opts);
+      if (typeof fn !== 'function') throw new ValidationError(`edit: expected a function, got ${shown(fn)}`, 'fn');
+      await fn(handle);
     } catch (e) {
       tx.drop();
       throw e;

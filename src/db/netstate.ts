@@ -12,6 +12,7 @@ import { filter, type Observable, Subject } from 'rxjs';
 import type { FamilyName } from '../backends/netlink/codec/message.js';
 import { readLink } from '../backends/netlink/families/link-bytes.js';
 import { NETNS_RUN_DIR, netnsExists } from '../backends/netns.js';
+import { ifname as ifnameSpec, int, parseSpec, shown, spec, z } from '../backends/schema.js';
 import { NamespaceError, NetStateError, TimeoutError, ValidationError } from '../errors.js';
 // The one upward import: transactions are opened from the store they read.
 import { Frozen, routeFilter, ruleFilter } from '../transactions/freeze.js';
@@ -55,6 +56,28 @@ export interface WaitOptions {
 
 export type WaitKind = KindName;
 
+/** What open() takes, checked before anything is opened. */
+const OpenOptions = spec({
+  mode: z.enum(['implicit', 'explicit'], { error: (i) => `expected 'implicit' or 'explicit', got ${shown(i.input)}` }).optional(),
+  netns: z
+    .union([z.string(), z.array(z.string())], {
+      error: (i) => `expected a namespace name or a list of them, got ${shown(i.input)}`,
+    })
+    .optional(),
+  store: z.string({ error: (i) => `expected a file name or ':memory:', got ${shown(i.input)}` }).optional(),
+  eventBuffer: int(1, 0x7fffffff).optional(),
+  onLoadProgress: z
+    .custom<(p: LoadProgress) => void>((v) => typeof v === 'function', {
+      error: (i) => `expected a function, got ${shown(i.input)}`,
+    })
+    .optional(),
+});
+
+const WaitOptionsSpec = spec({
+  timeout: int(0, 0x7fffffff).optional(),
+  absent: z.boolean({ error: (i) => `expected true or false, got ${shown(i.input)}` }).optional(),
+});
+
 export class NetState {
   readonly interfaces: InterfaceCollection;
   readonly addresses: Collection;
@@ -91,12 +114,17 @@ export class NetState {
       if (!memo.has(key)) memo.set(key, nameOf.get(ns, index));
       return memo.get(key) as string | undefined;
     };
-    const ns = (netns?: string): string => netns ?? (this.namespaces[0] as string);
+    const ns = (netns?: string): string => {
+      if (netns !== undefined && !this.namespaces.includes(netns))
+        throw new ValidationError(`netns: ${shown(netns)} is not followed by this store`, 'netns');
+      return netns ?? (this.namespaces[0] as string);
+    };
     this.interfaces = new InterfaceCollection(
       () => this.implicit(),
       {
         freeze: (ifname, netns) => Frozen.interface(this, ifname, ns(netns)),
-        unfreeze: (ifname, netns) => Frozen.release(this, `interface ${ns(netns)}:${ifname}`),
+        unfreeze: (ifname, netns) =>
+          Frozen.release(this, `interface ${ns(netns)}:${parseSpec(ifnameSpec, ifname, 'unfreeze', 'ifname')}`),
       },
       store,
       interfaces,
@@ -141,18 +169,16 @@ export class NetState {
 
   /** Loads the namespaces' state and follows it from then on. */
   static async open(options: NetStateOptions = {}): Promise<NetState> {
+    parseSpec(OpenOptions, options, 'NetState.open');
     const names: (string | undefined)[] =
       options.netns === undefined ? [undefined] : typeof options.netns === 'string' ? [options.netns] : [...options.netns];
     if (names.length === 0)
       throw new ValidationError('netns: name at least one namespace, or omit it for the root namespace', 'netns');
     if (new Set(names).size !== names.length) throw new ValidationError('netns: a namespace is named twice', 'netns');
     if ((names as (string | undefined)[]).includes(ROOT))
-      throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`);
+      throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`, 'netns');
     for (const n of names) if (n !== undefined && !netnsExists(n)) throw new NamespaceError(`no network namespace named "${n}"`);
     const store = new Store(options.store ?? ':memory:');
-    if (options.mode !== undefined && options.mode !== 'implicit' && options.mode !== 'explicit') {
-      throw new ValidationError(`mode: "${String(options.mode)}" is not implicit or explicit`, 'mode');
-    }
     const db = new NetState(store, options.mode);
     const applier = new Applier(store);
     try {
@@ -209,6 +235,7 @@ export class NetState {
   /** Resolves with the record once one matches (or, with `absent`, once none does). */
   async waitFor(kind: WaitKind, spec: string | number | Filter, options: WaitOptions = {}): Promise<StoreRecord | undefined> {
     const collection = this.collection(kind);
+    parseSpec(WaitOptionsSpec, options, 'waitFor options');
     const timeout = options.timeout ?? 5000;
     const check = (): { done: boolean; value?: StoreRecord } => {
       const found = collection.get(spec);
@@ -290,14 +317,14 @@ export class NetState {
     if (this.closed) throw new NetStateError('the store is closed');
     if (netns === undefined) return [...this.sources.values()];
     const source = this.source(netns);
-    if (!source) throw new NamespaceError(`namespace "${netns}" is not followed by this store`);
+    if (!source) throw new NamespaceError(`namespace ${shown(netns)} is not followed by this store`);
     return [source];
   }
 
   /** Asks the kernel again for everything in one namespace (what an overrun does by itself). */
   async resync(netns?: string): Promise<void> {
     const source = this.source(netns);
-    if (!source) throw new NamespaceError(`namespace "${netns ?? ROOT}" is not followed by this store`);
+    if (!source) throw new NamespaceError(`namespace ${shown(netns ?? ROOT)} is not followed by this store`);
     await source.requestResync();
   }
 
@@ -321,8 +348,8 @@ export class NetState {
   }
 
   private collection(kind: WaitKind): Collection {
-    const k = KIND_BY_NAME[kind];
-    if (!k) throw new ValidationError(`unknown kind "${kind}" (one of ${Object.keys(KIND_BY_NAME).join(', ')})`, 'kind');
+    const k = typeof kind === 'string' && Object.hasOwn(KIND_BY_NAME, kind) ? KIND_BY_NAME[kind] : undefined;
+    if (!k) throw new ValidationError(`unknown kind ${shown(kind)} (one of ${Object.keys(KIND_BY_NAME).join(', ')})`, 'kind');
     return (this as unknown as Record<string, Collection>)[k.table] as Collection;
   }
 
