@@ -248,7 +248,10 @@ export class Transaction {
    * changed if it is there (a different kind is refused).
    */
   ensure(spec: CreateSpec): InterfaceHandle {
-    return this.create({ ...(spec as object), reuse: true } as CreateSpec);
+    this.live();
+    const s = parseSpec(CreateSpec, spec, 'tx.ensure');
+    if (s.reuse === false) throw new ValidationError('tx.ensure: reuse: ensure always takes an interface that exists', 'reuse');
+    return this.create({ ...spec, reuse: true });
   }
 
   // ---- routes
