@@ -10,7 +10,7 @@
  * The message is one line; the stack only with --debug or NETSTATE_DEBUG=1.
  */
 import { CommanderError } from 'commander';
-import { NamespaceError, NetStateError, PrivilegeError, ValidationError } from '../index.js';
+import { NamespaceError, NetStateError, PrivilegeError, ValidationError } from '../errors.js';
 import { isBrokenPipe } from './output.js';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, privilege: 77 } as const;

@@ -1,5 +1,5 @@
 /** The options every command takes, given before or after the command (`netstate -6 -n lab route`, like `ip -6 -n lab route`). */
-import { ValidationError } from '../index.js';
+import { ValidationError } from '../errors.js';
 
 export interface GlobalOptions {
   /** -n/--netns, repeatable: the namespaces to read (the root namespace when none). */

@@ -5,7 +5,7 @@
  * `ip route show 10.0.0.0/24`). Anything else is refused before the store
  * is opened, naming the word.
  */
-import { ValidationError } from '../index.js';
+import { ValidationError } from '../errors.js';
 
 /** What a keyword takes: the next word (a value), or nothing (a flag). */
 export interface Grammar {

@@ -6,10 +6,11 @@
  *   netstate -n lab route show table all dev v0
  *   netstate -6 -n lab addr show v0
  *
- * Like ip, `route` and `rule` show IPv4 unless -6 is given; `link`, `addr`
- * and `neigh` show every family unless -4 or -6 is.
+ * Like ip, `route` shows IPv4 unless -6 is given (or `table all`), `rule`
+ * IPv4 unless -6; `link`, `addr` and `neigh` every family unless -4 or -6.
  */
-import { type Filter, LinkError, type NetState, type StoreRecord } from '../index.js';
+import { LinkError } from '../errors.js';
+import type { Filter, NetState, StoreRecord } from '../index.js';
 import { formatAddress } from './format-address.js';
 import type { FormatContext } from './format-context.js';
 import { formatLink, linkHeader, linkLayer } from './format-link.js';
@@ -133,7 +134,12 @@ export const IP_OBJECTS: IpObject[] = [
         db,
         shown,
         (l) =>
-          [linkHeader(l, ctx, false), linkLayer(l), ...(byLink.get(`${l.netns}|${l.index}`) ?? []).map(formatAddress)].join('\n'),
+          [
+            linkHeader(l, ctx, false),
+            // ip -4/-6 addr leaves the link layer out.
+            ...(filter.family === undefined ? [linkLayer(l)] : []),
+            ...(byLink.get(`${l.netns}|${l.index}`) ?? []).map(formatAddress),
+          ].join('\n'),
         out,
       );
     },
@@ -141,7 +147,7 @@ export const IP_OBJECTS: IpObject[] = [
   {
     name: 'route',
     aliases: ['r', 'ro', 'rou', 'rout'],
-    description: 'routes, as ip route shows them (IPv4 unless -6; table main unless told)',
+    description: 'routes, as ip route shows them (table main and IPv4 unless told: table all shows both families)',
     grammar: {
       values: { table: 'table', dev: 'dev', oif: 'dev', proto: 'proto', scope: 'scope', type: 'type', to: 'to', via: 'via' },
       bare: 'to',
@@ -149,7 +155,8 @@ export const IP_OBJECTS: IpObject[] = [
     usage: '[show] [table TABLE|all] [dev NAME] [proto PROTO] [scope SCOPE] [type TYPE] [via ADDRESS] [[to] PREFIX]',
     plan: (s, o, tables) => {
       const table = s.table === undefined ? 254 : tables.parse(String(s.table));
-      const family = familyOf(o, 'inet');
+      // As ip: IPv4 unless -6, except `table all`, which shows both.
+      const family = familyOf(o, table === 'all' ? undefined : 'inet');
       return async (db, ctx, out) => {
         const filter: Filter = {
           family,

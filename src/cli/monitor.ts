@@ -5,8 +5,9 @@
  * `Timestamp:` line before each change (ip -t), --tshort a
  * `[2026-01-31T12:00:00.123456]` prefix (ip -ts).
  */
+
+import { ValidationError } from '../errors.js';
 import type { NetState, StoreEvent, StoreRecord } from '../index.js';
-import { ValidationError } from '../index.js';
 import { formatAddressAlone } from './format-address.js';
 import type { FormatContext } from './format-context.js';
 import { formatLink } from './format-link.js';

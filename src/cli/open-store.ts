@@ -4,16 +4,17 @@
  * second. Without the journal: looking must not change anything, and
  * undoing what a dead process left half-applied is `netstate recover`'s job.
  */
-import ora, { type Ora } from 'ora';
-import { type LoadProgress, NetState } from '../index.js';
+import type { Ora } from 'ora';
+import type { LoadProgress, NetState } from '../index.js';
 
-/** A progress line on a terminal, for loads that take over a second. */
-function progressReporter(): { onLoadProgress: (p: LoadProgress) => void; stop: () => void } {
+/** A progress line on a terminal, for loads that take over a second (ora is loaded only for a terminal). */
+async function progressReporter(): Promise<{ onLoadProgress: (p: LoadProgress) => void; stop: () => void }> {
+  const ora = process.stderr.isTTY ? (await import('ora')).default : undefined;
   let spinner: Ora | undefined;
   const started = Date.now();
   return {
     onLoadProgress: (p) => {
-      if (!process.stderr.isTTY || Date.now() - started < 1000) return;
+      if (!ora || Date.now() - started < 1000) return;
       spinner ??= ora({ stream: process.stderr }).start();
       spinner.text = `loading ${p.netns}: ${p.table} ${p.rows.toLocaleString()}`;
     },
@@ -22,7 +23,8 @@ function progressReporter(): { onLoadProgress: (p: LoadProgress) => void; stop: 
 }
 
 export async function openStore(netns: string[] | undefined): Promise<NetState> {
-  const progress = progressReporter();
+  const { NetState } = await import('../index.js');
+  const progress = await progressReporter();
   try {
     return await NetState.open({ netns, journal: false, onLoadProgress: progress.onLoadProgress });
   } finally {

@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ValidationError } from '../index.js';
+import { ValidationError } from '../errors.js';
 
 const BUILT_IN: [number, string][] = [
   [253, 'default'],

@@ -4,7 +4,8 @@
  * are shown), or a JSON array of records. Routes of table main unless
  * `--table` says otherwise; both address families unless -4 or -6.
  */
-import { type Filter, type KindName, type NetState, type StoreRecord, ValidationError } from '../index.js';
+import { ValidationError } from '../errors.js';
+import type { Filter, KindName, NetState, StoreRecord } from '../index.js';
 import { AlignedTable } from './aligned-table.js';
 import { COLUMNS, rowsOf } from './columns.js';
 import type { FormatContext } from './format-context.js';
