@@ -9,8 +9,8 @@ export interface FormatContext {
   ifname(netns: string, index: unknown): string;
   /** A routing table's name (main, local, rt_tables entries) or number. */
   table(n: number): string;
-  /** Fields every printed record shares because a filter named them. */
-  omit?: { dev?: boolean; table?: boolean };
+  /** Fields every printed record shares because a selector named them. */
+  omit?: { dev?: boolean; table?: boolean; via?: boolean; proto?: boolean; scope?: boolean };
 }
 
 /** An address with its prefix length, without the length when it is a whole address (as iproute2 prints). */

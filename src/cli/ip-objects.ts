@@ -168,8 +168,15 @@ export const IP_OBJECTS: IpObject[] = [
           dst: s.to,
           gateway: s.via,
         };
-        // What every line shares is left out of each, as ip does: the device of `dev X`, the table of `table T`.
-        const lineCtx: FormatContext = { ...ctx, omit: { dev: s.dev !== undefined, table: table !== 'all' } };
+        // What every line shares is left out of each, as ip does: the device of `dev X`, the table of `table T`...
+        const omit = {
+          dev: s.dev !== undefined,
+          table: table !== 'all',
+          via: s.via !== undefined,
+          proto: s.proto !== undefined,
+          scope: s.scope !== undefined,
+        };
+        const lineCtx: FormatContext = { ...ctx, omit };
         await printList('route', db, db.routes.iterate(filter), (r) => formatRoute(r, lineCtx), o, ctx, out);
       };
     },

@@ -48,6 +48,7 @@ describe('netstate link|addr|route|neigh|rule print what ip prints', () => {
     'route show table all',
     'route show table 100',
     'route show dev v0',
+    'route show table all proto kernel scope host',
     '-6 route',
     'rule',
     'neigh show dev v0',
