@@ -29,12 +29,6 @@ export class InterfaceNames {
     return this.names.get(netns)?.get(index as number) ?? `if${String(index)}`;
   }
 
-  /** The index of a name in a namespace, undefined when no link has it. */
-  indexOf(netns: string, ifname: string): number | undefined {
-    for (const [index, name] of this.names.get(netns) ?? []) if (name === ifname) return index;
-    return undefined;
-  }
-
   private set(netns: string, index: unknown, ifname: unknown): void {
     if (typeof index !== 'number' || typeof ifname !== 'string') return;
     let inNs = this.names.get(netns);
