@@ -5,7 +5,7 @@
  * with 0.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, netstate, runCommand } from '../../helpers/cli.js';
@@ -78,7 +78,11 @@ describe('a reader that goes away', () => {
     basicLab(ns.name);
     const file = join('/tmp', `${ns.name}.batch`);
     writeFileSync(file, Array.from({ length: n }, (_, i) => `route add 20.0.${i >> 8}.${i & 255}/32 via 10.0.0.2\n`).join(''));
-    execFileSync('ip', ['-n', ns.name, '-batch', file]);
+    try {
+      execFileSync('ip', ['-n', ns.name, '-batch', file]);
+    } finally {
+      rmSync(file, { force: true });
+    }
   }
 
   /** `bash -o pipefail -c 'netstate ... | head -1'`: the pipeline's status is netstate's when it fails. */

@@ -4,7 +4,7 @@
  * --json as `ip -j` gives, table names from rt_tables, multipath nexthops
  * with their devices and weights.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { BIN, ipText, netstate, netstateOk, records, runCommand } from '../../helpers/cli.js';
@@ -86,7 +86,9 @@ describe('netstate link|addr|route|neigh|rule print what ip prints', () => {
       `${process.execPath} ${BIN} -n ${ns.name} show routes --table vpn`,
       `cat ${file}.ip`,
     ].join(' && ');
-    const r = await runCommand('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script]);
+    const r = await runCommand('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script]).finally(() => {
+      for (const f of [file, `${file}.ip`]) rmSync(f, { force: true });
+    });
     expect(r.stderr).toBe('');
     expect(r.stdout.match(/^10\.8\.0\.0\/16 via 10\.0\.0\.2 dev v0 table vpn ?$/gm)).toHaveLength(2); // ours and ip's
     expect(r.stdout).toContain('\n10.8.0.0/16 via 10.0.0.2 dev v0\n'); // `table vpn` selected it
