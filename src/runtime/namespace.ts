@@ -14,7 +14,7 @@
  */
 import { listNetns, netnsExists, validateNetnsName } from '../backends/netns.js';
 import type { ExecOptionsInput, SpawnOptionsInput } from '../backends/process/command.js';
-import { exec, type ExecResult, type NsProcess, spawn } from '../backends/process/spawn.js';
+import { type ExecResult, exec, type NsProcess, spawn } from '../backends/process/spawn.js';
 import { NamespaceError } from '../errors.js';
 import { type FacadeOptions, transact } from './transact.js';
 

@@ -121,9 +121,13 @@ export class VethPair {
 
   private family(cidr: string, want: 4 | 6, what: string): void {
     const p = typeof cidr === 'string' ? parsePrefix(cidr) : undefined;
-    if (!p || !cidr.includes('/')) throw new ValidationError(`${what}: ${JSON.stringify(cidr)} is not an address with a prefix length`, 'address');
+    if (!p || !cidr.includes('/'))
+      throw new ValidationError(`${what}: ${JSON.stringify(cidr)} is not an address with a prefix length`, 'address');
     if (p.family !== want) {
-      throw new ValidationError(`${what}: ${cidr} is an IPv${p.family} address; use ${want === 4 ? 'setAddress6' : 'setAddress'}`, 'address');
+      throw new ValidationError(
+        `${what}: ${cidr} is an IPv${p.family} address; use ${want === 4 ? 'setAddress6' : 'setAddress'}`,
+        'address',
+      );
     }
   }
 
