@@ -19,6 +19,7 @@ import { netnsInode } from '../backends/host.js';
 import type { FamilyName } from '../backends/netlink/codec/message.js';
 import { readLink } from '../backends/netlink/families/link-bytes.js';
 import { listNetns, NETNS_RUN_DIR, netnsExists, validateNetnsName } from '../backends/netns.js';
+import { int, parseSpec, shown, spec, z } from '../backends/schema.js';
 import { ClosedError, NamespaceError, TimeoutError, ValidationError } from '../errors.js';
 import { Applier } from './apply.js';
 import { Collection, type Filter } from './collection.js';
@@ -35,7 +36,7 @@ import { type RowChange, Store } from './store.js';
 import { SwitchCollection } from './switches.js';
 
 export interface DatabaseOptions {
-  /** Named namespace(s) to follow; the root namespace when omitted ('localhost' in records). */
+  /** Named namespace(s) to follow; the root namespace when omitted ('localhost' in records); none for [] (follow some later: `db.follow`, `tx.addNamespace`). */
   netns?: string | readonly string[];
   /** SQLite file for the store; in memory when omitted or ':memory:'. */
   store?: string;
@@ -66,6 +67,28 @@ export interface NamespaceRecord {
   /** Whether a commit of this process made it (a lab's namespaces, `tx.addNamespace`). */
   made: boolean;
 }
+
+/** What open() takes, checked before anything is opened (a typo would otherwise open the root namespace). */
+export const openOptionFields = {
+  netns: z
+    .union([z.string(), z.array(z.string())], {
+      error: (i) => `expected a namespace name or a list of them, got ${shown(i.input)}`,
+    })
+    .optional(),
+  store: z.string({ error: (i) => `expected a file name or ':memory:', got ${shown(i.input)}` }).optional(),
+  eventBuffer: int(1, 0x7fffffff).optional(),
+  onLoadProgress: z
+    .custom<(p: LoadProgress) => void>((v) => typeof v === 'function', {
+      error: (i) => `expected a function, got ${shown(i.input)}`,
+    })
+    .optional(),
+};
+const OpenOptions = spec(openOptionFields);
+
+const WaitOptionsSpec = spec({
+  timeout: int(0, 0x7fffffff).optional(),
+  absent: z.boolean({ error: (i) => `expected true or false, got ${shown(i.input)}` }).optional(),
+});
 
 /** The collections of a store, as its constructor builds them (the facade builds richer ones). */
 export interface Collections {
@@ -185,6 +208,7 @@ export class Database {
 
   /** Loads the namespaces' state and follows it from then on: a store without transactions. */
   static async open(options: DatabaseOptions = {}): Promise<Database> {
+    parseSpec(OpenOptions, options, 'Database.open');
     const names = namespacesOf(options);
     const db = new Database(new Store(options.store ?? ':memory:'));
     await db.load(names, options);
@@ -249,6 +273,7 @@ export class Database {
     const collection: { get(spec: string | number | Filter): StoreRecord | undefined } =
       kind === 'switch' ? (this.switches as never) : this.collection(kind);
     if (this.closed) throw new ClosedError('waitFor: the store is closed');
+    parseSpec(WaitOptionsSpec, options, 'waitFor options');
     const timeout = options.timeout ?? 5000;
     const check = (): { done: boolean; value?: StoreRecord } => {
       const found = collection.get(spec);
@@ -352,14 +377,14 @@ export class Database {
     if (this.closed) throw new ClosedError('the store is closed');
     if (netns === undefined) return [...this.sources.values()];
     const source = this.source(netns);
-    if (!source) throw new NamespaceError(`namespace "${netns}" is not followed by this store`);
+    if (!source) throw new NamespaceError(`namespace ${shown(netns)} is not followed by this store`);
     return [source];
   }
 
   /** Asks the kernel again for everything in one namespace (what an overrun does by itself). */
   async resync(netns?: string): Promise<void> {
     const source = this.source(netns);
-    if (!source) throw new NamespaceError(`namespace "${netns ?? ROOT}" is not followed by this store`);
+    if (!source) throw new NamespaceError(`namespace ${shown(netns ?? ROOT)} is not followed by this store`);
     await source.requestResync();
   }
 
@@ -383,8 +408,11 @@ export class Database {
   }
 
   private collection(kind: KindName): Collection {
-    const k = KIND_BY_NAME[kind];
-    if (!k) throw new ValidationError(`unknown kind "${kind}" (one of ${Object.keys(KIND_BY_NAME).join(', ')})`, 'kind');
+    const k = typeof kind === 'string' && Object.hasOwn(KIND_BY_NAME, kind) ? KIND_BY_NAME[kind] : undefined;
+    if (!k) {
+      const kinds = [...Object.keys(KIND_BY_NAME), 'switch'].join(', ');
+      throw new ValidationError(`unknown kind ${shown(kind)} (one of ${kinds})`, 'kind');
+    }
     return (this as unknown as Record<string, Collection>)[k.table] as Collection;
   }
 

@@ -46,6 +46,8 @@ export interface CommitOptions {
    * many ms unless confirmed (`commit()` then resolves with a PendingCommit).
    */
   confirm?: number;
+  /** Told after each phase: steps done, steps in all, what the last one did (a progress bar). */
+  progress?: (done: number, total: number, what: string) => void;
 }
 
 /** What a commit is written into, and how it ends there. */
@@ -108,6 +110,7 @@ export async function commitStaging(
         : await applyGroup(db, exec, group, applied, done, journal && id ? { journal, id } : undefined);
       done += group.length;
       if (failure) throw failure;
+      options.progress?.(done, steps.length, (group[group.length - 1] as Step).what);
     }
     try {
       // A proof of absence holds trivially for what the store has not seen yet: it catches up first.

@@ -9,12 +9,15 @@
  * (netstate/NAME), which is what their undo removes, with everything still
  * running in it.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { createCgroup, removeCgroup } from '../backends/cgroup.js';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cgroupList, createCgroup, removeCgroup } from '../backends/cgroup.js';
 import { Rtnl } from '../backends/netlink/rtnl.js';
 import { createNetns, netnsExists, removeNetns } from '../backends/netns.js';
 import { killAll } from '../backends/process/members.js';
-import { exec, type NsProcess, spawn } from '../backends/process/spawn.js';
+import { type NsProcess, spawn } from '../backends/process/spawn.js';
 import { readSysctl, writeSysctl } from '../backends/sysctl.js';
 import type { Database } from '../db/database.js';
 import { ROOT } from '../db/source.js';
@@ -26,6 +29,8 @@ import type { SwitchTarget } from './switch-staging.js';
 
 /** How long a process must stay up after its start to count as started (it may fail at once: a bad option). */
 const SETTLE_MS = 50;
+/** How much of a failed command's output its error carries. */
+const STDERR_TAIL = 2000;
 
 export function isHostRequest(r: Request): boolean {
   return r.op === 'netns' || r.op === 'sysctl' || r.op === 'process' || r.op === 'switch';
@@ -96,25 +101,41 @@ export class HostRequests {
 
   private async startProcess(t: ProcessTarget): Promise<void> {
     const netns = t.netns === ROOT ? undefined : t.netns;
-    const cgroup = createCgroup(t.cgroup, t.limits ?? {});
+    // A shared cgroup (a lab node's) is joined when an earlier step of the commit made it.
+    const existing = t.shared ? cgroupList().find((c) => c.name === t.cgroup) : undefined;
+    const cgroup = existing ? { ...existing, limits: {} } : createCgroup(t.cgroup, t.limits ?? {});
+    // A command's output goes to its log (a file of ours when none is given), never to a pipe: what it
+    // leaves running in the background (`iperf3 -s &`) would hold a pipe open past its exit.
+    const own =
+      t.run && t.log === undefined
+        ? join(tmpdir(), `netstate-run-${process.pid}-${randomBytes(4).toString('hex')}.log`)
+        : undefined;
+    const path = t.log ?? own;
     let log: number | undefined;
     let ok = false;
     try {
-      log = t.log === undefined ? undefined : openSync(t.log, 'a');
+      log = path === undefined ? undefined : openSync(path, 'a');
       const stdio = log ?? 'ignore';
+      const p = spawn(netns, t.argv, { env: t.env, cwd: t.cwd, cgroup, stdout: stdio, stderr: stdio });
       if (t.run) {
-        const out = await exec(netns, t.argv, {
-          env: t.env,
-          cwd: t.cwd,
-          cgroup,
-          check: true,
-          ...(t.timeout !== undefined ? { timeout: t.timeout } : {}),
+        const status = await p.wait({ timeout: t.timeout ?? 30_000 }).catch((e) => {
+          p.kill();
+          throw e;
         });
-        if (log !== undefined) writeSync(log, out.stdout + out.stderr);
+        if (status.code !== 0) {
+          const tail = path ? readFileSync(path, 'utf8').slice(-STDERR_TAIL) : '';
+          throw new ProcessError(
+            `${t.argv.join(' ')} in ${t.netns} failed: ${status.signal ?? `exit ${status.code}`}${tail ? `: ${tail.trim()}` : ''}`,
+            t.argv,
+            netns,
+            status.code,
+            status.signal,
+            tail,
+          );
+        }
         ok = true;
         return;
       }
-      const p = spawn(netns, t.argv, { env: t.env, cwd: t.cwd, cgroup, stdout: stdio, stderr: stdio });
       this.started.set(t.name, p);
       // Started means still running a moment later: a process that fails at once fails its step.
       const ended = await p.wait({ timeout: SETTLE_MS }).then(
@@ -135,10 +156,11 @@ export class HostRequests {
       ok = true;
     } finally {
       if (log !== undefined) closeSync(log);
-      // A step is all or nothing: a process that did not start leaves no cgroup behind.
+      if (own) rmSync(own, { force: true });
+      // A step is all or nothing: a process that did not start leaves no cgroup of its own behind.
       if (!ok) {
         this.started.delete(t.name);
-        await removeCgroup(cgroup).catch(() => undefined);
+        if (!existing) await removeCgroup(cgroup).catch(() => undefined);
       }
     }
   }

@@ -32,6 +32,8 @@ const ProcessOptions = spec({
   limits: CgroupLimits.optional(),
   /** The cgroup it starts in (netstate/NAME); one of its own by default. */
   cgroup: z.string().optional(),
+  /** Other processes of the transaction may start in the same cgroup (a lab node's): the first makes it. */
+  shared: z.boolean().optional(),
   /** Appends its output to this file (discarded by default). */
   log: z.string().min(1).optional(),
 });
@@ -161,6 +163,7 @@ export class HostStaging {
     if (o.cwd) target.cwd = o.cwd;
     if (o.limits) target.limits = o.limits;
     if (o.log) target.log = o.log;
+    if (o.shared) target.shared = true;
     if (run) {
       target.run = true;
       target.timeout = timeout;

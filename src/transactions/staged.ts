@@ -139,6 +139,8 @@ export interface ProcessTarget {
   limits?: { cpu?: number; memory?: number };
   /** The cgroup (under netstate/) it starts in, and what its undo removes: every process in it. */
   cgroup: string;
+  /** The cgroup is shared with other processes of the commit (a lab node's): joined if it exists. */
+  shared?: boolean;
   /** A file its stdout and stderr are appended to (discarded when omitted). */
   log?: string;
   /** A command run to its end (it must exit 0 within `timeout` ms), not a process left running. */

@@ -289,7 +289,10 @@ export class Transaction {
    * changed if it is there (a different kind is refused).
    */
   ensure(spec: CreateSpec): InterfaceHandle {
-    return this.create({ ...(spec as object), reuse: true } as CreateSpec);
+    this.live();
+    const s = parseSpec(CreateSpec, spec, 'tx.ensure');
+    if (s.reuse === false) throw new ValidationError('tx.ensure: reuse: ensure always takes an interface that exists', 'reuse');
+    return this.create({ ...spec, reuse: true });
   }
 
   // ---- routes
@@ -618,7 +621,10 @@ export class Transaction {
 
   /** A namespace a spec names: one this store follows (this transaction's when omitted). */
   followed(netns: string | undefined): string {
-    if (netns === undefined) return this.netns;
+    if (netns === undefined) {
+      if (this.netns === '') throw new ValidationError('netns: this store follows no namespace yet: say which one', 'netns');
+      return this.netns;
+    }
     if (this.host.makesNamespace(netns)) return netns;
     if (!this.db.followed.includes(netns)) {
       throw new ValidationError(
