@@ -16,8 +16,10 @@
  * bind failed, logs "Thrift server was started" before it binds, and gRPC's
  * SO_REUSEPORT lets two switches share a port. Ready means: the pid is
  * alive, owns a LISTEN socket on each of its ports (listeners.ts), and
- * still does a moment later. An exit is seen at once (`changes$`); its last
- * output lines are kept (output.ts) for the error.
+ * still does a moment later, and no other socket of its namespace listens
+ * on those ports (a port shared through SO_REUSEPORT is a failed start).
+ * An exit is seen at once (`changes$`); its last output lines are kept
+ * (output.ts) for the error.
  *
  * A switch never keeps Node running by itself: only what is awaited
  * (waitUntilReady, stop, kill) does, until it settles.
@@ -30,7 +32,7 @@ import { IFF_UP, interfaceFlags } from '../ifreq.js';
 import { signalNumber } from '../pidfd.js';
 import { resolveCommand } from '../process/command.js';
 import { type ExitStatus, NsProcess, spawn } from '../process/spawn.js';
-import { listeningPorts } from './listeners.js';
+import { type ListenSocket, listeningPorts, sharedListeners, socketHolder } from './listeners.js';
 import { type Bmv2Config, type Bmv2OptionsInput, bmv2Args, parseBmv2Options } from './options.js';
 import { fileLastLines, OutputFile } from './output.js';
 
@@ -220,9 +222,10 @@ export class Bmv2Switch implements AsyncDisposable {
   /**
    * Resolves once the switch owns a listening socket on its gRPC port and
    * its Thrift port, and still does a moment later. A Bmv2StartupError with
-   * its last output lines when it exits first, or is not listening within
-   * `timeout` ms (default: the startupTimeout option, 10 s); the process is
-   * left as it is (stop() it).
+   * its last output lines when it exits first, is not listening within
+   * `timeout` ms (default: the startupTimeout option, 10 s), or shares a
+   * port with another listener (SO_REUSEPORT); the process is left as it is
+   * (stop() it).
    */
   waitUntilReady({ timeout }: { timeout?: number } = {}): Promise<void> {
     return this.awaitReady(timeout, true);
@@ -242,13 +245,13 @@ export class Bmv2Switch implements AsyncDisposable {
     const deadline = performance.now() + timeout;
     let pause = 5;
     for (;;) {
-      if (p.exited) throw this.#endedBeforeReady(p);
-      if (this.#requested)
-        throw new Bmv2StartupError(`switch ${this.name}${this.#where()} was stopped before it was ready`, this.name);
+      if (p.exited || this.#requested) throw this.#endedBeforeReady(p);
       if (wanted.every((port) => listeningPorts(p.pid).has(port))) {
         await pauseFor(p, SETTLE_MS, keepAlive);
-        if (p.exited) throw this.#endedBeforeReady(p);
+        if (p.exited || this.#requested) throw this.#endedBeforeReady(p);
         if (wanted.every((port) => listeningPorts(p.pid).has(port))) {
+          const shared = sharedListeners(p.pid, wanted);
+          if (shared.length > 0) throw this.#sharedPort(p, shared[0] as ListenSocket);
           if (this.#process === p && this.#state === 'starting') this.#set('running');
           return;
         }
@@ -339,7 +342,25 @@ export class Bmv2Switch implements AsyncDisposable {
     this.#output = undefined;
   }
 
+  /** It bound a port another socket listens on too (gRPC's SO_REUSEPORT): the kernel would split connections between them. */
+  #sharedPort(p: NsProcess, other: ListenSocket): Bmv2StartupError {
+    const holder = socketHolder(other.inode);
+    const who = holder ? `pid ${holder.pid} (${holder.comm})` : `socket inode ${other.inode}`;
+    const address = other.address === '*' ? 'any address' : other.address;
+    const lines = this.lastLines();
+    return new Bmv2StartupError(
+      `switch ${this.name}${this.#where()} (pid ${p.pid}) shares TCP port ${other.port} with ${who}, listening on ${address}: ` +
+        `SO_REUSEPORT let both bind, and the kernel would split connections between them${shownLines(lines)}`,
+      this.name,
+      lines,
+    );
+  }
+
   #endedBeforeReady(p: NsProcess): Bmv2StartupError {
+    // Our own stop() or kill() is not the switch failing: said as such, whichever signal ended it.
+    if (this.#requested && this.#process === p) {
+      return new Bmv2StartupError(`switch ${this.name}${this.#where()} was stopped before it was ready`, this.name);
+    }
     const { code, signal } = p.status ?? { code: null, signal: null };
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
     const lines = this.lastLines();

@@ -108,6 +108,32 @@ describe('Bmv2Switch with the stand-in', () => {
     expect(netnsPids(ns.name)).toEqual([]);
   });
 
+  it('two stop() at once send one SIGTERM, escalate once, and resolve alike', async () => {
+    const out = join(dir, 'twice.out');
+    const s = make({ output: out, env: { BMV2_STANDIN_IGNORE_SIGTERM: '1' } });
+    s.start();
+    await s.waitUntilReady();
+    const both = await Promise.all([s.stop({ timeout: 200 }), s.stop({ timeout: 200 })]);
+    expect(both).toEqual([
+      { code: null, signal: 'SIGKILL' },
+      { code: null, signal: 'SIGKILL' },
+    ]);
+    // The stand-in says so on stderr each time it ignores a SIGTERM.
+    expect(readFileSync(out, 'utf8').match(/SIGTERM ignored/g)).toHaveLength(1);
+  });
+
+  it('stop() while it starts: the pending waitUntilReady is a Bmv2StartupError, the switch stopped', async () => {
+    const s = make({ env: { BMV2_STANDIN_START_DELAY_MS: '5000' } });
+    s.start();
+    const ready = s.waitUntilReady().catch((x) => x);
+    expect(await s.stop()).toEqual({ code: null, signal: 'SIGTERM' });
+    const e = await ready;
+    expect(e).toBeInstanceOf(Bmv2StartupError);
+    expect(e.message).toMatch(/was stopped before it was ready/);
+    expect(s.state).toBe('stopped');
+    expect(netnsPids(ns.name)).toEqual([]);
+  });
+
   it('kill(): SIGKILL at once; stop() afterwards changes nothing', async () => {
     const s = make();
     s.start();
@@ -224,6 +250,39 @@ describe('Bmv2Switch with the stand-in', () => {
     ).toBe(true);
     expect(e.message).toContain(want.code !== undefined ? `exited with code ${want.code}` : `killed by ${want.signal}`);
     expect(s.state).toBe('exited');
+  });
+
+  it('ready is not a log line: "Server listening" printed, nothing bound: a Bmv2StartupError with those lines', async () => {
+    const s = make({ log: 'console', env: { BMV2_STANDIN_LISTEN: '0' } });
+    s.start();
+    const e = (await s.waitUntilReady({ timeout: 500 }).catch((x) => x)) as Bmv2StartupError;
+    expect(e).toBeInstanceOf(Bmv2StartupError);
+    expect(e.message).toMatch(/is not listening on port 9559 and 9090 after 500 ms; its last lines:/);
+    expect(e.lines).toEqual(expect.arrayContaining(['Server listening on 0.0.0.0:9559']));
+    expect(e.lines.some((l) => /Thrift server was started/.test(l))).toBe(true);
+    // Still running, and (independently) listening on nothing.
+    expect(s.state).toBe('starting');
+    expect(listeners(s.pid as number)).toEqual([]);
+  });
+
+  it('its gRPC port taken by another switch (both bind: SO_REUSEPORT): a Bmv2StartupError naming the holder', async () => {
+    const holder = make({ name: 'holder', thriftPort: 9314, grpcPort: 50314, ports: { 1: 'p1' } });
+    holder.start();
+    await holder.waitUntilReady();
+    const s = make({ name: 'second', thriftPort: 9315, grpcPort: 50314, ports: { 1: 'p2' } });
+    s.start();
+    const e = (await s.waitUntilReady().catch((x) => x)) as Bmv2StartupError;
+    expect(e).toBeInstanceOf(Bmv2StartupError);
+    expect(e.message).toMatch(
+      new RegExp(
+        `\\(pid ${s.pid}\\) shares TCP port 50314 with pid ${holder.pid} \\(simple_switch_g\\), listening on any address`,
+      ),
+    );
+    expect(e.lines).toContain('Adding interface p2 as port 1');
+    // Owning a socket on the port was not enough: the kernel lists both, one each.
+    expect(listeners(s.pid as number).map((l) => l.port)).toContain(50314);
+    expect(listeners(holder.pid as number).map((l) => l.port)).toContain(50314);
+    expect(holder.state).toBe('running');
   });
 
   it('not listening within the timeout: a Bmv2StartupError; the process is left running', async () => {
