@@ -130,6 +130,49 @@ describe('switch supervision', () => {
     expect(netnsPids(ns.name)).toEqual([]);
   });
 
+  it('an exit is seen at once: the record says exited, with the signal, when its event comes', async () => {
+    await start({});
+    const pid = db.switches.get('s1')?.pid as number;
+    let recordThen: SwitchRecord | undefined;
+    const exited = firstValueFrom(
+      db.events$.pipe(filter((e) => e.kind === 'switch' && (e.after as unknown as SwitchRecord)?.state === 'exited')),
+    ).then((e) => {
+      recordThen = db.switches.get('s1') as SwitchRecord;
+      return { e, at: performance.now() };
+    });
+    const t0 = performance.now();
+    process.kill(pid, 'SIGKILL');
+    const { e, at } = await exited;
+    console.log(`kill -9 to the exited event: ${(at - t0).toFixed(1)} ms`);
+    // A child's exit comes with SIGCHLD: no polling period to wait out.
+    expect(at - t0).toBeLessThan(200);
+    expect(e.after).toMatchObject({ name: 's1', state: 'exited', pid, signal: 'SIGKILL', exitCode: null });
+    expect(recordThen).toMatchObject({ state: 'exited', pid, signal: 'SIGKILL', exitCode: null, restart: 'no' });
+  });
+
+  it('a frozen switch killed twice is restarted after the first delay, then after twice that', async () => {
+    await start({});
+    const frozen = db.switches.freeze('s1', { backoff: { initial: 200, max: 1000, resetAfter: 60_000 } });
+    const planned: number[] = [];
+    frozen.events$.subscribe((e) => {
+      if (e.kind === 'scheduled') planned.push(e.delay);
+    });
+    for (const n of [1, 2]) {
+      process.kill(db.switches.get('s1')?.pid as number, 'SIGKILL');
+      await restarted(n);
+    }
+    const g = gaps(seen);
+    console.log(`frozen switch restart delays (ms): ${g.map((x) => x.toFixed(0)).join(', ')}`);
+    expect(planned).toEqual([200, 400]);
+    expect(g).toHaveLength(2);
+    expect(g[0]).toBeGreaterThanOrEqual(195);
+    expect(g[0]).toBeLessThan(390);
+    expect(g[1]).toBeGreaterThanOrEqual(395);
+    expect(g[1]).toBeLessThan(590);
+    expect(netnsPids(ns.name)).toEqual([db.switches.get('s1')?.pid]);
+    frozen.release();
+  });
+
   it('a switch taken down elsewhere (its cgroup removed, as a recovery or a watchdog does) is not restarted', async () => {
     await start({ restart: 'on-failure', backoff: { initial: 50 } });
     const rec = db.switches.get('s1') as SwitchRecord;

@@ -151,6 +151,28 @@ describe('switches in transactions', () => {
     ]);
   });
 
+  it('three switches that each take 1 s to listen start in one commit in about 1 s, not 3', async () => {
+    const DELAY = 1000;
+    const tx = db.begin();
+    stagePorts(tx, 3);
+    for (const i of [1, 2, 3]) tx.addSwitch(sw(`s${i}`, i, { env: { BMV2_STANDIN_START_DELAY_MS: String(DELAY) } }));
+    const t0 = performance.now();
+    await tx.commit();
+    const took = performance.now() - t0;
+    const boots = db.switches.list().map((r) => (r.bootTimestampUs as number) / 1000);
+    const spread = Math.max(...boots) - Math.min(...boots);
+    console.log(
+      `3 switches, ${DELAY} ms start delay each: commit ${took.toFixed(0)} ms, starts spread over ${spread.toFixed(0)} ms`,
+    );
+    expect(db.switches.count({ state: 'running' })).toBe(3);
+    // One after another: 3 delays and 3 starts (a start is ~0.3 s: node, then 100 ms settling). At
+    // once: one delay, the three starts sharing the 2 cores, and the commit's own work (~1.8 s here).
+    expect(took).toBeGreaterThanOrEqual(DELAY);
+    expect(took).toBeLessThan(3 * DELAY);
+    // The processes were started together, not each once the one before was ready.
+    expect(spread).toBeLessThan(DELAY / 2);
+  });
+
   it('one of two switches fails to start: the whole commit is rolled back, nothing left behind', async () => {
     const before = links(ns.name);
     const tx = db.begin();
@@ -166,6 +188,9 @@ describe('switches in transactions', () => {
     expect(e.rolledBack).toContain(`switch good in ${ns.name}: start (ports 1@p1)`);
     expect(e.notRolledBack).toEqual([]);
     // Nothing left: no process in the namespace (iproute2's view and /proc), no cgroup, no record, no link.
+    const pids = events.map((x) => (x.after ?? x.before)?.pid as number | null).filter((p): p is number => !!p);
+    expect(new Set(pids).size).toBe(2);
+    for (const pid of pids) expect(existsSync(`/proc/${pid}`), `pid ${pid}`).toBe(false);
     expect(netnsPids(ns.name)).toEqual([]);
     expect(ourCgroups()).toEqual([]);
     expect(db.switches.list()).toEqual([]);
@@ -244,7 +269,36 @@ describe('switches in transactions', () => {
       expect(e.field).toBe(field);
       expect(e.message).toMatch(message);
       expect(next.review().switches).toBeUndefined();
+      // Nothing ran: s1 alone in the namespace.
+      expect(netnsPids(ns.name)).toEqual([db.switches.get('s1')?.pid]);
     });
+
+    it.each([
+      ['a gRPC port', { grpcPort: 50301 }, 'grpcPort', /switch s1 .* uses TCP port 50301 already/],
+      ['a Thrift port', { thriftPort: 9301 }, 'thriftPort', /switch s1 .* uses TCP port 9301 already/],
+      ['a Thrift port as gRPC port', { grpcPort: 9301 }, 'grpcPort', /uses TCP port 9301 already/],
+      ['a device id', { deviceId: 1 }, 'deviceId', /switch s1 .* has device id 1 already/],
+    ])(
+      '%s of a switch staged in the same transaction; the commit then starts only the first',
+      async (_n, change, field, message) => {
+        const tx = db.begin();
+        tx.addSwitch(sw('s1', 1));
+        const e = (() => {
+          try {
+            tx.addSwitch(sw('s2', 2, change));
+          } catch (x) {
+            return x;
+          }
+        })() as ValidationError;
+        expect(e).toBeInstanceOf(ValidationError);
+        expect(e.field).toBe(field);
+        expect(e.message).toMatch(message);
+        expect(Object.keys(tx.review().switches ?? {})).toEqual(['s1']);
+        expect(netnsPids(ns.name)).toEqual([]);
+        await tx.commit();
+        expect(db.switches.list().map((r) => r.name)).toEqual(['s1']);
+      },
+    );
 
     it('against switches staged in the same transaction too; a removed one frees its numbers', async () => {
       const tx = db.begin();
