@@ -296,8 +296,10 @@ export class Bmv2NotFoundError extends NetStateError {
 /**
  * A BMv2 switch that did not come up: a port interface missing or down
  * before the start, the process exiting before it was ready (`code` or
- * `signal`), or not listening on its ports in time. `lines` are the last
- * lines it wrote (stdout and stderr, then its log file's when it has one).
+ * `signal`), not listening on its ports in time, one of its ports shared
+ * with another listener (SO_REUSEPORT), or stopped while it started.
+ * `lines` are the last lines it wrote (stdout and stderr, then its log
+ * file's when it has one).
  */
 export class Bmv2StartupError extends NetStateError {
   override name = 'Bmv2StartupError';

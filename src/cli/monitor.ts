@@ -1,5 +1,5 @@
 /**
- * `netstate monitor [link|address|route|neigh|rule|switch ...]`: each change as it
+ * `netstate monitor [link|address|route|neigh|rule ...]`: each change as it
  * happens, in `ip monitor`'s words (`[ROUTE] Deleted 10.1.0.0/16 via
  * 10.0.0.2 dev v0`), or one JSON object per line with --json. -t prints a
  * `Timestamp:` line before each change (ip -t), --tshort a
@@ -39,7 +39,6 @@ const OBJECTS: Record<string, string> = {
   neighbour: 'neighbour',
   neighbor: 'neighbour',
   rule: 'rule',
-  switch: 'switch',
 };
 
 /** The kinds to print for the objects named (all when none or `all`). */
@@ -69,6 +68,7 @@ export function eventLine(e: StoreEvent, ctx: FormatContext, several: boolean): 
   const where = several ? `${e.netns} ` : '';
   if (e.kind === 'netns') return `${tag} ${e.netns} ${e.action}`;
   if (e.kind === 'journal') return `${tag} ${where}commit ${e.id} ${e.action} (${e.steps} step(s) undone)`;
+  // Switch records are the process's that runs them: a monitor's own store has none, an embedding program may.
   if (e.kind === 'switch') {
     const s = (e.after ?? e.before) as { name: string; state: string; pid: number | null };
     return `${tag} ${where}${e.action === 'remove' ? 'Deleted ' : ''}${s.name} ${s.state}${s.pid ? ` pid ${s.pid}` : ''}`;
