@@ -130,7 +130,9 @@ export function monitor(
   opts: MonitorOptions,
 ): Promise<void> {
   const several = db.followed.length > 1;
-  return new Promise((resolve, reject) => {
+  // netstate keeps nothing alive by itself; a monitor is meant to run until stopped.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  return new Promise<void>((resolve, reject) => {
     let scheduled = false;
     let failed = false;
     const fail = (e: unknown): void => {
@@ -162,5 +164,5 @@ export function monitor(
       },
       complete: resolve,
     });
-  });
+  }).finally(() => clearInterval(keepAlive));
 }

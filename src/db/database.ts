@@ -28,7 +28,7 @@ import { InterfaceCollection } from './interface-collection.js';
 import { addresses, interfaces, KIND_BY_NAME, KINDS, neighbours, routes, rules } from './kinds/index.js';
 import type { KindName } from './kinds/kind.js';
 import { ANY_FAMILY } from './kinds/values.js';
-import type { InterfaceRecord, StoredAddress, StoredNeighbour, StoredRoute, StoredRule, StoreRecord } from './records.js';
+import type { StoredAddress, StoredNeighbour, StoredRule, StoreRecord } from './records.js';
 import { toRecord } from './records.js';
 import { RouteCollection } from './route-collection.js';
 import { type LoadProgress, ROOT, Source } from './source.js';
