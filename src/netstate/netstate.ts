@@ -13,7 +13,14 @@
  */
 import { netnsInode } from '../backends/host.js';
 import { Collection } from '../db/collection.js';
-import { type CollectionParts, type Collections, Database, type DatabaseOptions, namespacesOf } from '../db/database.js';
+import {
+  type CollectionParts,
+  type Collections,
+  Database,
+  type DatabaseOptions,
+  namespacesOf,
+  tcCollections,
+} from '../db/database.js';
 import { addresses, interfaces, neighbours, routes, rules } from '../db/kinds/index.js';
 import type { StoredAddress, StoredNeighbour } from '../db/records.js';
 import { ROOT } from '../db/source.js';
@@ -102,6 +109,7 @@ export class NetState extends Database {
         (s) => ({ priority: Number(s) }),
       ),
       neighbours: new Collection<StoredNeighbour>(p.store, neighbours, (s) => ({ dst: String(s) })),
+      ...tcCollections(p),
     };
   }
 

@@ -513,3 +513,16 @@ export const qdisc: Family<QdiscRecord> = {
   build,
   toRecord: qdiscToRecord,
 };
+
+/**
+ * The request for one link's root qdisc (`RTM_GETQDISC`, not a dump): the
+ * kernel answers with the root, or with nothing but the ack when the root is
+ * its built-in noop (a link never up).
+ */
+export function rootQdiscQuery(index: number): { type: number; flags: number; body: Body } {
+  return {
+    type: RTM_GETQDISC,
+    flags: NLM_F.REQUEST | NLM_F.ACK,
+    body: { header: { family: AF.UNSPEC, pad1: 0, pad2: 0, ifindex: index, handle: 0, parent: TC_H_ROOT, info: 0 }, attrs: {} },
+  };
+}
