@@ -15,6 +15,8 @@ import { expectBase, type InterfaceExpectation } from './confirm.js';
 import { isLinkLocal } from './current.js';
 import { type AddressBook, addedFirst, type SideEffects } from './kernel-model.js';
 import type { AddressAttributes, InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
+import { tcSteps } from './tc-plan.js';
+import type { TcExpectation, TcTarget } from './tc-targets.js';
 
 /** What a step asks of the kernel: a netlink request, or a tun/tap device made by ioctl. */
 export interface Request {
@@ -37,7 +39,8 @@ export type Proof =
   | { kind: 'interface'; expect: InterfaceExpectation }
   | { kind: 'route'; staged: Staged<RouteTarget> }
   | { kind: 'rule'; staged: Staged<RuleTarget> }
-  | { kind: 'neighbour'; staged: Staged<NeighbourTarget> };
+  | { kind: 'neighbour'; staged: Staged<NeighbourTarget> }
+  | { kind: 'tc'; expect: TcExpectation };
 
 export interface Step {
   /** Explicit priority of its object; lower runs first, unordered steps last. */
@@ -86,6 +89,10 @@ export const PHASES = {
   addRoutes: 160,
   addRules: 170,
   addNeighbours: 180,
+  // Traffic control (tc-plan.ts), once links exist and are up: roots, ingress qdiscs, then their filters.
+  setRootQdiscs: 155,
+  setIngress: 156,
+  setForwards: 157,
 } as const;
 
 export interface Staging {
@@ -93,6 +100,8 @@ export interface Staging {
   routes: Iterable<Staged<RouteTarget>>;
   rules: Iterable<Staged<RuleTarget>>;
   neighbours: Iterable<Staged<NeighbourTarget>>;
+  /** Root qdiscs and ingress forwards (shaping.ts). */
+  tc?: Iterable<Staged<TcTarget>>;
 }
 
 /** What the plan knows of the kernel beyond the staging: addresses' attributes and predicted side effects. */
@@ -125,6 +134,7 @@ export function plan(staging: Staging, ctx: PlanContext): Step[] {
   }
   for (const s of staging.rules) ordered(s, objectSteps(s, RULE_OPS));
   for (const s of staging.neighbours) ordered(s, objectSteps(s, NEIGHBOUR_OPS));
+  for (const s of staging.tc ?? []) ordered(s, tcSteps(s));
   steps.push(...compensation(ctx.effects, touched));
   // Each phase's steps grouped by namespace, in this order: the order they are sent in, and
   // written down in (the journal marks how far a commit got by position).

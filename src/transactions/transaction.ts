@@ -31,6 +31,7 @@ import { describeRoute, describeRule, routeKey, ruleKey } from './names.js';
 import { PendingCommit, startWatchdog } from './provisional.js';
 import { RouteHandle } from './route-handle.js';
 import { routeTarget } from './route-target.js';
+import { prepareShaping, reviewShaping } from './shaping.js';
 import {
   CommitOptionsSpec,
   CreateSpec,
@@ -43,6 +44,7 @@ import {
   RuleSpec,
 } from './specs.js';
 import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged, TuntapOptions } from './staged.js';
+import type { TcTarget } from './tc-targets.js';
 
 export { InterfaceHandle } from './interface-handle.js';
 export { describeRoute, describeRule, routeKey } from './names.js';
@@ -65,6 +67,8 @@ export class Transaction {
   readonly routes = new Map<string, Staged<RouteTarget>>();
   readonly rules = new Map<string, Staged<RuleTarget>>();
   readonly neighbours = new Map<string, Staged<NeighbourTarget>>();
+  /** Traffic control by `netns|ifname|slot` (slot 'root' or 'ingress'): see shaping.ts. */
+  readonly tc = new Map<string, Staged<TcTarget>>();
 
   constructor(
     readonly db: Host,
@@ -405,6 +409,7 @@ export class Transaction {
     }
     this.committed = true;
     try {
+      const tc = await prepareShaping(this);
       const report = await commitStaging(
         this.db,
         {
@@ -412,6 +417,7 @@ export class Transaction {
           routes: [...this.routes.values()],
           rules: [...this.rules.values()],
           neighbours: [...this.neighbours.values()],
+          tc,
         },
         { ...options, checks: [...this.checks, ...(options.checks ?? [])] },
         journaling,
@@ -450,6 +456,7 @@ export class Transaction {
     add(out.routes, this.routes, ['multipath'], (t) => this.label(t.netns, describeRoute(t)));
     add(out.rules, this.rules, [], (t) => this.label(t.netns, describeRule(t)));
     add(out.neighbours, this.neighbours, [], (t) => this.label(t.netns, `${t.dst} dev ${t.dev}`));
+    reviewShaping(this, out.interfaces, (netns, ifname) => this.label(netns, ifname));
     for (const k of Object.keys(out) as (keyof Review)[])
       out[k] = Object.fromEntries(Object.entries(out[k]).sort(([a], [b]) => (a < b ? -1 : 1)));
     return out;
@@ -463,6 +470,7 @@ export class Transaction {
     this.routes.clear();
     this.rules.clear();
     this.neighbours.clear();
+    this.tc.clear();
   }
 
   get isDropped(): boolean {
