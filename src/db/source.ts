@@ -9,6 +9,7 @@ import type { Body } from '../backends/netlink/codec/attributes.js';
 import { encodeToBuffer, FAMILIES, type FamilyName } from '../backends/netlink/codec/message.js';
 import { DEFAULT_GROUPS } from '../backends/netlink/constants.js';
 import type { BuildContext, Family } from '../backends/netlink/families/family.js';
+import { filterDumpQuery } from '../backends/netlink/families/filter.js';
 import { rootQdiscQuery } from '../backends/netlink/families/qdisc.js';
 import { Rtnl } from '../backends/netlink/rtnl.js';
 import { NetlinkSocket } from '../backends/netlink/socket.js';
@@ -16,7 +17,7 @@ import type { Applier } from './apply.js';
 import { KINDS } from './kinds/index.js';
 import type { Kind } from './kinds/kind.js';
 import type { BulkWriter, RowChange, Store } from './store.js';
-import { rootsToAsk } from './tc-refresh.js';
+import { replacedFilters, rootsToAsk } from './tc-refresh.js';
 
 /** The source name of the namespace the process runs in (as pyroute2 NDB calls it). */
 export const ROOT = 'localhost';
@@ -105,7 +106,8 @@ export class Source {
     try {
       const changes = this.applier.applyBatch(this.id, batch);
       if (changes.length) this.options.onChanges(this, changes);
-      for (const index of rootsToAsk(this.store, this.id, changes)) this.ask(rootQdiscQuery(index));
+      for (const index of rootsToAsk(this.store, this.id, changes)) this.ask(rootQdiscQuery(index), false);
+      for (const f of replacedFilters(batch)) this.ask(filterDumpQuery(f.index, f.parent), true);
       if (this.applier.ambiguous) {
         // The store cannot tell which of several routes the kernel replaced: it asks again.
         this.applier.ambiguous = false;
@@ -305,11 +307,11 @@ export class Source {
    * Asks the kernel for something it changed silently (see tc-refresh.ts);
    * the answer is applied as if announced, and sync() waits for it.
    */
-  private ask(req: { type: number; flags: number; body: Body }): void {
+  private ask(req: { type: number; flags: number; body: Body }, dump: boolean): void {
     const events = this.events as NetlinkSocket;
     const seq = events.nextSeq();
     const p: Promise<void> = events
-      .refresh(encodeToBuffer({ ...req, seq }), seq, false)
+      .refresh(encodeToBuffer({ ...req, seq }), seq, dump)
       .catch(() => undefined)
       .finally(() => this.asking.delete(p));
     this.asking.add(p);

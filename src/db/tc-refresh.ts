@@ -6,12 +6,39 @@
  * default, both silently. The kernel cannot be imitated here (which default a
  * device gets depends on flags the store does not see), so those links' roots
  * are asked for again (see Source).
+ *
+ * A u32 filter changed in place (`tc filter replace|change ... handle
+ * 800::800`: RTM_NEWTFILTER without NLM_F_EXCL) is announced with its OLD
+ * content: u32_change() swaps in a new key node but leaves the handle the
+ * notification is built from on the old one, about to be freed. The
+ * announcement carries the request's own flags (tc monitor says "replaced"
+ * for CREATE without EXCL). So after any RTM_NEWTFILTER that was not an
+ * exclusive add, that device's filters under that parent are asked for
+ * again; the answer (NLM_F_MULTI) does not ask again.
  */
 import { readLink } from '../backends/netlink/families/link-bytes.js';
 import { TC_H_ROOT } from '../backends/netlink/families/qdisc.js';
+import { filterParentOf } from './kinds/filter.js';
 import type { RowChange, Store } from './store.js';
 
 const IFF_UP = 0x1;
+const RTM_NEWTFILTER = 44;
+const NLM_F_MULTI = 0x2;
+const NLM_F_EXCL = 0x200;
+
+/** The (device, block) of each filter announced as changed in place in a batch of raw notifications. */
+export function replacedFilters(batch: readonly Buffer[]): { index: number; parent: number }[] {
+  const out = new Map<string, { index: number; parent: number }>();
+  for (const m of batch) {
+    if (m.length < 36 || m.readUInt16LE(4) !== RTM_NEWTFILTER || m.readUInt16LE(6) & (NLM_F_EXCL | NLM_F_MULTI)) continue;
+    const index = m.readInt32LE(20);
+    // The requester's spelling (ffff: or ffff:fff2) as the block the store keys by.
+    const parent = filterParentOf(m.readUInt32LE(28));
+    if (parent === undefined) continue;
+    out.set(`${index}|${parent}`, { index, parent });
+  }
+  return [...out.values()];
+}
 
 /** The links of one applied batch whose root qdisc may have changed unannounced: up, and without a root row. */
 export function rootsToAsk(store: Store, ns: number, changes: readonly RowChange[]): number[] {

@@ -465,3 +465,12 @@ export const filter: Family<FilterRecord> = {
   build,
   toRecord: filterToRecord,
 };
+
+/** A dump of one device's filters under one parent (what a store asks again when an event cannot be trusted). */
+export function filterDumpQuery(index: number, parent: number): { type: number; flags: number; body: Body } {
+  return {
+    type: RTM_GETTFILTER,
+    flags: NEW_FLAGS.dump,
+    body: { header: { family: AF.UNSPEC, pad1: 0, pad2: 0, ifindex: index, handle: 0, parent, info: 0 }, attrs: {} },
+  };
+}
