@@ -18,6 +18,7 @@ import {
   Rtnl,
   removeNetns,
 } from '../src/index.js';
+import { cliShowRoutes } from './cli-show.js';
 
 const ROUTES = Number(process.env.ROUTES ?? 100_000);
 /** The full-table load: an Internet routing table is about a million routes. */
@@ -405,6 +406,9 @@ async function main(): Promise<void> {
       cmd: 'add',
       spec: { dst: dst(i), gateway: '10.0.0.2', table: TABLE },
     }));
+
+    // 0. The command line on a table of ROUTES routes (first: every other table is still empty, and the CLI loads them all).
+    rows.push(...cliShowRoutes(NS, dir, ROUTES, RUNS));
 
     // 1. Adding routes: Rtnl.batch vs ip -batch.
     const ipAdd: number[] = [];

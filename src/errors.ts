@@ -18,6 +18,36 @@ export class ValidationError extends NetStateError {
   }
 }
 
+/** One problem of a lab file, where it is (1-based line and column) and what is wrong. */
+export interface LabFileProblem {
+  /** Where in the file's structure: `topology.nodes.h1.kind`, `topology.links[2].endpoints[0]`. */
+  path: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+/**
+ * A lab file that cannot be used, with EVERY problem found (not only the
+ * first), each at its line and column; the message lists them the way a
+ * compiler does (`demo.yaml:12:7: topology.nodes.h1.kind: unknown kind ...`).
+ * Nothing has touched the kernel when this is thrown.
+ */
+export class LabFileError extends ValidationError {
+  override name = 'LabFileError';
+  constructor(
+    /** The file, when the text came from one. */
+    readonly file: string | undefined,
+    readonly problems: LabFileProblem[],
+  ) {
+    const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+    const lines = problems.map(
+      (p) => `  ${file ? `${file}:` : ''}${p.line}:${p.col}: ${p.path ? `${p.path}: ` : ''}${p.message}`,
+    );
+    super(`${file ?? 'lab file'}: ${count}\n${lines.join('\n')}`, problems[0]?.path);
+  }
+}
+
 /** The process lacks root / CAP_NET_ADMIN for what it asked. */
 export class PrivilegeError extends NetStateError {
   override name = 'PrivilegeError';

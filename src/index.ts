@@ -88,9 +88,6 @@ export {
 } from './backends/process/members.js';
 export { type ExecResult, type ExitStatus, exec, NsProcess, spawn } from './backends/process/spawn.js';
 export {
-  disableIpv6,
-  type EnableIpv6Options,
-  enableIpv6,
   readSysctl,
   revertSysctls,
   type SysctlChange,
@@ -126,6 +123,11 @@ export { ROOT } from './db/source.js';
 export * from './errors.js';
 export { DEFAULT_JOURNAL, NetState, type NetStateOptions, type WaitOptions } from './netstate/netstate.js';
 export { ReadOnlyNetState } from './netstate/readonly.js';
+export { disableIpv6, type EnableIpv6Options, enableIpv6 } from './runtime/ipv6.js';
+export { Namespace } from './runtime/namespace.js';
+export { type LabRecord, LabRegistry, type MadeRecord } from './runtime/registry.js';
+export type { FacadeOptions } from './runtime/transact.js';
+export { type Side, VethPair, type VethPairOptions } from './runtime/veth-pair.js';
 export type { CommitOptions, CommitReport } from './transactions/commit.js';
 export { diffObject, type ObjectDiff } from './transactions/diff.js';
 export { Frozen, type Revert } from './transactions/freeze.js';

@@ -171,12 +171,36 @@ function fastSpec(schema: object, input: unknown): unknown {
 
 /** zod's issues as one ValidationError: the first issue names the field, the rest follow. */
 export function validationError(error: z.ZodError, what: string, at?: string): ValidationError {
-  const all = at ? error.issues.map((i) => ({ ...i, path: [...at.split('.'), ...i.path] }) as z.core.$ZodIssue) : error.issues;
+  const own = meant(error.issues);
+  const all = at ? own.map((i) => ({ ...i, path: [...at.split('.'), ...i.path] }) as z.core.$ZodIssue) : own;
   const issues = all.slice(0, 3).map((i) => describeIssue(i, what));
   const first = all[0];
   const field = first ? fieldOf(first) : undefined;
   const more = all.length > 3 ? ` (+${all.length - 3} more)` : '';
   return new ValidationError(issues.join('; ') + more, field);
+}
+
+/**
+ * A union's issue ("Invalid input", no field) replaced by the issues of the
+ * member the input meant: the one whose type it has (an object for an
+ * object member), the one it came closest to when several.
+ */
+function meant(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code !== 'invalid_union' || !issue.errors.length) return [issue];
+    const at = issue.path.length;
+    const members = issue.errors.map((errs) => errs.map((e) => ({ ...e, path: [...issue.path, ...e.path] })));
+    const wrongType = (errs: z.core.$ZodIssue[]) =>
+      errs.some((e) => (e.code === 'invalid_type' || e.code === 'invalid_value') && e.path.length === at);
+    const typed = members.filter((errs) => !wrongType(errs));
+    // Of the members the input has the type of, the one it misses least (each field it does not know counts
+    // twice: a member without them is the one meant); none: the union's own message.
+    if (!typed.length) return [issue];
+    const misses = (errs: z.core.$ZodIssue[]) =>
+      errs.reduce((n, e) => n + (e.code === 'unrecognized_keys' ? 2 * e.keys.length : 1), 0);
+    const best = typed.reduce((a, b) => (misses(b) < misses(a) ? b : a));
+    return meant(best as z.core.$ZodIssue[]);
+  });
 }
 
 function fieldOf(issue: z.core.$ZodIssue): string | undefined {
@@ -210,7 +234,7 @@ export function shown(value: unknown): string {
   else if (typeof value === 'symbol') text = value.toString();
   else if (typeof value === 'function') text = `a function`;
   else if (typeof value === 'number')
-    text = String(value); // NaN, Infinity as themselves
+    text = Object.is(value, -0) ? '-0' : String(value); // NaN, Infinity, -0 as themselves
   else text = boundedJson(value) ?? safeTag(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -1,28 +1,22 @@
 /**
- * How each kind prints, as data: the columns of `netstate show` (and the
- * words of a `monitor` line), in iproute2's vocabulary.
+ * How each kind prints in `netstate show`: its columns, as data, in
+ * iproute2's vocabulary (names for tables, devices, protocols and scopes).
+ * A multipath route takes one row, then one row per nexthop with its
+ * gateway, device and weight.
  */
 import type { KindName, StoreRecord } from '../index.js';
-
-/** Resolves an interface index to its name within the record's namespace. */
-export type NameOf = (netns: string, index: unknown) => string;
+import type { FormatContext } from './format-context.js';
+import { linkFlags } from './format-link.js';
+import { neighbourState } from './format-neighbour.js';
+import { routeFlags } from './format-route.js';
 
 export interface Column {
   header: string;
-  value: (r: StoreRecord, nameOf: NameOf) => unknown;
+  value: (r: StoreRecord, ctx: FormatContext) => unknown;
 }
 
 const text = (v: unknown): string => (v === undefined || v === null ? '' : Array.isArray(v) ? v.join(' ') : String(v));
-
-const ROUTE_FLAGS: [number, string][] = [
-  [1, 'dead'],
-  [16, 'linkdown'],
-  [4, 'onlink'],
-];
-const routeFlags = (bits: unknown): string =>
-  ROUTE_FLAGS.filter(([b]) => ((bits as number) & b) !== 0)
-    .map(([, n]) => n)
-    .join(',');
+const ns = (r: StoreRecord): string => String(r.netns);
 
 export const COLUMNS: Record<KindName, Column[]> = {
   interface: [
@@ -33,25 +27,25 @@ export const COLUMNS: Record<KindName, Column[]> = {
     { header: 'oper', value: (r) => r.operstate },
     { header: 'mtu', value: (r) => r.mtu },
     { header: 'address', value: (r) => r.address },
-    { header: 'master', value: (r, nameOf) => (r.master ? nameOf(r.netns as string, r.master) : '') },
+    { header: 'master', value: (r, c) => (r.master ? c.ifname(ns(r), r.master) : '') },
+    { header: 'flags', value: (r) => linkFlags(r.flags) },
     { header: 'ipaddr', value: (r) => r.ipaddr },
   ],
   address: [
-    { header: 'dev', value: (r, nameOf) => nameOf(r.netns as string, r.index) },
+    { header: 'dev', value: (r, c) => c.ifname(ns(r), r.index) },
     { header: 'family', value: (r) => r.family },
     { header: 'address', value: (r) => `${r.local ?? r.address}/${r.prefixlen}` },
+    { header: 'brd', value: (r) => r.broadcast },
     { header: 'scope', value: (r) => r.scope },
     { header: 'label', value: (r) => r.label },
   ],
   route: [
-    { header: 'table', value: (r) => r.table },
+    { header: 'table', value: (r, c) => c.table(r.table as number) },
     { header: 'type', value: (r) => (r.type === 'unicast' ? '' : r.type) },
     { header: 'dst', value: (r) => r.dst },
-    {
-      header: 'gateway',
-      value: (r) => r.gateway ?? (r.multipath as { gateway?: string }[] | undefined)?.map((h) => h.gateway).join(','),
-    },
-    { header: 'dev', value: (r, nameOf) => (r.oif ? nameOf(r.netns as string, r.oif) : '') },
+    { header: 'gateway', value: (r) => r.gateway },
+    { header: 'dev', value: (r, c) => (r.oif ? c.ifname(ns(r), r.oif) : '') },
+    { header: 'weight', value: () => '' },
     { header: 'proto', value: (r) => r.proto },
     { header: 'scope', value: (r) => (r.scope === 'global' ? '' : r.scope) },
     { header: 'metric', value: (r) => r.priority },
@@ -66,13 +60,16 @@ export const COLUMNS: Record<KindName, Column[]> = {
     { header: 'iif', value: (r) => r.iifname },
     { header: 'oif', value: (r) => r.oifname },
     { header: 'fwmark', value: (r) => (r.fwmark === undefined ? '' : `0x${(r.fwmark as number).toString(16)}`) },
-    { header: 'action', value: (r) => (r.action === 'to_tbl' ? `lookup ${r.table}` : r.action) },
+    {
+      header: 'action',
+      value: (r, c) => (r.action === 'to_tbl' ? `lookup ${c.table(r.table as number)}` : r.action),
+    },
   ],
   neighbour: [
-    { header: 'dev', value: (r, nameOf) => nameOf(r.netns as string, r.ifindex) },
+    { header: 'dev', value: (r, c) => c.ifname(ns(r), r.ifindex) },
     { header: 'dst', value: (r) => r.dst },
     { header: 'lladdr', value: (r) => r.lladdr },
-    { header: 'state', value: (r) => r.state },
+    { header: 'state', value: (r) => neighbourState(r.state) },
   ],
   qdisc: [
     { header: 'dev', value: (r) => r.ifname },
@@ -95,16 +92,27 @@ export const COLUMNS: Record<KindName, Column[]> = {
   ],
 };
 
-/** One record as the cells of its row. */
-export function cells(kind: KindName, r: StoreRecord, nameOf: NameOf): string[] {
-  return COLUMNS[kind].map((c) => text(c.value(r, nameOf)));
+interface Hop {
+  gateway?: string;
+  oif?: number;
+  weight?: number;
+  flags?: number;
 }
 
-/** One record on one line, `ip monitor` style: only the non-empty columns, named. */
-export function oneLine(kind: KindName, r: StoreRecord, nameOf: NameOf): string {
-  return COLUMNS[kind]
-    .map((c) => [c.header, text(c.value(r, nameOf))] as const)
-    .filter(([, v]) => v !== '')
-    .map(([h, v]) => (h === 'dst' || h === 'ifname' ? v : `${h} ${v}`))
-    .join(' ');
+/** One record as the cells of its rows: one row, and one more per nexthop of a multipath route. */
+export function rowsOf(kind: KindName, r: StoreRecord, ctx: FormatContext): string[][] {
+  const columns = COLUMNS[kind];
+  const rows = [columns.map((c) => text(c.value(r, ctx)))];
+  if (kind === 'route' && Array.isArray(r.multipath)) {
+    for (const h of r.multipath as Hop[]) {
+      const hop: Record<string, string> = {
+        gateway: text(h.gateway),
+        dev: h.oif ? ctx.ifname(ns(r), h.oif) : '',
+        weight: String(h.weight ?? 1),
+        flags: routeFlags(h.flags),
+      };
+      rows.push(columns.map((c) => hop[c.header] ?? ''));
+    }
+  }
+  return rows;
 }

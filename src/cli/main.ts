@@ -2,85 +2,99 @@
 /**
  * The `netstate` command.
  *
+ *   netstate -n lab route show table all     # as ip -n lab route show table all
+ *   netstate -6 addr show dev v0
  *   netstate show routes --netns lab --table 100
- *   netstate show links --json
- *   netstate monitor --netns lab --netns lab2
+ *   netstate monitor --json -n lab -n lab2
+ *
+ * Options that every command takes (-n, -4, -6, -j, --debug) may come before
+ * or after the command, as with ip. Exit statuses: see exit.ts. The library
+ * (0.25 s of CPU to load) is loaded when a command needs it: a usage error,
+ * --help and --version answer without it.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
-import ora, { type Ora } from 'ora';
-import { type LoadProgress, NamespaceError, NetState, NetStateError, PrivilegeError, ValidationError } from '../index.js';
-import { confirmCommit, journalPath, listJournal, recoverCommits, rollbackCommit } from './journal.js';
-import { monitor } from './monitor.js';
-import { showTable, WHAT } from './show.js';
+import { type Command as Cmd, Command, Option } from 'commander';
+import { debugWanted, exitStatusOf, messageOf } from './exit.js';
+import type { GlobalOptions } from './global-options.js';
+import { IP_OBJECTS, showObject } from './ip-objects.js';
+import { monitor, monitoredKinds } from './monitor.js';
+import { withStore } from './open-store.js';
+import { isBrokenPipe, Output } from './output.js';
+import { RouteTables } from './route-tables.js';
+import { printTable, type ShowOptions, showFilter, WHAT, whatOf } from './show.js';
+import { formatContext } from './store-names.js';
+import { packageVersion } from './version.js';
 
-/** Exit statuses: usage and missing namespaces 2, missing privileges 77 (EX_NOPERM), other failures 1. */
-const EXIT = { usage: 2, privilege: 77, failure: 1 };
+const out = new Output();
+/** The journal commands load the library's journal code only when run. */
+const journal = () => import('./journal.js');
+// A failed write reaches the command through Output (EPIPE: the reader went away, the command ends quietly).
+process.stdout.on('error', () => undefined);
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** A progress line on a terminal, for loads that take over a second. */
-function progressReporter(): { onLoadProgress: (p: LoadProgress) => void; stop: () => void } {
-  let spinner: Ora | undefined;
-  const started = Date.now();
-  return {
-    onLoadProgress: (p) => {
-      if (!process.stderr.isTTY || Date.now() - started < 1000) return;
-      spinner ??= ora({ stream: process.stderr }).start();
-      spinner.text = `loading ${p.netns}: ${p.table} ${p.rows.toLocaleString()}`;
-    },
-    stop: () => spinner?.stop(),
-  };
-}
-
-async function openStore(netns: string[] | undefined): Promise<NetState> {
-  const progress = progressReporter();
-  try {
-    return await NetState.open({ netns, onLoadProgress: progress.onLoadProgress });
-  } finally {
-    progress.stop();
-  }
-}
+/** The options of the command and those given before it. */
+const optionsOf = <T extends GlobalOptions>(cmd: Cmd): T => cmd.optsWithGlobals() as T;
 
 const program = new Command()
   .name('netstate')
-  .description('The network state of Linux namespaces, as a database: show it, watch it change.')
-  .showHelpAfterError();
-
-program
-  .command('show')
-  .description('print links, addresses, routes, rules or neighbours, aligned like ip does')
-  .argument('[what]', `one of ${Object.keys(WHAT).join(', ')}`, 'links')
+  .description('The network state of Linux namespaces, as a database: show it, watch it change, undo commits.')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .addOption(
     new Option('-n, --netns <name>', 'namespace to read (repeatable; the root namespace when omitted)').argParser(collect),
   )
-  .option('-t, --table <table>', "routes: table number or name, or 'all' (default: main)")
-  .option('-j, --json', 'print records as JSON')
-  .action(async (what: string, opts: { netns?: string[]; table?: string; json?: boolean }) => {
-    if (!WHAT[what]) throw new InvalidArgumentError(`"${what}" is not one of ${Object.keys(WHAT).join(', ')}`);
-    if (opts.table !== undefined && what !== 'routes') throw new ValidationError('--table applies to routes only');
-    const db = await openStore(opts.netns);
-    try {
-      const filter = what === 'routes' ? { table: opts.table ?? 'main' } : {};
-      process.stdout.write(`${showTable(db, what, filter, opts.json === true)}\n`);
-    } finally {
-      await db.close();
-    }
+  .option('-4', 'IPv4 only')
+  .option('-6', 'IPv6 only')
+  .option('-j, --json', 'print records as JSON (a plain array; monitor: one object per line)')
+  .option('--debug', 'print the stack with an error (also NETSTATE_DEBUG=1)')
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(`netstate: ${text.replace(/^error: /, '')}`) })
+  .configureHelp({ showGlobalOptions: true })
+  .showHelpAfterError('(netstate --help for usage)');
+
+// ip's objects: netstate link|address|route|neighbour|rule [show] [selectors].
+for (const object of IP_OBJECTS) {
+  program
+    .command(object.name)
+    .aliases(object.aliases)
+    .description(object.description)
+    .usage(object.usage)
+    .argument('[words...]', 'show and selectors, as ip takes them')
+    .action(async (words: string[], _opts: unknown, cmd: Cmd) => {
+      await showObject(object, words, optionsOf(cmd), out);
+    });
+}
+
+program
+  .command('show')
+  .description('print links, addresses, routes, rules or neighbours as aligned columns')
+  .argument('[what]', `one of ${Object.keys(WHAT).join(', ')}`, 'links')
+  .option('-t, --table <table>', "routes, rules: table number or name, or 'all' (routes: main when omitted)")
+  .option('-d, --dev <ifname>', 'only records of this device')
+  .action(async (word: string, _opts: unknown, cmd: Cmd) => {
+    const o = optionsOf<ShowOptions>(cmd);
+    const what = whatOf(word);
+    const tables = RouteTables.load();
+    const filter = showFilter(what, o, tables);
+    await withStore(o.netns, (db) => printTable(db, what, filter, o.json === true, formatContext(db, tables), out));
   });
 
 program
   .command('monitor')
-  .description('print each change as it happens, one line each, like ip monitor')
-  .addOption(
-    new Option('-n, --netns <name>', 'namespace to watch (repeatable; the root namespace when omitted)').argParser(collect),
-  )
-  .action(async (opts: { netns?: string[] }) => {
-    const db = await openStore(opts.netns);
-    const stop = (): void => void db.close();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    await monitor(db, (line) => process.stdout.write(`${line}\n`));
+  .description('print each change as it happens, like ip monitor')
+  .argument('[objects...]', 'link, address, route, neigh, rule (all when omitted)')
+  .option('-t, --timestamp', 'a Timestamp: line before each change (ip -t)')
+  .option('--tshort', 'each line starts with [time] (ip -ts)')
+  .action(async (objects: string[], _opts: unknown, cmd: Cmd) => {
+    const o = optionsOf<GlobalOptions & { timestamp?: boolean; tshort?: boolean }>(cmd);
+    const kinds = monitoredKinds(objects);
+    await withStore(o.netns, async (db) => {
+      const stop = (): void => void db.close();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await monitor(db, formatContext(db, RouteTables.load()), out, { ...o, kinds });
+    });
   });
 
 const journalOption = () =>
@@ -91,9 +105,10 @@ program
   .description('list the commits of the journal: unfinished ones (applying, pending a confirm), or all it keeps')
   .addOption(journalOption())
   .option('-a, --all', 'every entry the journal keeps, finished ones too')
-  .option('-j, --json', 'print entries as JSON')
-  .action((opts: { journal?: string; all?: boolean; json?: boolean }) => {
-    process.stdout.write(`${listJournal(journalPath(opts.journal), opts.all === true, opts.json === true)}\n`);
+  .action(async (_opts: unknown, cmd: Cmd) => {
+    const o = optionsOf<GlobalOptions & { journal?: string; all?: boolean }>(cmd);
+    const { listJournal, journalPath } = await journal();
+    await out.line(listJournal(journalPath(o.journal), o.all === true, o.json === true));
   });
 
 program
@@ -101,8 +116,9 @@ program
   .description('make a provisional commit (commit-confirmed) final, from any process')
   .argument('[id]', 'the commit (the only pending one when omitted)')
   .addOption(journalOption())
-  .action((id: string | undefined, opts: { journal?: string }) => {
-    process.stdout.write(`${confirmCommit(journalPath(opts.journal), id)}\n`);
+  .action(async (id: string | undefined, opts: { journal?: string }) => {
+    const { confirmCommit, journalPath } = await journal();
+    await out.line(confirmCommit(journalPath(opts.journal), id));
   });
 
 program
@@ -111,24 +127,30 @@ program
   .argument('[id]', 'the commit (the only pending one when omitted)')
   .addOption(journalOption())
   .action(async (id: string | undefined, opts: { journal?: string }) => {
-    process.stdout.write(`${await rollbackCommit(journalPath(opts.journal), id)}\n`);
+    const { rollbackCommit, journalPath } = await journal();
+    await out.line(await rollbackCommit(journalPath(opts.journal), id));
   });
 
 program
   .command('recover')
   .description("undo what commits of processes that died left half-applied in the namespaces' journal")
-  .addOption(new Option('-n, --netns <name>', 'namespace (repeatable; the root namespace when omitted)').argParser(collect))
   .addOption(journalOption())
-  .action(async (opts: { netns?: string[]; journal?: string }) => {
-    process.stdout.write(`${await recoverCommits(journalPath(opts.journal), opts.netns)}\n`);
+  .action(async (_opts: unknown, cmd: Cmd) => {
+    const o = optionsOf<GlobalOptions & { journal?: string }>(cmd);
+    const { recoverCommits, journalPath } = await journal();
+    await out.line(await recoverCommits(journalPath(o.journal), o.netns));
   });
 
-program.parseAsync().catch((e: unknown) => {
-  const message = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`netstate: ${message}\n`);
-  if (e instanceof PrivilegeError) process.exitCode = EXIT.privilege;
-  else if (e instanceof NamespaceError || e instanceof ValidationError || e instanceof InvalidArgumentError)
-    process.exitCode = EXIT.usage;
-  else if (e instanceof NetStateError) process.exitCode = EXIT.failure;
-  else throw e;
-});
+// Room here for `lab` and `dump`/`diff`/`apply` (issue 14): commands added with program.command(...).
+
+const debug = debugWanted(process.argv);
+program
+  .parseAsync()
+  .then(() => out.flush())
+  .catch((e: unknown) => {
+    const message = messageOf(e, debug);
+    if (message) process.stderr.write(`${message}\n`);
+    process.exitCode = exitStatusOf(e);
+    // The reader is gone and the store closed: nothing is left to do.
+    if (isBrokenPipe(e)) process.exit(process.exitCode);
+  });

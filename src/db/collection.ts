@@ -7,6 +7,7 @@
 import type { Statement } from 'better-sqlite3';
 import { FAMILIES } from '../backends/netlink/codec/message.js';
 import { matchesAll } from '../backends/netlink/families/family.js';
+import { shown } from '../backends/schema.js';
 import { ValidationError } from '../errors.js';
 import type { Kind } from './kinds/kind.js';
 import { type Extra, type StoreRecord, toRecord } from './records.js';
@@ -47,6 +48,29 @@ function knownFields(kind: Kind): ReadonlySet<string> {
   return known;
 }
 
+/**
+ * A filter value is what a record holds: a field SQL answers takes a string
+ * or a number (a name or an index), any other JSON data; never a function, a
+ * symbol, a BigInt, NaN or a circular object, which would match nothing or
+ * break the query.
+ */
+function checkFilterValue(table: string, field: string, value: unknown, sql: boolean): void {
+  const refuse = (why: string) => {
+    throw new ValidationError(`${table}: ${field}: ${shown(value)} ${why}`, field);
+  };
+  if (sql) {
+    if (typeof value !== 'string' && (typeof value !== 'number' || !Number.isFinite(value))) refuse('is not a name or a number');
+    return;
+  }
+  if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint')
+    refuse('is not a value a record holds');
+  try {
+    JSON.stringify(value);
+  } catch {
+    refuse('is not a value a record holds (not JSON)');
+  }
+}
+
 export class Collection<R extends object = StoreRecord> {
   constructor(
     protected readonly store: Store,
@@ -81,9 +105,9 @@ export class Collection<R extends object = StoreRecord> {
 
   /** The stored bodies of the matching rows, undecoded (SQL filter fields only). */
   rows(filter: Filter = {}): Buffer[] {
-    const q = this.query(filter);
-    if (Object.keys(q.rest).length)
-      throw new ValidationError(`rows(): only indexed fields filter here, not ${Object.keys(q.rest).join(', ')}`);
+    const q = this.query(this.filterOf(filter, false));
+    const rest = [...Object.keys(q.rest), ...Object.keys(filter).filter((k) => this.kind.recordTests?.[k])];
+    if (rest.length) throw new ValidationError(`rows(): only indexed fields filter here, not ${rest.join(', ')}`, rest[0]);
     return this.store
       .sql(`SELECT t.body FROM ${this.kind.table} t WHERE ${q.where}`)
       .pluck()
@@ -106,10 +130,10 @@ export class Collection<R extends object = StoreRecord> {
     }
   }
 
-  protected filterOf(spec: string | number | Filter): Filter {
-    if (typeof spec === 'string' || typeof spec === 'number') return this.shorthand(spec);
-    if (spec === null || typeof spec !== 'object') {
-      throw new ValidationError(`${this.kind.table}: a filter is a name, an index or an object, not ${JSON.stringify(spec)}`);
+  protected filterOf(spec: string | number | Filter, shorthand = true): Filter {
+    if (shorthand && (typeof spec === 'string' || typeof spec === 'number')) return this.shorthand(spec);
+    if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
+      throw new ValidationError(`${this.kind.table}: a filter is a name, an index or an object, not ${shown(spec)}`);
     }
     return spec;
   }
@@ -129,6 +153,8 @@ export class Collection<R extends object = StoreRecord> {
           field,
         );
       }
+      const toSql = this.kind.sqlFields[field];
+      checkFilterValue(this.kind.table, field, value, field === 'netns' || toSql !== undefined);
       const test = this.kind.recordTests?.[field];
       if (test) {
         tests.push(test(value));
@@ -139,7 +165,6 @@ export class Collection<R extends object = StoreRecord> {
         params.push(String(value));
         continue;
       }
-      const toSql = this.kind.sqlFields[field];
       if (toSql) {
         const { sql, params: p } = toSql(value);
         clauses.push(sql);

@@ -20,6 +20,7 @@ import type { FamilyName } from '../backends/netlink/codec/message.js';
 import { FILTER_PARENT_INGRESS } from '../backends/netlink/families/filter.js';
 import { readLink } from '../backends/netlink/families/link-bytes.js';
 import { listNetns, NETNS_RUN_DIR, netnsExists, validateNetnsName } from '../backends/netns.js';
+import { int, parseSpec, shown, spec, z } from '../backends/schema.js';
 import { ClosedError, NamespaceError, TimeoutError, ValidationError } from '../errors.js';
 import { Applier } from './apply.js';
 import { Collection, type Filter } from './collection.js';
@@ -30,24 +31,14 @@ import { addresses, filters, interfaces, KIND_BY_NAME, KINDS, neighbours, qdiscs
 import type { KindName } from './kinds/kind.js';
 import { decodeBody } from './kinds/kind.js';
 import { ANY_FAMILY } from './kinds/values.js';
-import type {
-  Extra,
-  InterfaceRecord,
-  StoredAddress,
-  StoredFilter,
-  StoredNeighbour,
-  StoredQdisc,
-  StoredRoute,
-  StoredRule,
-  StoreRecord,
-} from './records.js';
+import type { Extra, StoredAddress, StoredFilter, StoredNeighbour, StoredQdisc, StoredRule, StoreRecord } from './records.js';
 import { toRecord } from './records.js';
 import { RouteCollection } from './route-collection.js';
 import { type LoadProgress, ROOT, Source } from './source.js';
 import { type RowChange, Store } from './store.js';
 
 export interface DatabaseOptions {
-  /** Named namespace(s) to follow; the root namespace when omitted ('localhost' in records). */
+  /** Named namespace(s) to follow; the root namespace when omitted ('localhost' in records); none for [] (follow some later: `db.follow`, `tx.addNamespace`). */
   netns?: string | readonly string[];
   /** SQLite file for the store; in memory when omitted or ':memory:'. */
   store?: string;
@@ -77,6 +68,28 @@ export interface NamespaceRecord {
   /** Whether a commit of this process made it (a lab's namespaces, `tx.addNamespace`). */
   made: boolean;
 }
+
+/** What open() takes, checked before anything is opened (a typo would otherwise open the root namespace). */
+export const openOptionFields = {
+  netns: z
+    .union([z.string(), z.array(z.string())], {
+      error: (i) => `expected a namespace name or a list of them, got ${shown(i.input)}`,
+    })
+    .optional(),
+  store: z.string({ error: (i) => `expected a file name or ':memory:', got ${shown(i.input)}` }).optional(),
+  eventBuffer: int(1, 0x7fffffff).optional(),
+  onLoadProgress: z
+    .custom<(p: LoadProgress) => void>((v) => typeof v === 'function', {
+      error: (i) => `expected a function, got ${shown(i.input)}`,
+    })
+    .optional(),
+};
+const OpenOptions = spec(openOptionFields);
+
+const WaitOptionsSpec = spec({
+  timeout: int(0, 0x7fffffff).optional(),
+  absent: z.boolean({ error: (i) => `expected true or false, got ${shown(i.input)}` }).optional(),
+});
 
 /** The collections of a store, as its constructor builds them (the facade builds richer ones). */
 export interface Collections {
@@ -226,6 +239,7 @@ export class Database {
 
   /** Loads the namespaces' state and follows it from then on: a store without transactions. */
   static async open(options: DatabaseOptions = {}): Promise<Database> {
+    parseSpec(OpenOptions, options, 'Database.open');
     const names = namespacesOf(options);
     const db = new Database(new Store(options.store ?? ':memory:'));
     await db.load(names, options);
@@ -289,6 +303,7 @@ export class Database {
   async waitFor(kind: WaitKind, spec: string | number | Filter, options: WaitOptions = {}): Promise<StoreRecord | undefined> {
     const collection = this.collection(kind);
     if (this.closed) throw new ClosedError('waitFor: the store is closed');
+    parseSpec(WaitOptionsSpec, options, 'waitFor options');
     const timeout = options.timeout ?? 5000;
     const check = (): { done: boolean; value?: StoreRecord } => {
       const found = collection.get(spec);
@@ -392,14 +407,14 @@ export class Database {
     if (this.closed) throw new ClosedError('the store is closed');
     if (netns === undefined) return [...this.sources.values()];
     const source = this.source(netns);
-    if (!source) throw new NamespaceError(`namespace "${netns}" is not followed by this store`);
+    if (!source) throw new NamespaceError(`namespace ${shown(netns)} is not followed by this store`);
     return [source];
   }
 
   /** Asks the kernel again for everything in one namespace (what an overrun does by itself). */
   async resync(netns?: string): Promise<void> {
     const source = this.source(netns);
-    if (!source) throw new NamespaceError(`namespace "${netns ?? ROOT}" is not followed by this store`);
+    if (!source) throw new NamespaceError(`namespace ${shown(netns ?? ROOT)} is not followed by this store`);
     await source.requestResync();
   }
 
@@ -423,8 +438,8 @@ export class Database {
   }
 
   private collection(kind: WaitKind): Collection {
-    const k = KIND_BY_NAME[kind];
-    if (!k) throw new ValidationError(`unknown kind "${kind}" (one of ${Object.keys(KIND_BY_NAME).join(', ')})`, 'kind');
+    const k = typeof kind === 'string' && Object.hasOwn(KIND_BY_NAME, kind) ? KIND_BY_NAME[kind] : undefined;
+    if (!k) throw new ValidationError(`unknown kind ${shown(kind)} (one of ${Object.keys(KIND_BY_NAME).join(', ')})`, 'kind');
     return (this as unknown as Record<string, Collection>)[k.table] as Collection;
   }
 

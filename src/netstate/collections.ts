@@ -4,13 +4,22 @@
  * Interfaces, routes and rules can be frozen (pinned, and reverted when
  * other software changes them); interfaces can be edited in place.
  */
+import { parseSpec, shown, spec, z } from '../backends/schema.js';
 import { Collection, type Filter } from '../db/collection.js';
 import { InterfaceCollection } from '../db/interface-collection.js';
 import type { StoredRule } from '../db/records.js';
 import { RouteCollection } from '../db/route-collection.js';
+import { ValidationError } from '../errors.js';
 import type { CommitReport } from '../transactions/commit.js';
 import type { Frozen } from '../transactions/freeze.js';
 import type { InterfaceHandle, Transaction } from '../transactions/transaction.js';
+
+/** What freeze and edit take besides the object: the namespace (the first followed one when omitted). */
+const NetnsOption = spec({ netns: z.string({ error: (i) => `a namespace name is a string, not ${shown(i.input)}` }).optional() });
+
+function netnsOption(opts: unknown, what: string): string | undefined {
+  return parseSpec(NetnsOption, opts, `${what} options`).netns;
+}
 
 /** How a kind's objects are frozen: by the spec a user gives, in a namespace (the first followed one when omitted). */
 export interface Freezer<S> {
@@ -30,11 +39,11 @@ export class Interfaces extends InterfaceCollection {
 
   /** Pins the interface's state and reverts any outside change to it (see Frozen). */
   freeze(ifname: string, opts: { netns?: string } = {}): Frozen {
-    return this.freezer.freeze(ifname, opts.netns);
+    return this.freezer.freeze(ifname, netnsOption(opts, 'freeze'));
   }
 
   unfreeze(ifname: string, opts: { netns?: string } = {}): void {
-    this.freezer.unfreeze(ifname, opts.netns);
+    this.freezer.unfreeze(ifname, netnsOption(opts, 'unfreeze'));
   }
 
   /**
@@ -46,7 +55,9 @@ export class Interfaces extends InterfaceCollection {
   async edit(ifname: string, fn: (i: InterfaceHandle) => unknown, opts: { netns?: string } = {}): Promise<CommitReport> {
     const tx = this.open();
     try {
-      await fn(tx.interface(ifname, opts));
+      const handle = tx.interface(ifname, opts);
+      if (typeof fn !== 'function') throw new ValidationError(`edit: expected a function, got ${shown(fn)}`, 'fn');
+      await fn(handle);
     } catch (e) {
       tx.drop();
       throw e;
@@ -66,11 +77,11 @@ export class Routes extends RouteCollection {
 
   /** Pins the route and reverts any outside change to it (see Frozen). */
   freeze(spec: string | Filter, opts: { netns?: string } = {}): Frozen {
-    return this.freezer.freeze(spec, opts.netns);
+    return this.freezer.freeze(spec, netnsOption(opts, 'freeze'));
   }
 
   unfreeze(spec: string | Filter, opts: { netns?: string } = {}): void {
-    this.freezer.unfreeze(spec, opts.netns);
+    this.freezer.unfreeze(spec, netnsOption(opts, 'unfreeze'));
   }
 }
 
@@ -85,10 +96,10 @@ export class Rules extends Collection<StoredRule> {
 
   /** Pins the rule and reverts any outside change to it (see Frozen). */
   freeze(spec: number | Filter, opts: { netns?: string } = {}): Frozen {
-    return this.freezer.freeze(spec, opts.netns);
+    return this.freezer.freeze(spec, netnsOption(opts, 'freeze'));
   }
 
   unfreeze(spec: number | Filter, opts: { netns?: string } = {}): void {
-    this.freezer.unfreeze(spec, opts.netns);
+    this.freezer.unfreeze(spec, netnsOption(opts, 'unfreeze'));
   }
 }

@@ -12,6 +12,7 @@
  * asked to await (sync, waitFor, a commit) does, until it settles.
  */
 import { netnsInode } from '../backends/host.js';
+import { ifname as ifnameSpec, parseSpec, shown, spec, z } from '../backends/schema.js';
 import { Collection } from '../db/collection.js';
 import {
   type CollectionParts,
@@ -19,6 +20,7 @@ import {
   Database,
   type DatabaseOptions,
   namespacesOf,
+  openOptionFields,
   tcCollections,
 } from '../db/database.js';
 import { addresses, interfaces, neighbours, routes, rules } from '../db/kinds/index.js';
@@ -55,6 +57,15 @@ export interface NetStateOptions extends DatabaseOptions {
   journal?: string | false;
 }
 
+/** What open() takes, checked before anything is opened (a typo would otherwise open the root namespace). */
+const OpenOptions = spec({
+  ...openOptionFields,
+  mode: z.enum(['implicit', 'explicit'], { error: (i) => `expected 'implicit' or 'explicit', got ${shown(i.input)}` }).optional(),
+  journal: z
+    .union([z.string().min(1), z.literal(false)], { error: (i) => `expected a file name or false, got ${shown(i.input)}` })
+    .optional(),
+});
+
 /** Where the journal is when nobody says. */
 export const DEFAULT_JOURNAL = '/var/lib/netstate/journal.sqlite';
 
@@ -75,12 +86,17 @@ export class NetState extends Database {
   }
 
   protected override makeCollections(p: CollectionParts): Collections {
-    const ns = (netns?: string): string => netns ?? (this.followed[0] as string);
+    const ns = (netns?: string): string => {
+      if (netns !== undefined && !this.followed.includes(netns))
+        throw new ValidationError(`netns: ${shown(netns)} is not followed by this store`, 'netns');
+      return netns ?? (this.followed[0] as string);
+    };
     return {
       interfaces: new Interfaces(
         {
           freeze: (ifname, netns) => Frozen.interface(this, ifname, ns(netns)),
-          unfreeze: (ifname, netns) => Frozen.release(this, `interface ${ns(netns)}:${ifname}`),
+          unfreeze: (ifname, netns) =>
+            Frozen.release(this, `interface ${ns(netns)}:${parseSpec(ifnameSpec, ifname, 'unfreeze', 'ifname')}`),
         },
         () => this.implicit(),
         p.store,
@@ -115,10 +131,8 @@ export class NetState extends Database {
 
   /** Loads the namespaces' state, follows it from then on, and undoes what dead processes left half-applied. */
   static override async open(options: NetStateOptions = {}): Promise<NetState> {
+    parseSpec(OpenOptions, options, 'NetState.open');
     const names = namespacesOf(options);
-    if (options.mode !== undefined && options.mode !== 'implicit' && options.mode !== 'explicit') {
-      throw new ValidationError(`mode: "${String(options.mode)}" is not implicit or explicit`, 'mode');
-    }
     const db = new NetState(new Store(options.store ?? ':memory:'), options.mode);
     await db.load(names, options);
     try {
@@ -220,7 +234,7 @@ export class NetState extends Database {
    */
   begin(): Transaction {
     if (this.closed) throw new ClosedError('the store is closed');
-    return new Transaction(this, this.followed[0] as string);
+    return new Transaction(this, this.followed[0] ?? '');
   }
 
   /** Stages a new interface in a transaction of its own: `await db.create(spec).up().commit()`. */

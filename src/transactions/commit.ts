@@ -8,6 +8,7 @@
 
 import { bootId } from '../backends/host.js';
 import type { BatchResult } from '../backends/netlink/rtnl.js';
+import type { NsProcess } from '../backends/process/spawn.js';
 import { NetlinkError, NetStateError, PendingCommitError, TransactionError } from '../errors.js';
 import { Confirmer, expectTarget, waitUntil } from './confirm.js';
 import { tuntapOf } from './current.js';
@@ -29,6 +30,8 @@ export interface CommitReport {
   ms: number;
   /** The commit's journal entry (none without a journal). */
   id?: string;
+  /** The processes it started (`tx.spawn`), by name. */
+  processes?: Record<string, NsProcess>;
 }
 
 export type Check = (() => Promise<unknown>) | { name: string; fn: () => Promise<unknown> };
@@ -43,6 +46,8 @@ export interface CommitOptions {
    * many ms unless confirmed (`commit()` then resolves with a PendingCommit).
    */
   confirm?: number;
+  /** Told after each phase: steps done, steps in all, what the last one did (a progress bar). */
+  progress?: (done: number, total: number, what: string) => void;
 }
 
 /** What a commit is written into, and how it ends there. */
@@ -103,6 +108,7 @@ export async function commitStaging(
       const failure = await applyGroup(db, exec, group, applied, done, journal && id ? { journal, id } : undefined);
       done += group.length;
       if (failure) throw failure;
+      options.progress?.(done, steps.length, (group[group.length - 1] as Step).what);
     }
     try {
       // A proof of absence holds trivially for what the store has not seen yet: it catches up first.
@@ -127,7 +133,10 @@ export async function commitStaging(
         journal.transition(id, ['applying'], 'pending', 'applied; waiting for confirm');
       } else journal.transition(id, ['applying'], 'committed', `${applied.length} step(s) applied`);
     }
-    return { applied: applied.map((x) => x.what), steps: steps.length, ms: performance.now() - started, ...(id ? { id } : {}) };
+    const report: CommitReport = { applied: applied.map((x) => x.what), steps: steps.length, ms: performance.now() - started };
+    if (id) report.id = id;
+    if (exec.host.started.size) report.processes = Object.fromEntries(exec.host.started);
+    return report;
   } catch (e) {
     if (!(e instanceof StepFailure)) {
       // Nothing was sent (a refusal before the first request): the entry, if written, says so.
@@ -191,6 +200,8 @@ function objectsOf(staging: Staging): string[] {
     if (t && s.base !== s.target) out.add(`neighbour ${t.netns}|${t.dev}|${t.dst}`);
   }
   for (const s of staging.tc ?? []) if (s.target) out.add(`tc ${s.target.netns}|${s.target.ifname}|${s.target.slot}`);
+  for (const s of staging.namespaces ?? []) out.add(`namespace ${(s.target ?? s.base)?.name}`);
+  for (const s of staging.sysctls ?? []) if (s.target) out.add(`sysctl ${s.target.netns}|${s.target.key}`);
   return [...out];
 }
 

@@ -16,7 +16,9 @@ export function canonical(value: unknown): string {
   return JSON.stringify(value, (_k, v) =>
     v && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v,
+      : typeof v === 'bigint'
+        ? `${v}n` // a u64 beyond 2^53, as records keep it
+        : v,
   );
 }
 

@@ -4,16 +4,22 @@
  * a request the kernel may not announce, the link asked for again so the
  * store learns what changed.
  */
+import type { FamilyName } from '../backends/netlink/codec/message.js';
 import type { BatchResult } from '../backends/netlink/rtnl.js';
 import { Rtnl } from '../backends/netlink/rtnl.js';
 import type { Database } from '../db/database.js';
 import { ROOT } from '../db/source.js';
+import { HostRequests, isHostRequest } from './host-requests.js';
 import type { Request } from './plan.js';
 
 export class Executor {
   private readonly open = new Map<string, Rtnl>();
+  /** Namespaces, sysctls and processes. */
+  readonly host: HostRequests;
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database) {
+    this.host = new HostRequests(db);
+  }
 
   async of(netns: string): Promise<Rtnl> {
     let nl = this.open.get(netns);
@@ -33,17 +39,23 @@ export class Executor {
    */
   async run(netns: string, requests: readonly Request[]): Promise<BatchResult[]> {
     if (requests.some((r) => r.onlyChanges)) return this.runChangesOnly(netns, requests);
-    const nl = await this.of(netns);
     const results: BatchResult[] = [];
     for (let at = 0; at < requests.length; ) {
       const r = requests[at] as Request;
+      if (isHostRequest(r)) {
+        results.push(await outcome(this.host.run(r)));
+        at++;
+        continue;
+      }
+      const nl = await this.of(netns);
       if (r.op === 'tuntap') {
         results.push(await outcome(nl.link('add', { kind: 'tuntap', ...r.spec } as never)));
         at++;
         continue;
       }
       let end = at;
-      while (end < requests.length && (requests[end] as Request).op !== 'tuntap') end++;
+      const single = (q: Request) => q.op === 'tuntap' || isHostRequest(q);
+      while (end < requests.length && !single(requests[end] as Request)) end++;
       const slice = requests.slice(at, end);
       results.push(...(await nl.batch(slice.map((q) => ({ op: q.op as never, cmd: q.cmd, spec: q.spec })))));
       at = end;
@@ -80,13 +92,13 @@ export class Executor {
 
   /** One request on its own (no batch); throws its refusal. */
   async send(r: Request): Promise<void> {
-    if (r.onlyChanges || r.op === 'tuntap') {
+    if (r.onlyChanges || r.op === 'tuntap' || isHostRequest(r)) {
       const [result] = await this.run(r.netns, [r]);
       if (result && !result.ok) throw result.error;
       return;
     }
     const nl = await this.of(r.netns);
-    await nl.call(r.op, r.cmd, r.spec as never);
+    await nl.call(r.op as FamilyName, r.cmd, r.spec as never);
   }
 
   /** As `run`, but a batch that fails as a whole (its socket broke) is sent again one request at a time. */

@@ -10,9 +10,12 @@
  *   frozen.release();
  */
 import { Subject, type Subscription } from 'rxjs';
+import { FAMILY_NAMES } from '../backends/netlink/constants.js';
 import { tableNumber } from '../backends/netlink/families/route.js';
 import { checkPrefix } from '../backends/netlink/families/validate.js';
+import { ifname as ifnameSpec, parseSpec, shown, u32 } from '../backends/schema.js';
 import type { Filter } from '../db/collection.js';
+import { familyNumber } from '../db/kinds/values.js';
 import type { StoreRecord } from '../db/records.js';
 import { NetStateError, ValidationError } from '../errors.js';
 import { commitStaging } from './commit.js';
@@ -75,6 +78,7 @@ export class Frozen {
 
   /** The interface, its addresses and ports, the routes through it, its root qdisc and its forward. */
   static interface(db: Host, ifname: string, netns: string): Frozen {
+    parseSpec(ifnameSpec, ifname, 'freeze', 'ifname');
     const rec = db.interfaces.get({ netns, ifname });
     if (!rec) throw new ValidationError(`no interface named "${ifname}" in ${netns}`, 'ifname');
     const routes = db.routes
@@ -90,7 +94,7 @@ export class Frozen {
   static route(db: Host, spec: string | Filter, netns: string): Frozen {
     const filter = routeFilter(spec);
     const rec = db.routes.get({ ...filter, netns });
-    if (!rec) throw new ValidationError(`no route ${JSON.stringify(filter)} in ${netns}`, 'dst');
+    if (!rec) throw new ValidationError(`no route ${shown(filter)} in ${netns}`, 'dst');
     const pin = routePin(db, rec);
     return Frozen.register(db, `route ${netns}:${pin.label}`, [pin]);
   }
@@ -99,7 +103,7 @@ export class Frozen {
   static rule(db: Host, spec: number | Filter, netns: string): Frozen {
     const filter = ruleFilter(spec);
     const rec = db.rules.get({ ...filter, netns });
-    if (!rec) throw new ValidationError(`no rule ${JSON.stringify(filter)} in ${netns}`, 'rule');
+    if (!rec) throw new ValidationError(`no rule ${shown(filter)} in ${netns}`, 'rule');
     const pin = rulePin(db, rec);
     return Frozen.register(db, `rule ${netns}:${pin.label}`, [pin]);
   }
@@ -125,15 +129,28 @@ export class Frozen {
    * may be gone from the kernel by now): `db.routes.unfreeze('10.1.0.0/16')`.
    */
   static releaseMatching(db: Host, kind: 'routes' | 'rules', netns: string, spec: Filter): void {
-    for (const f of frozenBy.get(db)?.values() ?? []) {
-      const pin = f.pins[0] as Pin;
-      if (pin.kind !== kind || pin.pinned.netns !== netns) continue;
-      if (Object.entries(spec).every(([k, v]) => canonical((pin.pinned as Record<string, unknown>)[k]) === canonical(v))) {
+    // The object the spec names now, found as freeze found it, is released by its name.
+    const rec = db[kind].get({ ...spec, netns });
+    if (rec) {
+      const pin = kind === 'routes' ? routePin(db, rec) : rulePin(db, rec);
+      const f = frozenBy.get(db)?.get(`${kind === 'routes' ? 'route' : 'rule'} ${netns}:${pin.label}`);
+      if (f) {
         f.release();
         return;
       }
     }
-    throw new NetStateError(`no frozen ${kind === 'routes' ? 'route' : 'rule'} ${JSON.stringify(spec)} in ${netns}`);
+    // Gone from the kernel: the freeze whose pinned object has the spec's values.
+    for (const f of frozenBy.get(db)?.values() ?? []) {
+      const pin = f.pins[0] as Pin;
+      if (pin.kind !== kind || pin.pinned.netns !== netns) continue;
+      // A rule of priority 0 has no priority attribute: its record shows none.
+      const pinned = { ...(kind === 'rules' ? { priority: 0 } : {}), ...pin.pinned } as Record<string, unknown>;
+      if (Object.entries(asPinned(kind, spec)).every(([k, v]) => canonical(pinned[k]) === canonical(v))) {
+        f.release();
+        return;
+      }
+    }
+    throw new NetStateError(`no frozen ${kind === 'routes' ? 'route' : 'rule'} ${shown(spec)} in ${netns}`);
   }
 
   /**
@@ -197,7 +214,11 @@ export class Frozen {
 
 /** What a route spec names: a prefix in table main, or fields of the route (dst in canonical form). */
 export function routeFilter(spec: string | Filter): Filter {
-  const filter: Filter = typeof spec === 'string' ? { dst: spec } : { ...spec };
+  // A route is never picked by a guess: anything but a prefix or a spec with its dst is refused.
+  const filter: Filter = typeof spec === 'string' ? { dst: spec } : { ...plainObject(spec, 'dst') };
+  if (filter.dst === undefined) throw new ValidationError(`route: name it by its dst, got ${shown(spec)}`, 'dst');
+  if (filter.table !== undefined && typeof filter.table !== 'string' && typeof filter.table !== 'number')
+    throw new ValidationError(`route: table: ${shown(filter.table)} is not a table name or number`, 'table');
   if (filter.table === undefined) filter.table = 254;
   else filter.table = tableNumber(filter.table);
   if (typeof filter.dst === 'string' && filter.dst !== 'default') {
@@ -208,7 +229,33 @@ export function routeFilter(spec: string | Filter): Filter {
 }
 
 export function ruleFilter(spec: number | Filter): Filter {
-  return typeof spec === 'number' ? { priority: spec } : spec;
+  if (typeof spec === 'number') return { priority: parseSpec(u32, spec, 'rule', 'priority') };
+  const filter = plainObject(spec, 'rule');
+  if (!Object.values(filter).some((v) => v !== undefined))
+    throw new ValidationError('rule: name it (its priority, or some of its fields); an empty spec names none', 'rule');
+  return filter;
+}
+
+/**
+ * A spec's values as pinned objects hold them, as the store's filters read
+ * them when freezing: a family by name (4, 2 and 'ipv4' are 'inet'), a
+ * rule's table by number.
+ */
+function asPinned(kind: PinKind, spec: Filter): Filter {
+  const out = { ...spec };
+  const named = (v: unknown) => typeof v === 'string' || typeof v === 'number';
+  if (named(out.family)) out.family = FAMILY_NAMES[familyNumber(out.family)];
+  if (kind === 'rules' && named(out.table)) out.table = tableNumber(out.table);
+  return out;
+}
+
+/** A spec that must be a plain object; `field` is what the refusal names. Its namespace is the option's. */
+function plainObject(spec: unknown, field: string): Filter {
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec))
+    throw new ValidationError(`expected ${field === 'dst' ? 'a prefix' : 'a priority'} or an object, got ${shown(spec)}`, field);
+  if ((spec as Filter).netns !== undefined)
+    throw new ValidationError('netns: give the namespace as an option: freeze(spec, { netns })', 'netns');
+  return spec as Filter;
 }
 
 function interfacePin(db: Host, rec: StoreRecord): Pin {

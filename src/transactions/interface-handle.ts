@@ -3,7 +3,7 @@
  * stages a change on the interface's target and returns the handle, so
  * calls chain: `tx.interface('v0').set({ mtu: 1400 }).addIp('10.0.0.1/24').up()`.
  */
-import { ifname as ifnameSpec, int, parseSpec, prefix } from '../backends/schema.js';
+import { ifname as ifnameSpec, int, parseSpec, prefix, type z } from '../backends/schema.js';
 import { ValidationError } from '../errors.js';
 import type { CommitOptions, CommitReport } from './commit.js';
 import { isLinkLocal, uppersOf } from './current.js';
@@ -16,13 +16,15 @@ import type { Transaction } from './transaction.js';
  * An address given bare with its length in the options, as IPDB's
  * add_ip(address, mask): `addIp('10.0.0.1', { prefixlen: 24 })`.
  */
-function withLength(text: string, given: unknown, options: unknown): string {
-  const o = (options ?? {}) as { prefixlen?: unknown; mask?: unknown };
-  if (o.prefixlen === undefined && o.mask === undefined) return text;
+function withLength(text: string, given: unknown, o: { prefixlen?: number; mask?: string } | undefined): string {
+  if (o?.prefixlen === undefined && o?.mask === undefined) return text;
+  if (o.prefixlen !== undefined && o.mask !== undefined)
+    throw new ValidationError('addIp: give the prefix length or the mask, not both', 'mask');
+  const field = o.prefixlen !== undefined ? 'prefixlen' : 'mask';
   if (typeof given !== 'string' || given.includes('/')) {
-    throw new ValidationError('addIp: give the prefix length in the address or in the options, not both', 'prefixlen');
+    throw new ValidationError(`addIp: give the prefix length in the address or a ${field} in the options, not both`, field);
   }
-  return parseSpec(cidr, `${given}/${o.prefixlen ?? o.mask}`, 'addIp', 'address');
+  return parseSpec(cidr, `${given}/${o.prefixlen ?? o.mask}`, 'addIp', field);
 }
 
 /** An explicit priority: lower ranks go first. */
@@ -212,7 +214,7 @@ export class InterfaceHandle {
    */
   order(rank: number): this {
     this.tx.live();
-    this.staged().order = parseSpec(RANK, rank, 'order');
+    this.staged().order = parseSpec(RANK, rank, 'order', 'rank');
     return this;
   }
 
@@ -231,13 +233,8 @@ export class InterfaceHandle {
    */
   addIp(address: string | { address: string; prefixlen?: number; mask?: string }, options?: AddressOptions): this {
     this.tx.live();
-    const text = withLength(parseSpec(cidr, address, `addIp on ${this.ifname}`, 'address'), address, options);
+    const { text, attrs } = this.addressArgs('addIp', address, options);
     const p = parseSpec(prefix(), text, `addIp on ${this.ifname}`, 'address');
-    const attrs = options === undefined ? undefined : parseSpec(AddressOptions, options, `addIp ${text} options`);
-    if (attrs) {
-      delete attrs.prefixlen;
-      delete attrs.mask;
-    }
     if (attrs?.broadcast !== undefined && p.family !== 4) {
       throw new ValidationError(`addIp ${text} options: broadcast: only an IPv4 address has one`, 'broadcast');
     }
@@ -302,8 +299,29 @@ export class InterfaceHandle {
 
   /** Stages an address unless the interface has it already (NDB's ensure for addresses). */
   ensureIp(address: string | { address: string; prefixlen?: number; mask?: string }, options?: AddressOptions): this {
-    const text = withLength(parseSpec(cidr, address, `ensureIp on ${this.ifname}`, 'address'), address, options);
-    return this.target.ipaddr.includes(text) ? this : this.addIp(text, options);
+    this.tx.live();
+    const { text, attrs } = this.addressArgs('ensureIp', address, options);
+    return this.target.ipaddr.includes(text) ? this : this.addIp(text, attrs);
+  }
+
+  /**
+   * addIp's and ensureIp's arguments, both checked before either is used:
+   * the address as 'a/len' (its length from the options when given bare),
+   * and its attributes.
+   */
+  private addressArgs(
+    what: string,
+    address: unknown,
+    options: unknown,
+  ): { text: string; attrs?: z.output<typeof AddressOptions> } {
+    const given = parseSpec(cidr, address, `${what} on ${this.ifname}`, 'address');
+    const attrs = options === undefined ? undefined : parseSpec(AddressOptions, options, `${what} on ${this.ifname} options`);
+    const text = withLength(given, address, attrs);
+    if (attrs) {
+      delete attrs.prefixlen;
+      delete attrs.mask;
+    }
+    return { text, attrs };
   }
 
   /** What a filter looks at in one address: from the store, or from what was staged with it. */

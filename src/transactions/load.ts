@@ -14,6 +14,7 @@
  * - rules by their whole match set;
  * - permanent neighbours (the rest is the kernel's cache).
  */
+import { parseSpec, spec, z } from '../backends/schema.js';
 import type { StoreRecord } from '../db/records.js';
 import { ValidationError } from '../errors.js';
 import { dumpLinks, interfaceOf, isLinkLocal, type Links, neighbourOf, routeOf, ruleOf } from './current.js';
@@ -31,24 +32,59 @@ export interface DumpedState {
 const ATTRIBUTES = ['mtu', 'address', 'ifalias', 'txqlen'] as const;
 const ZERO_MAC = '00:00:00:00:00:00';
 
-function checkState(state: unknown): asserts state is DumpedState {
-  const ok =
-    state !== null &&
-    typeof state === 'object' &&
-    (state as DumpedState).namespaces !== null &&
-    typeof (state as DumpedState).namespaces === 'object' &&
-    Object.values((state as DumpedState).namespaces).every(
-      (kinds) =>
-        kinds !== null &&
-        typeof kinds === 'object' &&
-        Object.values(kinds).every((list) => Array.isArray(list) && list.every((r) => r !== null && typeof r === 'object')),
-    );
-  if (!ok) {
-    throw new ValidationError(
-      'load: expected a state as db.dump() returns it: { namespaces: { name: { interfaces: [...], routes: [...], ... } } }',
-      'state',
-    );
+/**
+ * A state as db.dump() gives it, checked as far as staging reads it before
+ * the staging calls check the rest: records are plain data (read back from
+ * JSON, or passed as they are), with the fields that name and key objects
+ * of the right types.
+ */
+const record = <T extends z.core.$ZodLooseShape>(shape: T) =>
+  z.looseObject(shape).superRefine((r, ctx) => {
+    const wrong = notPlain(r, [], new Set());
+    if (wrong)
+      ctx.addIssue({ code: 'custom', path: wrong, message: 'not data a record holds (a function, a symbol, a Map, a cycle...)' });
+  });
+const StateSpec = spec({
+  namespaces: z.record(
+    z.string(),
+    z.looseObject({
+      interfaces: z
+        .array(
+          record({ ifname: z.string(), index: z.number(), kind: z.string().optional(), ipaddr: z.array(z.string()).optional() }),
+        )
+        .optional(),
+      routes: z
+        .array(record({ family: z.string(), dst: z.string(), table: z.number(), multipath: z.array(record({})).optional() }))
+        .optional(),
+      rules: z.array(record({ family: z.string() })).optional(),
+      neighbours: z.array(record({ dst: z.string(), ifindex: z.number() })).optional(),
+      addresses: z.array(record({})).optional(),
+    }),
+  ),
+});
+
+/** Where a record stops being what db.dump() makes (JSON-like data, buffers), or undefined. */
+function notPlain(value: unknown, path: (string | number)[], seen: Set<unknown>): (string | number)[] | undefined {
+  if (typeof value === 'function' || typeof value === 'symbol') return path;
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return undefined;
+  // Anything else (a Map, an object without a prototype) is not a record's, and may not even turn into text.
+  if (!Array.isArray(value) && Object.getPrototypeOf(value) !== Object.prototype) return path;
+  if (seen.has(value)) return path;
+  seen.add(value);
+  for (const [k, v] of Object.entries(value)) {
+    const wrong = notPlain(v, [...path, k], seen);
+    if (wrong) return wrong;
   }
+  seen.delete(value);
+  return undefined;
+}
+
+function checkState(state: unknown): asserts state is DumpedState {
+  // A sparse array's holes are skipped by zod (as by every()), and would be read as undefined records.
+  const lists = (s: unknown) => Object.values((s as DumpedState)?.namespaces ?? {}).flatMap((k) => Object.values(k ?? {}));
+  if (lists(state).some((l) => Array.isArray(l) && Array.from(l).some((r) => r === undefined)))
+    throw new ValidationError('load: a list of the state has holes', 'state');
+  parseSpec(StateSpec, state, 'load: the state (as db.dump() gives it)', 'state');
 }
 
 export function stageState(tx: Transaction, state: DumpedState): void {
@@ -131,6 +167,12 @@ function stageInterfaces(tx: Transaction, netns: string, given: Links): void {
     const found = staged(name);
     const handle = found ? new InterfaceHandle(tx, found.key) : tx.interface(name, { netns });
     const cur = tx.interfaces.get(handle.key)?.target as InterfaceTarget;
+    if (!cur) {
+      throw new ValidationError(
+        `load: the state has ${name}, which this transaction removes; load a state into a transaction of its own`,
+        'state',
+      );
+    }
     const changes: Record<string, unknown> = {};
     const made = !have.has(name) && !tx.interfaces.get(handle.key)?.base;
     for (const a of ATTRIBUTES) {

@@ -13,15 +13,20 @@ import type { FamilyName } from '../backends/netlink/codec/message.js';
 import { decodeBody } from '../db/kinds/kind.js';
 import { expectBase, type InterfaceExpectation } from './confirm.js';
 import { isLinkLocal } from './current.js';
+import { HOST_PHASES, type HostOp, type HostStaging, hostSteps } from './host-plan.js';
 import { type AddressBook, addedFirst, type SideEffects } from './kernel-model.js';
 import type { AddressAttributes, InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 import { tcSteps } from './tc-plan.js';
 import type { TcExpectation, TcTarget } from './tc-targets.js';
 
-/** What a step asks of the kernel: a netlink request, or a tun/tap device made by ioctl. */
+/**
+ * What a step asks of the kernel: a netlink request, a tun/tap device made
+ * by ioctl, or one of the host's other changes (host-plan.ts): a namespace,
+ * a sysctl, a process.
+ */
 export interface Request {
   netns: string;
-  op: FamilyName | 'tuntap';
+  op: FamilyName | 'tuntap' | HostOp;
   cmd: 'add' | 'set' | 'replace' | 'del';
   spec: Record<string, unknown>;
   /**
@@ -54,6 +59,8 @@ export interface Step {
   undo: Request[];
   /** What the store shows once `undo` ran (none: a side effect's restoration proves it). */
   back?: Proof[];
+  /** What `undo` cannot put back (a namespace removed with its links, a command's effects): a rollback reports it. */
+  lost?: string;
 }
 
 /** Kinds that sit on another link (`link`) and are created after plain ones. */
@@ -95,7 +102,7 @@ export const PHASES = {
   setForwards: 157,
 } as const;
 
-export interface Staging {
+export interface Staging extends Partial<HostStaging> {
   interfaces: Iterable<Staged<InterfaceTarget>>;
   routes: Iterable<Staged<RouteTarget>>;
   rules: Iterable<Staged<RuleTarget>>;
@@ -136,6 +143,10 @@ export function plan(staging: Staging, ctx: PlanContext): Step[] {
   for (const s of staging.neighbours) ordered(s, objectSteps(s, NEIGHBOUR_OPS));
   for (const s of staging.tc ?? []) ordered(s, tcSteps(s));
   steps.push(...compensation(ctx.effects, touched));
+  for (const step of hostSteps(hostStaging(staging), staging.interfaces)) {
+    // A namespace is made before anything, explicitly ordered steps included: they may happen in it.
+    steps.push({ order: step.phase === HOST_PHASES.createNamespaces ? -UNORDERED : UNORDERED, ...step });
+  }
   // Each phase's steps grouped by namespace, in this order: the order they are sent in, and
   // written down in (the journal marks how far a commit got by position).
   return steps.sort(
@@ -147,6 +158,10 @@ export function plan(staging: Staging, ctx: PlanContext): Step[] {
 }
 
 const UNORDERED = Number.MAX_SAFE_INTEGER;
+
+function hostStaging(s: Staging): HostStaging {
+  return { namespaces: s.namespaces ?? [], sysctls: s.sysctls ?? [], processes: s.processes ?? [] };
+}
 
 /**
  * Steps that put back what the kernel takes while the plan runs although the

@@ -42,6 +42,11 @@ function doneAlready(r: Request, result: BatchResult): boolean {
   return result.error instanceof NetlinkError && (DONE_ALREADY[r.cmd]?.has(result.error.code) ?? false) && r.op !== 'link';
 }
 
+/** A step that made a namespace: undoing it removes everything the commit did inside. */
+function isNamespaceMade(s: Step): boolean {
+  return s.request.op === 'netns' && s.request.cmd === 'add';
+}
+
 /** Simple undos (one request, no link made or changed) of one namespace can share a batch. */
 function batchable(step: Step): boolean {
   return step.undo.length === 1 && (step.undo[0] as Request).op !== 'link' && (step.undo[0] as Request).op !== 'tuntap';
@@ -56,9 +61,15 @@ export async function rollback(
   timeout: number,
 ): Promise<RollbackReport> {
   const rolledBack: string[] = [];
+  // What happened inside a namespace the commit made goes with it: its removal undoes all of it.
+  const made = new Set(applied.filter(isNamespaceMade).map((s) => s.request.netns));
+  // (Not its processes' cgroups: those live outside the namespace, and their undo removes them.)
+  const inMade = (s: Step) => made.has(s.request.netns) && !isNamespaceMade(s) && s.request.op !== 'process';
+  for (const s of applied) if (inMade(s)) rolledBack.push(s.what);
+  const undone = applied.filter((s) => !inMade(s));
   // Undos refused in the first pass: some depend on what a later undo or the side effects bring
   // back (a route's old gateway needs the address the commit removed), so they are tried again.
-  let refused = await undoAll(exec, [...applied].reverse(), rolledBack);
+  let refused = await undoAll(exec, [...undone].reverse(), rolledBack);
   const notRolledBack = await restoreSideEffects(exec, effects);
   if (refused.length)
     refused = await undoAll(
@@ -67,13 +78,19 @@ export async function rollback(
       rolledBack,
     );
   notRolledBack.push(...refused.map(([step, e]) => `${step.what} (${e.message})`));
+  // Undone as far as it goes: what its undo cannot bring back is said.
+  const failed = new Set(refused.map(([step]) => step));
+  for (const s of undone) if (s.lost && !failed.has(s)) notRolledBack.push(s.lost);
   notRolledBack.push(...(await restoreAddressOrder(db, exec, book)));
   // The store must show the starting point again before the failure is reported, one proof per
   // thing put back. Only what the commit changed must be back: other software may have changed
   // the rest of an object meanwhile, and that is not ours to undo.
-  const proofs = startingState(db, applied, effects);
+  const proofs = startingState(db, undone, effects);
   // A proof of absence holds trivially for what the store has not seen yet: it catches up first.
-  await Promise.all([...new Set(applied.map((s) => s.request.netns))].map((n) => db.barrier(n).catch(() => undefined)));
+  const seen = new Set(db.followed);
+  await Promise.all(
+    [...new Set(undone.map((s) => s.request.netns))].filter((n) => seen.has(n)).map((n) => db.barrier(n).catch(() => undefined)),
+  );
   try {
     await waitUntil(db, proofs, timeout);
   } catch {

@@ -25,9 +25,16 @@ export class RouteHandle {
   }
 
   private get target(): RouteTarget {
-    const t = this.tx.routes.get(this.current)?.target;
+    const t = this.staged().target;
     if (!t) throw new ValidationError('this route is staged for removal', 'dst');
     return t;
+  }
+
+  /** The route's staging; gone when a route this transaction added was removed again (or moved by another handle). */
+  private staged(): Staged<RouteTarget> {
+    const s = this.tx.routes.get(this.current);
+    if (!s) throw new ValidationError('this route is no longer staged (removed, or moved by set())', 'dst');
+    return s;
   }
 
   /**
@@ -132,13 +139,14 @@ export class RouteHandle {
   /** An explicit priority, as InterfaceHandle.order. */
   order(rank: number): this {
     this.tx.live();
-    (this.tx.routes.get(this.current) as Staged<RouteTarget>).order = parseSpec(RANK, rank, 'order');
+    const checked = parseSpec(RANK, rank, 'order', 'rank');
+    this.staged().order = checked;
     return this;
   }
 
   remove(): void {
     this.tx.live();
-    const s = this.tx.routes.get(this.current) as Staged<RouteTarget>;
+    const s = this.staged();
     if (!s.base) this.tx.routes.delete(this.current);
     else s.target = undefined;
   }

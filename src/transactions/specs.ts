@@ -20,7 +20,7 @@ import {
   ROUTE_TYPES,
   RULE_ACTIONS,
 } from '../backends/netlink/families/names.js';
-import { tableNumber } from '../backends/netlink/families/route.js';
+import { metricsSchema, tableNumber } from '../backends/netlink/families/route.js';
 import { validateNetnsName } from '../backends/netns.js';
 import { ifname, int, ipAddress, linkState, mac, prefix, shown, spec, u8, u16, u32, z } from '../backends/schema.js';
 import type { NetStateError } from '../errors.js';
@@ -97,6 +97,32 @@ const brportFields = Object.fromEntries(BRPORT_NAMES.map((k) => [`brport_${k}`, 
   [K in BrportOption as `brport_${K}`]: z.ZodOptional<(typeof BRPORT_OPTIONS)[K]>;
 };
 
+/** Where a value stops being data a netlink attribute (and a review) can hold, or undefined: a function, a cycle... */
+function notData(
+  value: unknown,
+  path: (string | number)[],
+  seen: Set<unknown>,
+): { path: (string | number)[]; why: string } | undefined {
+  if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint')
+    return { path, why: `a ${typeof value} is not an option value` };
+  if (typeof value === 'number' && !Number.isFinite(value)) return { path, why: `${value} is not an option value` };
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return undefined;
+  if (seen.has(value)) return { path, why: 'a circular value is not an option value' };
+  seen.add(value);
+  for (const [k, v] of Object.entries(value)) {
+    const wrong = notData(v, [...path, k], seen);
+    if (wrong) return wrong;
+  }
+  seen.delete(value);
+  return undefined;
+}
+
+/** Kind options (IFLA_INFO_DATA) by name: numbers, strings, booleans, addresses, buffers; nothing a review cannot show. */
+const kindData = z.record(z.string(), z.unknown()).superRefine((v, ctx) => {
+  const wrong = notData(v, [], new Set());
+  if (wrong) ctx.addIssue({ code: 'custom', path: wrong.path, message: wrong.why });
+});
+
 /** What `handle.set()` changes on an interface (and what `create()` may set at once). */
 const interfaceChanges = {
   state: linkState.optional(),
@@ -107,7 +133,7 @@ const interfaceChanges = {
   alias: z.string().max(255).optional(),
   txqlen: u32.optional(),
   ifname: ifname.optional(),
-  data: z.record(z.string(), z.unknown()).optional(),
+  data: kindData.optional(),
   addr_gen_mode: named(ADDR_GEN_MODES).optional(),
   netns: netns.optional(),
   ...brportFields,
@@ -169,6 +195,10 @@ export const cidr = z
     error: (i) => `expected an address like 10.0.0.1/24 or { address, prefixlen }, got ${shown(i.input)}`,
   })
   .transform((v, ctx) => {
+    if (typeof v !== 'string' && v.prefixlen !== undefined && v.mask !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['mask'], message: 'give the prefix length or the mask, not both' });
+      return z.NEVER;
+    }
     const text = typeof v === 'string' ? v : `${v.address}/${v.prefixlen ?? v.mask ?? ''}`.replace(/\/$/, '');
     const parsed = cidrText(text);
     if (!parsed) ctx.addIssue({ code: 'custom', message: `${shown(v)} is not an address with a prefix length or mask` });
@@ -218,17 +248,29 @@ export type AddressOptions = z.input<typeof AddressOptions>;
 export const AddressFilter = z.union([
   z.literal('all'),
   spec({
-    address: ipAddress(),
-    prefixlen: int(0, 128).optional(),
-  }),
-  spec({
+    address: ipAddress().optional(),
     family: z.enum(['inet', 'inet6']).optional(),
     scope: named(ROUTE_SCOPES).optional(),
     label: z.string().optional(),
     prefixlen: int(0, 128).optional(),
     all: z.literal(true).optional(),
-  }).refine((f) => Object.keys(f).length > 0, {
-    error: "name at least one field (family, scope, label, prefixlen), or 'all'",
+  }).superRefine((f, ctx) => {
+    if (Object.keys(f).length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['filter'],
+        message: "name at least one field (address, family, scope, label, prefixlen), or 'all'",
+      });
+    }
+    // One address (with its length), or the fields that filter several: not both.
+    const many = (['family', 'scope', 'label', 'all'] as const).find((k) => f[k] !== undefined);
+    if (f.address !== undefined && many) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [many],
+        message: `${many} filters several addresses; address names one: give one or the other`,
+      });
+    }
   }),
 ]);
 export type AddressFilter = z.input<typeof AddressFilter>;
@@ -246,9 +288,18 @@ const nexthop = spec({
 export const NexthopSpec = nexthop;
 export type NexthopSpec = z.input<typeof NexthopSpec>;
 
+/** RTAX_* by name, as `ip route add ... mtu 1400 advmss 1360`: numbers, but for the congestion control algorithm. */
+const metrics = spec(
+  Object.fromEntries(metricsSchema.names().map((name) => [name, (name === 'cc_algo' ? z.string() : u32).optional()])),
+) as unknown as z.ZodType<Record<string, number | string>>;
+
 const routeFields = {
   dst: z.string({ error: (i) => `a route needs a destination (a/len or default), got ${shown(i.input)}` }),
-  family: z.enum(['inet', 'inet6']).or(z.literal(4)).or(z.literal(6)).optional(),
+  family: z
+    .union([z.enum(['inet', 'inet6']), z.literal(4), z.literal(6)], {
+      error: (i) => `expected inet, inet6, 4 or 6, got ${shown(i.input)}`,
+    })
+    .optional(),
   table: table.optional(),
   priority: u32.optional(),
   metric: u32.optional(),
@@ -262,7 +313,7 @@ const routeFields = {
   oif: ifname.optional(),
   ifname: ifname.optional(),
   prefsrc: ipAddress().optional(),
-  metrics: z.record(z.string(), z.union([u32, z.string()])).optional(),
+  metrics: metrics.optional(),
   multipath: z.array(nexthop).optional(),
   onlink: z.boolean().optional(),
   /** RTNH_F_* as pyroute2 takes them: 4, 'onlink' or ['onlink'] (onlink is the only one a route can be given). */
@@ -359,9 +410,20 @@ export const ReachableOptions = spec({
 
 export const HandleOptions = spec({ netns: netns.optional() });
 
+const callable = z.custom<() => Promise<unknown>>((v) => typeof v === 'function', {
+  error: (i) => `expected a function, got ${shown(i.input)}`,
+});
+
 export const CommitOptionsSpec = spec({
   timeout: int(1, 3_600_000).optional(),
-  checks: z.array(z.unknown()).optional(),
+  /** Functions, or `{ name, fn }` (a failed check is named in the error). */
+  checks: z.array(z.union([callable, spec({ name: z.string(), fn: callable })])).optional(),
   /** Commit-confirmed: ms until the commit is rolled back unless confirmed (up to a day). */
   confirm: int(1, 86_400_000).optional(),
+  /** Told after each phase: steps done, steps in all, what the last one did. */
+  progress: z
+    .custom<(done: number, total: number, what: string) => void>((v) => typeof v === 'function', {
+      error: (i) => `expected a function, got ${shown(i.input)}`,
+    })
+    .optional(),
 });

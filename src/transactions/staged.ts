@@ -109,6 +109,45 @@ export interface NeighbourTarget {
   router?: boolean;
 }
 
+/** A named network namespace (`ip netns add NAME`). */
+export interface NamespaceTarget {
+  name: string;
+  /** Its loopback: up (the default, as a container's) or down (as `ip netns add` leaves it). */
+  loopback?: 'up' | 'down';
+  /** What goes with it when it is removed, for the review: its interfaces and processes. */
+  interfaces?: string[];
+  processes?: string[];
+}
+
+/** One sysctl of a namespace, as /proc/sys shows it (a string). */
+export interface SysctlTarget {
+  netns: string;
+  /** Dotted form: net.ipv6.conf.v0.disable_ipv6. */
+  key: string;
+  value: string;
+}
+
+/** A process a commit starts inside a namespace. */
+export interface ProcessTarget {
+  netns: string;
+  /** Its name in the transaction (unique per transaction): what the commit report hands it back under. */
+  name: string;
+  argv: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  /** cpu (fraction of one CPU) and memory (bytes) limits: a cgroup of its own. */
+  limits?: { cpu?: number; memory?: number };
+  /** The cgroup (under netstate/) it starts in, and what its undo removes: every process in it. */
+  cgroup: string;
+  /** The cgroup is shared with other processes of the commit (a lab node's): joined if it exists. */
+  shared?: boolean;
+  /** A file its stdout and stderr are appended to (discarded when omitted). */
+  log?: string;
+  /** A command run to its end (it must exit 0 within `timeout` ms), not a process left running. */
+  run?: boolean;
+  timeout?: number;
+}
+
 export type Target = InterfaceTarget | RouteTarget | RuleTarget | NeighbourTarget;
 export type Drafted<T> = Draft<T>;
 

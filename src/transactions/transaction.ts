@@ -24,6 +24,8 @@ import { type Check, type CommitOptions, type CommitReport, commitStaging } from
 import { interfaceOf, neighbourOf, normalizeRule, routeLookup, routeOf, ruleOf } from './current.js';
 import { diffObject, type ObjectDiff } from './diff.js';
 import type { Host } from './host.js';
+import { type HostReview, reviewHost } from './host-review.js';
+import { HostStaging, type NamespaceOptions, type ProcessOptions, type RunOptions } from './host-staging.js';
 import { InterfaceHandle } from './interface-handle.js';
 import type { JournalEntry } from './journal.js';
 import { type DumpedState, stageState } from './load.js';
@@ -50,7 +52,7 @@ export { InterfaceHandle } from './interface-handle.js';
 export { describeRoute, describeRule, routeKey } from './names.js';
 export { RouteHandle } from './route-handle.js';
 
-export interface Review {
+export interface Review extends HostReview {
   interfaces: Record<string, ObjectDiff>;
   routes: Record<string, ObjectDiff>;
   rules: Record<string, ObjectDiff>;
@@ -69,12 +71,81 @@ export class Transaction {
   readonly neighbours = new Map<string, Staged<NeighbourTarget>>();
   /** Traffic control by `netns|ifname|slot` (slot 'root' or 'ingress'): see shaping.ts. */
   readonly tc = new Map<string, Staged<TcTarget>>();
+  /** Namespaces, sysctls and processes. */
+  readonly host: HostStaging;
 
   constructor(
     readonly db: Host,
     /** The namespace a spec without `netns` means. */
     readonly netns: string,
-  ) {}
+  ) {
+    this.host = new HostStaging(db, (ns, ifname) => {
+      const s = this.interfaces.get(this.ifKey(ifname, ns));
+      return s?.target !== undefined && (s.base === undefined || s.replaced === true);
+    });
+  }
+
+  // ---- namespaces, sysctls, processes
+
+  /**
+   * Makes a named namespace (`ip netns add h1`): first thing in the commit,
+   * followed by the store from then on (links can be created straight into
+   * it in the same transaction), removed again by a rollback.
+   */
+  addNamespace(name: string, options: NamespaceOptions = {}): this {
+    this.live();
+    this.host.addNamespace(name, options);
+    return this;
+  }
+
+  /**
+   * Removes a namespace (`ip netns del h1`) with everything in it: its
+   * processes are ended first, its links go with it (the review lists
+   * both). Done last in the commit; a rollback after it can make the
+   * namespace again, but not what was in it (it says so).
+   */
+  removeNamespace(name: string): this {
+    this.live();
+    this.host.removeNamespace(name);
+    return this;
+  }
+
+  /**
+   * Writes a sysctl inside a namespace (`ip netns exec h1 sysctl -w
+   * key=value`, without the exec): `tx.sysctl('net.ipv4.ip_forward', 1,
+   * { netns: 'h1' })`. The old value is kept for the rollback and shown in
+   * the review. Interface keys of an interface the transaction makes are
+   * written once it exists.
+   */
+  sysctl(key: string, value: string | number, opts: { netns?: string } = {}): this {
+    this.live();
+    const { netns } = parseSpec(HandleOptions, opts, 'tx.sysctl options');
+    this.host.sysctl(key, value, this.followed(netns));
+    return this;
+  }
+
+  /**
+   * Starts a process inside a namespace once the commit's network is in
+   * place (`ip netns exec h1 argv &`), in a cgroup of its own (with
+   * `limits: { cpu, memory }`); the commit report hands it back under its
+   * name (`report.processes[name]`). A rollback stops it and whatever it
+   * forked. Returns the name.
+   */
+  spawn(netns: string, argv: string[], options: ProcessOptions = {}): string {
+    this.live();
+    return this.host.spawn(this.followed(netns), argv, options);
+  }
+
+  /**
+   * Runs a command inside a namespace as a step of the commit (`ip netns
+   * exec h1 argv`): it must exit 0 within `timeout`, or the commit fails
+   * and rolls back. What the command did is not undone (a rollback says
+   * so), unless the namespace itself was made by the commit.
+   */
+  run(netns: string, argv: string[], options: RunOptions = {}): string {
+    this.live();
+    return this.host.run(this.followed(netns), argv, options);
+  }
 
   // ---- interfaces
 
@@ -181,7 +252,10 @@ export class Transaction {
    * changed if it is there (a different kind is refused).
    */
   ensure(spec: CreateSpec): InterfaceHandle {
-    return this.create({ ...(spec as object), reuse: true } as CreateSpec);
+    this.live();
+    const s = parseSpec(CreateSpec, spec, 'tx.ensure');
+    if (s.reuse === false) throw new ValidationError('tx.ensure: reuse: ensure always takes an interface that exists', 'reuse');
+    return this.create({ ...spec, reuse: true });
   }
 
   // ---- routes
@@ -400,6 +474,7 @@ export class Transaction {
     this.live();
     parseSpec(CommitOptionsSpec, options, 'commit options');
     if (this.committed) throw new NetStateError(`transaction ${this.id} was committed already`);
+    this.refuseInRemovedNamespaces();
     const journaling = this.db.journaling;
     if (options.confirm !== undefined && !journaling) {
       throw new ValidationError(
@@ -418,6 +493,9 @@ export class Transaction {
           rules: [...this.rules.values()],
           neighbours: [...this.neighbours.values()],
           tc,
+          namespaces: [...this.host.namespaces.values()],
+          sysctls: [...this.host.sysctls.values()],
+          processes: [...this.host.processes.values()],
         },
         { ...options, checks: [...this.checks, ...(options.checks ?? [])] },
         journaling,
@@ -457,8 +535,12 @@ export class Transaction {
     add(out.rules, this.rules, [], (t) => this.label(t.netns, describeRule(t)));
     add(out.neighbours, this.neighbours, [], (t) => this.label(t.netns, `${t.dst} dev ${t.dev}`));
     reviewShaping(this, out.interfaces, (netns, ifname) => this.label(netns, ifname));
+    Object.assign(
+      out,
+      reviewHost(this.host, (netns, name) => this.label(netns, name)),
+    );
     for (const k of Object.keys(out) as (keyof Review)[])
-      out[k] = Object.fromEntries(Object.entries(out[k]).sort(([a], [b]) => (a < b ? -1 : 1)));
+      out[k] = Object.fromEntries(Object.entries(out[k] ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
     return out;
   }
 
@@ -471,6 +553,21 @@ export class Transaction {
     this.rules.clear();
     this.neighbours.clear();
     this.tc.clear();
+    this.host.namespaces.clear();
+    this.host.sysctls.clear();
+    this.host.processes.clear();
+  }
+
+  /** Nothing may be staged in a namespace this transaction removes (it goes with everything in it). */
+  private refuseInRemovedNamespaces(): void {
+    const maps = [this.interfaces, this.routes, this.rules, this.neighbours, this.tc] as Map<string, Staged<{ netns: string }>>[];
+    for (const map of maps) {
+      for (const s of map.values()) {
+        const netns = (s.target ?? s.base)?.netns;
+        if (s.base === s.target || netns === undefined || !this.host.removesNamespace(netns)) continue;
+        throw new ValidationError(`namespace ${netns} is staged for removal: nothing else can change in it`, 'netns');
+      }
+    }
   }
 
   get isDropped(): boolean {
@@ -489,7 +586,11 @@ export class Transaction {
 
   /** A namespace a spec names: one this store follows (this transaction's when omitted). */
   followed(netns: string | undefined): string {
-    if (netns === undefined) return this.netns;
+    if (netns === undefined) {
+      if (this.netns === '') throw new ValidationError('netns: this store follows no namespace yet: say which one', 'netns');
+      return this.netns;
+    }
+    if (this.host.makesNamespace(netns)) return netns;
     if (!this.db.followed.includes(netns)) {
       throw new ValidationError(
         `netns: "${netns}" is not followed by this store (it follows ${this.db.followed.join(', ')})`,

@@ -10,7 +10,8 @@ import { cgroupList, killAll, removeCgroup } from '../../src/index.js';
 
 /** Cgroup names this worker may have made. */
 export function ownCgroup(name: string): boolean {
-  return name.startsWith(`nst-${process.env.NST_RUN ?? 'x'}-${process.pid}-`) || name.startsWith(`proc-${process.pid}-`);
+  const run = process.env.NST_RUN ?? 'x';
+  return [`nst-${run}-${process.pid}-`, `proc-${process.pid}-`, `tx-${process.pid}-`].some((p) => name.startsWith(p));
 }
 
 /** Registers the cleanup; call after useNetns() so that it runs before the namespaces are removed. */

@@ -253,7 +253,7 @@ describe('address staging refusals: a ValidationError naming the field, nothing 
     ['delIp({ address }) matching nothing', (v0) => v0.delIp({ address: '10.0.99.1' }), 'address'],
     ['delIp({ label }) matching nothing', (v0) => v0.delIp({ label: 'v0:nope' }), 'filter'],
     // No one field is wrong here: the sentence says which ones there are.
-    ['delIp({}) naming nothing', (v0) => v0.delIp({}), /name at least one field \(family, scope, label/],
+    ['delIp({}) naming nothing', (v0) => v0.delIp({}), /name at least one field \(address, family, scope, label/],
   ];
   it.each(REFUSED)('%s', async (_title, stage, field) => {
     const db = await lab.open();

@@ -6,9 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { disableIpv6, enableIpv6 } from '../../../src/backends/sysctl.js';
 import {
-  disableIpv6,
-  enableIpv6,
   NamespaceError,
   readSysctl,
   revertSysctls,
