@@ -124,7 +124,9 @@ export function monitor(
   opts: MonitorOptions,
 ): Promise<void> {
   const several = db.followed.length > 1;
-  return new Promise((resolve, reject) => {
+  // netstate keeps nothing alive by itself; a monitor is meant to run until stopped.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  return new Promise<void>((resolve, reject) => {
     let scheduled = false;
     let failed = false;
     const fail = (e: unknown): void => {
@@ -156,5 +158,5 @@ export function monitor(
       },
       complete: resolve,
     });
-  });
+  }).finally(() => clearInterval(keepAlive));
 }

@@ -1,10 +1,3 @@
-/**
- * The reading side of one kind: `db.routes.get('10.1.0.0/16')`,
- * `db.interfaces.list({ kind: 'veth' })`, `db.routes.count({ table: 100 })`.
- * Filters on indexed columns become SQL; any other field is compared on the
- * record, so every record field can be filtered on.
- */
-import type { Statement } from 'better-sqlite3';
 import { FAMILIES } from '../backends/netlink/codec/message.js';
 import { matchesAll } from '../backends/netlink/families/family.js';
 import { shown } from '../backends/schema.js';

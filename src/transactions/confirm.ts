@@ -32,6 +32,8 @@ export interface InterfaceExpectation {
   ifalias?: string;
   txqlen?: number;
   brport?: Record<string, number>;
+  /** Exactly these alternative names (in any order). */
+  altnames?: string[];
   present: string[];
   absent: string[];
   /** Exactly these ports (sorted). */
@@ -59,6 +61,8 @@ export function expectTarget({ base, target }: Staged<InterfaceTarget>, readded:
   if (target.ifalias !== undefined && (!from || aliasOf(target) !== aliasOf(from))) e.ifalias = aliasOf(target);
   const brport = changedEntries(target.brport, target.master === from?.master ? from?.brport : undefined);
   if (brport) e.brport = brport;
+  if (canonical([...(target.altnames ?? [])].sort()) !== canonical([...(base?.altnames ?? [])].sort()))
+    e.altnames = [...(target.altnames ?? [])];
   const had = new Set(from?.ipaddr ?? []);
   e.present = [...target.ipaddr.filter((a) => !had.has(a)), ...readded];
   e.absent = [...had].filter((a) => !target.ipaddr.includes(a));
@@ -83,6 +87,7 @@ export function expectBase({ base, target }: Staged<InterfaceTarget>): Interface
   for (const a of ATTRS) if (base[a] !== undefined && changed(a)) e[a] = base[a] as never;
   if (whole || aliasOf(base) !== aliasOf(target as InterfaceTarget)) e.ifalias = aliasOf(base);
   if (base.brport && (changed('brport') || changed('master'))) e.brport = { ...base.brport };
+  if (whole ? base.altnames?.length : changed('altnames')) e.altnames = [...(base.altnames ?? [])];
   const now = whole ? [] : (target as InterfaceTarget).ipaddr;
   e.present = base.ipaddr.filter((a) => !now.includes(a));
   e.absent = now.filter((a) => !base.ipaddr.includes(a));
@@ -112,6 +117,11 @@ export function interfaceShown(db: Database, e: InterfaceExpectation, indexOf: I
   if (e.ifalias !== undefined && (rec.ifalias ?? '') !== e.ifalias) return false;
   if (e.txqlen !== undefined && rec.txqlen !== e.txqlen) return false;
   if (e.peerKnown && !rec.link) return false;
+  if (e.altnames) {
+    // Rare: read from the decoded record, which the fast byte reader does not cover.
+    const alts = (db.interfaces.get({ netns: e.netns, ifname: e.ifname })?.altnames as string[] | undefined) ?? [];
+    if (canonical([...alts].sort()) !== canonical([...e.altnames].sort())) return false;
+  }
   const has = new Set(rec.ipaddr);
   for (const a of e.present) if (!has.has(a)) return false;
   for (const a of e.absent) if (has.has(a)) return false;

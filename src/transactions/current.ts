@@ -193,6 +193,7 @@ export function interfaceOf(db: Source, r: StoreRecord): InterfaceTarget {
     data: recreatable(r.kind, r.data),
     tuntap: tuntapOf(r),
     brport: brportOf(r),
+    altnames: (r.altnames as string[] | undefined)?.length ? [...(r.altnames as string[])] : undefined,
     // In the kernel's order: a link put back gets them in it, the primaries first.
     ipaddr: [...((r.ipaddr as string[]) ?? [])],
     ports: links(db)

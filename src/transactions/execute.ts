@@ -53,8 +53,13 @@ export class Executor {
         at++;
         continue;
       }
+      if (r.op === 'altname') {
+        results.push(await outcome(nl.altname(r.cmd as 'add' | 'del', r.spec as never)));
+        at++;
+        continue;
+      }
       let end = at;
-      const single = (q: Request) => q.op === 'tuntap' || isHostRequest(q);
+      const single = (q: Request) => q.op === 'tuntap' || q.op === 'altname' || isHostRequest(q);
       while (end < requests.length && !single(requests[end] as Request)) end++;
       const slice = requests.slice(at, end);
       results.push(...(await nl.batch(slice.map((q) => ({ op: q.op as never, cmd: q.cmd, spec: q.spec })))));
@@ -92,7 +97,7 @@ export class Executor {
 
   /** One request on its own (no batch); throws its refusal. */
   async send(r: Request): Promise<void> {
-    if (r.onlyChanges || r.op === 'tuntap' || isHostRequest(r)) {
+    if (r.onlyChanges || r.op === 'tuntap' || r.op === 'altname' || isHostRequest(r)) {
       const [result] = await this.run(r.netns, [r]);
       if (result && !result.ok) throw result.error;
       return;
@@ -118,7 +123,7 @@ export class Executor {
    * announced: the store then shows them as the kernel has them.
    */
   async refresh(requests: readonly Request[]): Promise<void> {
-    const wanted = requests.filter((r) => r.refresh && (r.op === 'link' || r.op === 'tuntap'));
+    const wanted = requests.filter((r) => r.refresh && (r.op === 'link' || r.op === 'tuntap' || r.op === 'altname'));
     if (wanted.length === 0) return;
     for (const netns of new Set(wanted.map((r) => r.netns))) await this.db.barrier(netns);
     for (const r of wanted) {

@@ -278,7 +278,11 @@ function interfacePin(db: Host, rec: StoreRecord): Pin {
       return r ? { ...interfaceOf(db, r), peer: pinned.peer } : undefined;
     },
     drift: (cur) =>
-      diffObject(cur && comparable(cur as InterfaceTarget), comparable(pin.pinned as InterfaceTarget), ['ipaddr', 'ports']),
+      diffObject(cur && comparable(cur as InterfaceTarget), comparable(pin.pinned as InterfaceTarget), [
+        'ipaddr',
+        'ports',
+        'altnames',
+      ]),
   };
   if (rec.kind === 'tun') {
     // A tun/tap's owner and group are set by ioctls the kernel announces nothing of: asked for again.

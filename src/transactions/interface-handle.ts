@@ -3,6 +3,7 @@
  * stages a change on the interface's target and returns the handle, so
  * calls chain: `tx.interface('v0').set({ mtu: 1400 }).addIp('10.0.0.1/24').up()`.
  */
+import { altname as altnameField } from '../backends/netlink/families/link-property.js';
 import { ifname as ifnameSpec, int, parseSpec, prefix, type z } from '../backends/schema.js';
 import { ValidationError } from '../errors.js';
 import type { CommitOptions, CommitReport } from './commit.js';
@@ -368,6 +369,41 @@ export class InterfaceHandle {
   /** Ends a forward (its ingress qdisc goes with it); nothing to do where there is none. */
   clearForward(): this {
     stageClearForward(this.tx, this.key);
+    return this;
+  }
+
+  /**
+   * Stages an alternative name (`ip link property add dev X altname Y`):
+   * another name the kernel finds the link by, up to 127 bytes, unique in
+   * the namespace among names and alternative names.
+   */
+  addAltname(name: string): this {
+    this.tx.live();
+    const alt = parseSpec(altnameField, name, `addAltname on ${this.ifname}`, 'altname');
+    const owner =
+      this.tx.db.interfaces.get({ netns: this.netns, ifname: alt }) ??
+      this.tx.db.interfaces.list({ netns: this.netns }).find((r) => (r.altnames as string[] | undefined)?.includes(alt));
+    if (alt === this.target.ifname || (owner && owner.index !== this.target.index)) {
+      const who = alt === this.target.ifname ? 'its own name' : `${owner?.ifname} in ${this.netns}`;
+      throw new ValidationError(`addAltname on ${this.ifname}: "${alt}" is ${who} already`, 'altname');
+    }
+    this.tx.updateInterface(this.key, (d) => {
+      if (d.altnames?.includes(alt)) throw new ValidationError(`${d.ifname} has the altname ${alt} already`, 'altname');
+      d.altnames = [...(d.altnames ?? []), alt];
+    });
+    return this;
+  }
+
+  /** Stages the removal of an alternative name (`ip link property del dev X altname Y`). */
+  delAltname(name: string): this {
+    this.tx.live();
+    const alt = parseSpec(altnameField, name, `delAltname on ${this.ifname}`, 'altname');
+    this.tx.updateInterface(this.key, (d) => {
+      if (!d.altnames?.includes(alt)) throw new ValidationError(`${d.ifname} has no altname ${alt}`, 'altname');
+      const left = d.altnames.filter((a) => a !== alt);
+      if (left.length) d.altnames = left;
+      else delete d.altnames;
+    });
     return this;
   }
 

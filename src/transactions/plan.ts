@@ -26,7 +26,7 @@ import type { TcExpectation, TcTarget } from './tc-targets.js';
  */
 export interface Request {
   netns: string;
-  op: FamilyName | 'tuntap' | HostOp;
+  op: FamilyName | 'tuntap' | 'altname' | HostOp;
   cmd: 'add' | 'set' | 'replace' | 'del';
   spec: Record<string, unknown>;
   /**
@@ -427,6 +427,21 @@ function interfaceSteps(
   // What is left of the starting state where the target is (a moved link arrives bare and down).
   const moved = base !== undefined && base.netns !== netns;
   const from = base && moved ? { ...base, ipaddr: [], master: undefined, brport: undefined, state: 'down' as const } : base;
+  // Alternative names go with a moved link; removals first, so one can pass from a name to another.
+  const hadAlt = from?.altnames ?? [];
+  const hasAlt = target.altnames ?? [];
+  for (const [cmd, alt] of [
+    ...hadAlt.filter((a) => !hasAlt.includes(a)).map((a) => ['del', a] as const),
+    ...hasAlt.filter((a) => !hadAlt.includes(a)).map((a) => ['add', a] as const),
+  ]) {
+    steps.push({
+      phase: PHASES.setAttributes,
+      what: `${cmd === 'add' ? 'add' : 'remove'} altname ${alt} ${cmd === 'add' ? 'to' : 'of'} ${name}`,
+      request: altname(netns, name, alt, cmd),
+      undo: [altname(netns, name, alt, cmd === 'add' ? 'del' : 'add')],
+      back: base ? proofOf(base, { altnames: [...(base.altnames ?? [])] }) : undefined,
+    });
+  }
   // Removals and detachments run before a rename, additions after it.
   const oldName = base?.ifname ?? name;
   const was = from?.master;
@@ -515,6 +530,14 @@ function interfaceSteps(
 }
 
 /**
+ * `ip link property add|del dev X altname Y`; the kernel announces it only
+ * for a link that is up, so the link is asked for again after it.
+ */
+function altname(netns: string, ifname: string, alt: string, cmd: 'add' | 'del'): Request {
+  return { netns, op: 'altname', cmd, spec: { ifname, altname: alt }, refresh: true };
+}
+
+/**
  * `ip link set P type bridge_slave cost 5 ...`: port options of a bridge
  * port. With `onlyChanges` (a port that just joined: the kernel gave it
  * defaults, and a cost from its speed), only options that differ from what
@@ -570,6 +593,7 @@ function restoreLink(base: InterfaceTarget, removed: ReadonlyMap<string, Interfa
     if (base.brport && Object.keys(base.brport).length) out.push(portOptions(base.netns, base.ifname, base.brport, true));
   }
   for (const p of base.ports) out.push(link(base.netns, { ifname: p, master: base.ifname }));
+  for (const alt of base.altnames ?? []) out.push(altname(base.netns, base.ifname, alt, 'add'));
   for (const a of base.ipaddr) out.push(address(base.netns, base.ifname, a, 'add', book.attributes(base.netns, base.ifname, a)));
   if (base.state === 'up') out.push(link(base.netns, { ifname: base.ifname, state: 'up' }));
   if (hasLinkLocal(base)) out.push(link(base.netns, { ifname: base.ifname, addr_gen_mode: base.addr_gen_mode ?? 'eui64' }));

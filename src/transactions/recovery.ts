@@ -59,7 +59,7 @@ export async function undoFromJournal(
 }
 
 /** Why an entry is void here, or undefined when it is of this boot and of namespaces this store follows as they are. */
-function voidReason(db: Database, e: JournalEntry): string | undefined {
+function voidReason(_db: Database, e: JournalEntry): string | undefined {
   if (e.bootId !== bootId()) return 'written before a reboot: the kernel state it changed is gone';
   for (const ns of e.namespaces) {
     const inode = netnsInode(ns.name === ROOT ? undefined : ns.name);

@@ -49,7 +49,8 @@ function isNamespaceMade(s: Step): boolean {
 
 /** Simple undos (one request, no link made or changed) of one namespace can share a batch. */
 function batchable(step: Step): boolean {
-  return step.undo.length === 1 && (step.undo[0] as Request).op !== 'link' && (step.undo[0] as Request).op !== 'tuntap';
+  const r = step.undo[0] as Request;
+  return step.undo.length === 1 && !r.refresh && !['link', 'tuntap', 'altname'].includes(r.op);
 }
 
 export async function rollback(

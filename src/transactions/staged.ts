@@ -57,6 +57,8 @@ export interface InterfaceTarget {
   tuntap?: TuntapOptions;
   /** Bridge port options (IFLA_BRPORT_*), when it is a bridge port: cost, priority, learning, ... */
   brport?: Record<string, number>;
+  /** Alternative names (`ip link property add dev X altname Y`), in the kernel's order. */
+  altnames?: string[];
   /** Addresses, 'a/len'. */
   ipaddr: string[];
   /** Attributes of addresses being added, by 'a/len' (only where some were given). */

@@ -530,7 +530,7 @@ export class Transaction {
         if (d) into[label((s.target ?? s.base) as T)] = d;
       }
     };
-    add(out.interfaces, this.interfaces, ['ipaddr', 'ports'], (t) => this.label(t.netns, t.ifname));
+    add(out.interfaces, this.interfaces, ['ipaddr', 'ports', 'altnames'], (t) => this.label(t.netns, t.ifname));
     add(out.routes, this.routes, ['multipath'], (t) => this.label(t.netns, describeRoute(t)));
     add(out.rules, this.rules, [], (t) => this.label(t.netns, describeRule(t)));
     add(out.neighbours, this.neighbours, [], (t) => this.label(t.netns, `${t.dst} dev ${t.dev}`));

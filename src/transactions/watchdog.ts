@@ -16,7 +16,7 @@ async function main(path: string, id: string): Promise<void> {
   const journal = Journal.open(path);
   try {
     const entry = journal.get(id);
-    if (!entry || entry.state !== 'pending') return;
+    if (entry?.state !== 'pending') return;
     journal.setWatchdog(id, process.pid, processStartTime(process.pid) as string);
     const wait = Math.max(0, (entry.deadline ?? Date.now()) - Date.now());
     await new Promise((resolve) => setTimeout(resolve, wait));

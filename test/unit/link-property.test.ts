@@ -15,8 +15,8 @@ const BODY = '0000000003000000000000000000000010003480' + '0a003500' + '6430616c
 
 describe('altname requests are byte-identical to iproute2', () => {
   it.each([
-    ['add', 'ip link property add dev d0 altname d0alt', '300000006c00050e01000000' + '00000000' + BODY],
-    ['del', 'ip link property del dev d0 altname d0alt', '300000006d00050001000000' + '00000000' + BODY],
+    ['add', 'ip link property add dev d0 altname d0alt', `300000006c00050e0100000000000000${BODY}`],
+    ['del', 'ip link property del dev d0 altname d0alt', `300000006d0005000100000000000000${BODY}`],
   ] as const)('%s: %s', async (cmd, _command, hex) => {
     const req = await buildAltname(cmd, parseSpec(AltnameSpec, { ifname: 'd0', altname: 'd0alt' }, 'altname'), ctx);
     expect(encodeToBuffer({ type: req.type, flags: req.flags | NLM_F.ACK, seq: 1, pid: 0, body: req.body }).toString('hex')).toBe(

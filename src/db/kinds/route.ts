@@ -94,7 +94,7 @@ export const routes: Kind = {
       buf[h + 3],
       u32(buf, RTA_PRIORITY, 0),
       buf[h + 7],
-      oif >= 0 ? oif : 0,
+      Math.max(oif, 0),
       oif >= 0 ? oif : null,
       (at[RTA_PREFSRC] as number) < 0 ? null : ipKey(buf, at[RTA_PREFSRC] as number, len[RTA_PREFSRC] as number),
       (at[RTA_CACHEINFO] as number) < 0 ? buf.subarray(h, off + length) : bodyWithout(buf, off, length, RTMSG_LEN, VOLATILE),

@@ -4,7 +4,7 @@
  * it died, by the watchdog. Confirm and deadline are one compare-and-set:
  * exactly one wins, and the kernel agrees with the winner.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

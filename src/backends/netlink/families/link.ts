@@ -29,15 +29,7 @@ import { type Attrs, type Body, type SchemaChoice, schema } from '../codec/attri
 import { struct } from '../codec/struct.js';
 import { AF, NLM_F } from '../constants.js';
 import { type BuildContext, type Command, either, type Family, keepMatching, NEW_FLAGS, type Request } from './family.js';
-import {
-  bridgePortData,
-  DATA_SCHEMAS,
-  LINK_KINDS,
-  type LinkKind,
-  PORT_DATA_BY_SLAVE_KIND,
-  PORT_DATA_SCHEMAS,
-  portNames,
-} from './link-kinds.js';
+import { bridgePortData, DATA_SCHEMAS, LINK_KINDS, type LinkKind, PORT_DATA_BY_SLAVE_KIND, portNames } from './link-kinds.js';
 import { KIND_DATA, type KindData, PORT_DATA, type PortData } from './link-options.js';
 import { ADDR_GEN_MODES, IFF_UP, OPERSTATES } from './names.js';
 
