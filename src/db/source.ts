@@ -17,7 +17,7 @@ import type { Applier } from './apply.js';
 import { KINDS } from './kinds/index.js';
 import type { Kind } from './kinds/kind.js';
 import type { BulkWriter, RowChange, Store } from './store.js';
-import { replacedFilters, rootsToAsk } from './tc-refresh.js';
+import { filtersToAsk, replacedFilters, rootsToAsk } from './tc-refresh.js';
 
 /** The source name of the namespace the process runs in (as pyroute2 NDB calls it). */
 export const ROOT = 'localhost';
@@ -107,7 +107,10 @@ export class Source {
       const changes = this.applier.applyBatch(this.id, batch);
       if (changes.length) this.options.onChanges(this, changes);
       for (const index of rootsToAsk(this.store, this.id, changes)) this.ask(rootQdiscQuery(index), false);
-      for (const f of replacedFilters(batch)) this.ask(filterDumpQuery(f.index, f.parent), true);
+      const blocks = [...replacedFilters(batch), ...filtersToAsk(this.store, this.id, changes)];
+      for (const f of new Map(blocks.map((b) => [`${b.index}|${b.parent}`, b])).values()) {
+        this.ask(filterDumpQuery(f.index, f.parent), true);
+      }
       if (this.applier.ambiguous) {
         // The store cannot tell which of several routes the kernel replaced: it asks again.
         this.applier.ambiguous = false;

@@ -15,10 +15,16 @@
  * for CREATE without EXCL). So after any RTM_NEWTFILTER that was not an
  * exclusive add, that device's filters under that parent are asked for
  * again; the answer (NLM_F_MULTI) does not ask again.
+ *
+ * A mirred action whose target link goes away (deleted, or moved to another
+ * namespace) stays, and from then on the kernel reports its target as
+ * ifindex 0 (`tc` shows `to device *`), without a word: the blocks holding
+ * such an action are asked for again when a link goes.
  */
 import { readLink } from '../backends/netlink/families/link-bytes.js';
 import { TC_H_ROOT } from '../backends/netlink/families/qdisc.js';
 import { filterParentOf } from './kinds/filter.js';
+import { decodeBody } from './kinds/kind.js';
 import type { RowChange, Store } from './store.js';
 
 const IFF_UP = 0x1;
@@ -58,4 +64,25 @@ export function rootsToAsk(store: Store, ns: number, changes: readonly RowChange
   return [...candidates].filter(
     (index) => ((up.get(ns, index) as number | undefined) ?? 0) & IFF_UP && root.get(ns, index, TC_H_ROOT) === undefined,
   );
+}
+
+/** The (device, block) of each filter with an action sending traffic to a link this batch removed. */
+export function filtersToAsk(store: Store, ns: number, changes: readonly RowChange[]): { index: number; parent: number }[] {
+  const gone = new Set<number>();
+  for (const c of changes) if (c.kind === 'interface' && c.action === 'remove' && c.before) gone.add(readLink(c.before).index);
+  if (gone.size === 0) return [];
+  const out = new Map<string, { index: number; parent: number }>();
+  const rows = store.sql('SELECT idx, parent, body FROM filters WHERE ns = ?').all(ns) as {
+    idx: number;
+    parent: number;
+    body: Buffer;
+  }[];
+  for (const r of rows) {
+    if (gone.has(r.idx) || out.has(`${r.idx}|${r.parent}`)) continue;
+    const actions = (decodeBody('filter', r.body).actions as { ifindex?: number }[] | undefined) ?? [];
+    if (actions.some((a) => a.ifindex !== undefined && gone.has(a.ifindex))) {
+      out.set(`${r.idx}|${r.parent}`, { index: r.idx, parent: r.parent });
+    }
+  }
+  return [...out.values()];
 }

@@ -82,7 +82,9 @@ export function filtersFromStore(db: NetState, ns: string): string[] {
   return db.filters
     .list({ netns: ns })
     .map((f) => {
-      const to = (f.actions as { dev?: string }[] | undefined)?.[0]?.dev ?? '';
+      const a = (f.actions as { dev?: string; ifindex?: number }[] | undefined)?.[0];
+      // tc's names: '*' for index 0 (a target that went away), ifN for an index no link has.
+      const to = a === undefined ? '' : (a.dev ?? (a.ifindex === 0 ? '*' : `if${a.ifindex}`));
       return `${f.ifname} ${f.parent} ${f.protocol} ${f.priority} ${f.handle} -> ${to}`;
     })
     .sort();
