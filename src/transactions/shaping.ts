@@ -15,6 +15,7 @@
  */
 import { parsePercent, parseRate, parseTime } from '../backends/netlink/families/tc-units.js';
 import { qdiscKindKnown } from '../backends/netlink/tc-probe.js';
+import { netnsExists } from '../backends/netns.js';
 import { field, int, parseSpec, Refusal, shown, spec, type z } from '../backends/schema.js';
 import { ROOT } from '../db/source.js';
 import { TcError, ValidationError } from '../errors.js';
@@ -195,7 +196,9 @@ export async function prepareShaping(tx: Transaction): Promise<Staged<TcTarget>[
     }
     let target: TcTarget = { ...s.target, ifname: link.ifname };
     if (target.slot === 'root' && target.shape) {
-      netem ??= (await qdiscKindKnown('netem', target.netns === ROOT ? undefined : target.netns)) !== false;
+      // The kernel's qdiscs are the same in every namespace: one made by this commit (not there yet) is asked in ours.
+      const where = target.netns === ROOT || !netnsExists(target.netns) ? undefined : target.netns;
+      netem ??= (await qdiscKindKnown('netem', where)) !== false;
       target = { ...target, ...shapedRoot(target.shape, netem, link.mtu ?? DEFAULT_MTU, link.ifname) };
     }
     out.push({ base: s.base, target, order: iface.order });

@@ -7,10 +7,11 @@
  * namespace has no bridge and no addresses: traffic between the hosts gets
  * through only because whatever arrives on a1 leaves through b1 and back.
  */
+import { execFileSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { echo } from '../../../src/backends/icmp.js';
 import { NetState, TcError, TimeoutError, TransactionError } from '../../../src/index.js';
-import { ip, tcJson, useNetns } from '../../helpers/netns.js';
+import { ip, ipJson, tcJson, useNetns } from '../../helpers/netns.js';
 import { filtersFromStore, filtersFromTc, qdiscsFromStore, qdiscsFromTc, tc } from './tc-view.js';
 
 const ns = useNetns(3);
@@ -20,6 +21,18 @@ const h1 = () => ns.names[1] as string;
 const h2 = () => ns.names[2] as string;
 
 beforeEach(async () => {
+  // No IPv6: links send nothing of their own (DAD, router solicitations, MLD), so counters count only what a test sends.
+  for (const n of ns.names) {
+    execFileSync('ip', [
+      'netns',
+      'exec',
+      n,
+      'sysctl',
+      '-qw',
+      'net.ipv6.conf.all.disable_ipv6=1',
+      'net.ipv6.conf.default.disable_ipv6=1',
+    ]);
+  }
   ip(mid(), 'link', 'add', 'a1', 'type', 'veth', 'peer', 'name', 'p0', 'netns', h1());
   ip(mid(), 'link', 'add', 'b1', 'type', 'veth', 'peer', 'name', 'p0', 'netns', h2());
   ip(mid(), 'link', 'add', 'c1', 'type', 'veth', 'peer', 'name', 'c2');
@@ -142,5 +155,98 @@ describe('forward', () => {
     expect(() => tx.interface('c1').forwardTo('b1')).toThrow(TcError);
     expect(() => tx.interface('c2').forwardTo('b1')).toThrow(/filter/);
     expect(() => tx.interface('c2').clearForward()).toThrow(TcError);
+  });
+});
+
+/** Packets a link sent or received, per `ip -s -j link`. */
+function packets(where: string, dev: string, dir: 'tx' | 'rx'): number {
+  const [link] = ipJson<{ stats64: Record<'tx' | 'rx', { packets: number }> }[]>(where, '-s', 'link', 'show', 'dev', dev);
+  return link?.stats64[dir].packets ?? 0;
+}
+
+const SENT = 20;
+
+/** SENT UDP datagrams from h1 to h2's address (its MAC known statically: no ARP), from a process inside h1. */
+function sendFromH1(): void {
+  const js = `const s=require('dgram').createSocket('udp4');let n=0;const go=()=>s.send(Buffer.alloc(32),9,'10.0.0.2',()=>++n<${SENT}?go():s.close());go();`;
+  execFileSync('ip', ['netns', 'exec', h1(), process.execPath, '-e', js]);
+}
+
+/** What each link of the middle namespace (and h2) counted while SENT datagrams went into a1. */
+async function counted(): Promise<Record<string, number>> {
+  const read = () => ({
+    a1: packets(mid(), 'a1', 'rx'),
+    b1: packets(mid(), 'b1', 'tx'),
+    c1: packets(mid(), 'c1', 'tx'),
+    h2: packets(h2(), 'p0', 'rx'),
+  });
+  const before = read();
+  sendFromH1();
+  // Counters have no event: read until a1 has them all (the datagrams are on their way once the sender exits).
+  const deadline = Date.now() + 2000;
+  let after = read();
+  while (after.a1 - before.a1 < SENT && Date.now() < deadline) {
+    await new Promise((r) => setImmediate(r));
+    after = read();
+  }
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k as keyof typeof before]]));
+}
+
+describe('forward, counted: datagrams sent into a1 leave through the forward target', () => {
+  beforeEach(() => {
+    const mac = ipJson<{ address: string }[]>(h2(), 'link', 'show', 'p0')[0]?.address as string;
+    ip(h1(), 'neigh', 'replace', '10.0.0.2', 'lladdr', mac, 'dev', 'p0', 'nud', 'permanent');
+  });
+
+  const failing = { dst: '10.9.0.0/16', gateway: '10.99.0.1' };
+  it.each([
+    ['no forward: they stop at a1', async () => undefined, { b1: 0, c1: 0, h2: 0 }],
+    [
+      'a1 forwards to b1: all of them leave b1 and reach h2',
+      () => db.interfaces.edit('a1', (i) => i.forwardTo('b1')),
+      { b1: SENT, c1: 0, h2: SENT },
+    ],
+    [
+      'pointed at c1 instead: c1 carries them, b1 none',
+      async () => {
+        await db.interfaces.edit('a1', (i) => i.forwardTo('b1'));
+        await db.interfaces.edit('a1', (i) => i.forwardTo('c1'));
+      },
+      { b1: 0, c1: SENT, h2: 0 },
+    ],
+    [
+      'cleared again: they stop at a1',
+      async () => {
+        await db.interfaces.edit('a1', (i) => i.forwardTo('b1'));
+        await db.interfaces.edit('a1', (i) => i.clearForward());
+      },
+      { b1: 0, c1: 0, h2: 0 },
+    ],
+    [
+      'a failed commit that added it: rolled back, they stop at a1',
+      async () => {
+        const tx = db.begin();
+        tx.interface('a1').forwardTo('b1');
+        tx.addRoute(failing);
+        await expect(tx.commit()).rejects.toBeInstanceOf(TransactionError);
+      },
+      { b1: 0, c1: 0, h2: 0 },
+    ],
+    [
+      'a failed commit that pointed it elsewhere: back to b1',
+      async () => {
+        await db.interfaces.edit('a1', (i) => i.forwardTo('b1'));
+        const tx = db.begin();
+        tx.interface('a1').forwardTo('c1');
+        tx.addRoute(failing);
+        await expect(tx.commit()).rejects.toBeInstanceOf(TransactionError);
+      },
+      { b1: SENT, c1: 0, h2: SENT },
+    ],
+  ])('%s', async (_t, stage, expected) => {
+    await stage();
+    expect(await counted()).toEqual({ a1: SENT, ...expected });
+    if (expected.b1 || expected.c1) expect(redirected('a1')).toBe(SENT);
+    storeMatchesTc();
   });
 });

@@ -6,7 +6,7 @@
  * restored by deleting ours.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { NetState, TcError, TransactionError } from '../../../src/index.js';
+import { NetState, TcError, TransactionError, ValidationError } from '../../../src/index.js';
 import { ip, ipJson, tcJson, useNetns } from '../../helpers/netns.js';
 import { qdiscsFromStore, qdiscsFromTc, rootFromTc, tc } from './tc-view.js';
 
@@ -135,6 +135,30 @@ describe('shape', () => {
     tx.create({ kind: 'veth', ifname: 'w0', peer: 'w1' }).up().shape({ rate: '5mbit' });
     await tx.commit();
     expect(rootFromTc(ns.name, 'w0')).toMatchObject({ kind: 'tbf', options: { rate: 625_000 } });
+  });
+});
+
+describe('bad shapes are refused while staging, naming the field, and nothing is staged', () => {
+  it.each([
+    ['nothing to shape', {}, 'shape'],
+    ['jitter without delay', { jitter: '2ms', rate: '1mbit' }, 'jitter'],
+    ['a rate with a typo', { rate: '10mbits' }, 'rate'],
+    ['a loss over 100%', { delay: '1ms', loss: '150%' }, 'loss'],
+    ['an unknown field', { latency: '10ms' }, 'latency'],
+  ])('%s', (_t, spec, field) => {
+    const tx = db.begin();
+    tx.interface('v1').set({ mtu: 1400 });
+    let err: unknown;
+    try {
+      tx.interface('v0').shape(spec as never);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ValidationError);
+    expect((err as ValidationError).field).toBe(field);
+    // What was staged before stays; the refused call left nothing behind.
+    expect(tx.review().interfaces).toEqual({ v1: { mtu: 1400 } });
+    tx.drop();
   });
 });
 
