@@ -5,7 +5,7 @@
  * that put back the root that was there (under its handle), the default
  * restored by deleting ours.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { NetState, TcError, TransactionError, ValidationError } from '../../../src/index.js';
 import { ip, ipJson, tcJson, useNetns } from '../../helpers/netns.js';
 import { qdiscsFromStore, qdiscsFromTc, rootFromTc, tc } from './tc-view.js';
@@ -135,6 +135,22 @@ describe('shape', () => {
     tx.create({ kind: 'veth', ifname: 'w0', peer: 'w1' }).up().shape({ rate: '5mbit' });
     await tx.commit();
     expect(rootFromTc(ns.name, 'w0')).toMatchObject({ kind: 'tbf', options: { rate: 625_000 } });
+  });
+});
+
+describe('whether the kernel has netem', () => {
+  it.each([
+    ['lo up (its default noqueue root)', true],
+    ['lo down (the built-in noop)', false],
+  ])('is asked with a creation on lo it must refuse, which changes nothing: %s', async (_t, up) => {
+    if (!up) ip(ns.name, 'link', 'set', 'lo', 'down');
+    // A fresh copy of the module: its answers are kept for the life of the process.
+    vi.resetModules();
+    const { qdiscKindKnown } = await import('../../../src/backends/netlink/tc-probe.js');
+    const before = tcJson(ns.name, 'qdisc', 'show');
+    expect(await qdiscKindKnown('netem', ns.name)).toBe(false);
+    expect(await qdiscKindKnown('tbf', ns.name)).toBe(true);
+    expect(tcJson(ns.name, 'qdisc', 'show')).toEqual(before);
   });
 });
 
