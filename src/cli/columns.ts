@@ -71,6 +71,25 @@ export const COLUMNS: Record<KindName, Column[]> = {
     { header: 'lladdr', value: (r) => r.lladdr },
     { header: 'state', value: (r) => neighbourState(r.state) },
   ],
+  qdisc: [
+    { header: 'dev', value: (r) => r.ifname },
+    { header: 'kind', value: (r) => r.kind },
+    { header: 'handle', value: (r) => r.handle },
+    { header: 'parent', value: (r) => r.parent },
+    { header: 'rate', value: (r) => r.rate },
+    { header: 'delay', value: (r) => r.delay },
+    { header: 'limit', value: (r) => r.limit },
+    { header: 'forward', value: (r) => r.forward },
+  ],
+  filter: [
+    { header: 'dev', value: (r) => r.ifname },
+    { header: 'parent', value: (r) => r.parent },
+    { header: 'protocol', value: (r) => r.protocol },
+    { header: 'pref', value: (r) => r.priority },
+    { header: 'kind', value: (r) => r.kind },
+    { header: 'handle', value: (r) => r.handle },
+    { header: 'forward', value: (r) => r.forward },
+  ],
 };
 
 interface Hop {

@@ -4,7 +4,7 @@
  * because of them. Returns every row change, in order, for the event stream.
  */
 import { FAMILIES, type FamilyName } from '../backends/netlink/codec/message.js';
-import { KINDS, routes } from './kinds/index.js';
+import { KIND_BY_NAME, KINDS, routes } from './kinds/index.js';
 import type { Kind } from './kinds/kind.js';
 import { SilentChanges } from './silent-changes.js';
 import type { RowChange, Store } from './store.js';
@@ -45,6 +45,7 @@ export class Applier {
         const entry = BY_TYPE.get(m.readUInt16LE(4));
         if (!entry) continue;
         const values = entry.kind.row(m, 0, m.readUInt32LE(0));
+        if (entry.kind.cascade) changes.push(...this.cascade(entry.kind, ns, m));
         if (!values) continue;
         const remove = entry.remove || entry.kind.hidden?.(m, 0, m.length) === true;
         const change = remove ? this.store.remove(entry.kind, ns, values) : this.store.put(entry.kind, ns, values);
@@ -63,6 +64,20 @@ export class Applier {
       }
       return changes;
     });
+  }
+
+  /** What a message takes with it that nothing else announces (see Kind.cascade). */
+  private cascade(kind: Kind, ns: number, m: Buffer): RowChange[] {
+    const out: RowChange[] = [];
+    for (const c of kind.cascade?.(m, 0, m.readUInt32LE(0)) ?? []) {
+      const other = KIND_BY_NAME[c.kind];
+      const rows = this.store.sql(`SELECT id, body FROM ${other.table} WHERE ns = ? AND ${c.where}`).all(ns, ...c.params) as {
+        id: number;
+        body: Buffer;
+      }[];
+      out.push(...this.store.removeRows(other, ns, rows));
+    }
+    return out;
   }
 
   /** One batch of notifications (each a whole message, header included) for namespace `ns`. */

@@ -17,6 +17,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { filter, type Observable, Subject } from 'rxjs';
 import { netnsInode } from '../backends/host.js';
 import type { FamilyName } from '../backends/netlink/codec/message.js';
+import { FILTER_PARENT_INGRESS } from '../backends/netlink/families/filter.js';
 import { readLink } from '../backends/netlink/families/link-bytes.js';
 import { listNetns, NETNS_RUN_DIR, netnsExists, validateNetnsName } from '../backends/netns.js';
 import { int, parseSpec, shown, spec, z } from '../backends/schema.js';
@@ -25,10 +26,12 @@ import { Applier } from './apply.js';
 import { Collection, type Filter } from './collection.js';
 import type { StoreEvent } from './events.js';
 import { InterfaceCollection } from './interface-collection.js';
-import { addresses, interfaces, KIND_BY_NAME, KINDS, neighbours, routes, rules } from './kinds/index.js';
+import { forwardTarget } from './kinds/filter.js';
+import { addresses, filters, interfaces, KIND_BY_NAME, KINDS, neighbours, qdiscs, routes, rules } from './kinds/index.js';
 import type { KindName } from './kinds/kind.js';
+import { decodeBody } from './kinds/kind.js';
 import { ANY_FAMILY } from './kinds/values.js';
-import type { StoredAddress, StoredNeighbour, StoredRule, StoreRecord } from './records.js';
+import type { Extra, StoredAddress, StoredFilter, StoredNeighbour, StoredQdisc, StoredRule, StoreRecord } from './records.js';
 import { toRecord } from './records.js';
 import { RouteCollection } from './route-collection.js';
 import { type LoadProgress, ROOT, Source } from './source.js';
@@ -97,6 +100,8 @@ export interface Collections {
   routes: RouteCollection;
   rules: Collection<StoredRule>;
   neighbours: Collection<StoredNeighbour>;
+  qdiscs: Collection<StoredQdisc>;
+  filters: Collection<StoredFilter>;
 }
 
 /** What a collection needs to be built: the store and the reading helpers the database shares. */
@@ -106,6 +111,9 @@ export interface CollectionParts {
   interfaceExtras: ConstructorParameters<typeof InterfaceCollection>[3];
   /** A route record's extra fields: `dev` beside `oif`, on the route and each nexthop. */
   routeExtras: ConstructorParameters<typeof RouteCollection>[3];
+  /** A qdisc's and a filter's extra fields: the interface's name, `default`, `forward`. */
+  qdiscExtras: Extra;
+  filterExtras: Extra;
 }
 
 export class Database {
@@ -114,6 +122,10 @@ export class Database {
   readonly routes: RouteCollection;
   readonly rules: Collection<StoredRule>;
   readonly neighbours: Collection<StoredNeighbour>;
+  /** Root and ingress qdiscs: `db.qdiscs.get({ ifname: 'v0', parent: 'root' })`. */
+  readonly qdiscs: Collection<StoredQdisc>;
+  /** Filters of ingress and clsact qdiscs: `db.filters.list({ ifname: 'a0' })`. */
+  readonly filters: Collection<StoredFilter>;
   /** Typed change events: `{ kind, action, netns, before, after }`; completes on close(). */
   readonly events$: Observable<StoreEvent>;
   /** Once per batch the store applied (events and silent changes), with the kinds it touched; completes on close(). */
@@ -149,6 +161,14 @@ export class Database {
       if (!memo.has(key)) memo.set(key, nameOf.get(ns, index));
       return memo.get(key) as string | undefined;
     };
+    const filtersOf = store.db
+      .prepare(`SELECT body FROM filters WHERE ns = ? AND idx = ? AND parent = ${FILTER_PARENT_INGRESS} ORDER BY info, handle`)
+      .pluck();
+    /** Where an interface forwards its traffic (a forward filter's target, by name), if it does. */
+    const forwardOf = (ns: number, rec: Record<string, unknown>, memo: Map<string, unknown>) => {
+      const to = forwardTarget(rec);
+      return to === undefined ? undefined : (name(ns, to, memo) ?? to);
+    };
     const c = this.makeCollections({
       store,
       interfaceExtras: (ns, body) => ({
@@ -161,12 +181,39 @@ export class Database {
         }
         return { dev: name(ns, rec.oif, memo) };
       },
+      qdiscExtras: (ns, _body, rec, memo) => {
+        const more: Record<string, unknown> = { ifname: name(ns, rec.index, memo) };
+        if (rec.handle === '0:') more.default = true;
+        if (rec.parent === 'ingress') {
+          for (const body of filtersOf.all(ns, rec.index) as Buffer[]) {
+            const to = forwardOf(ns, decodeBody('filter', body), memo);
+            if (to !== undefined) {
+              more.forward = to;
+              break;
+            }
+          }
+        }
+        return more;
+      },
+      filterExtras: (ns, _body, rec, memo) => {
+        const more: Record<string, unknown> = { ifname: name(ns, rec.index, memo) };
+        if (Array.isArray(rec.actions)) {
+          rec.actions = rec.actions.map((a: Record<string, unknown>) =>
+            a.ifindex === undefined ? a : { ...a, dev: name(ns, a.ifindex, memo) },
+          );
+        }
+        const to = forwardOf(ns, rec, memo);
+        if (to !== undefined) more.forward = to;
+        return more;
+      },
     });
     this.interfaces = c.interfaces;
     this.addresses = c.addresses;
     this.routes = c.routes;
     this.rules = c.rules;
     this.neighbours = c.neighbours;
+    this.qdiscs = c.qdiscs;
+    this.filters = c.filters;
     this.namespaces = new Namespaces(this);
     this.switches = this.makeSwitches(store, (e) => this.publishSwitch(e));
     this.applier = new Applier(store);
@@ -191,6 +238,7 @@ export class Database {
       routes: new RouteCollection(p.store, routes, (s) => ({ dst: String(s), table: 254 }), p.routeExtras),
       rules: new Collection<StoredRule>(p.store, rules, (s) => ({ priority: Number(s) })),
       neighbours: new Collection<StoredNeighbour>(p.store, neighbours, (s) => ({ dst: String(s) })),
+      ...tcCollections(p),
     };
   }
 
@@ -518,6 +566,14 @@ export class Database {
   }
 }
 
+/** `db.qdiscs` and `db.filters`: a bare string names an interface (its root qdisc, its filters). */
+export function tcCollections(p: CollectionParts): Pick<Collections, 'qdiscs' | 'filters'> {
+  return {
+    qdiscs: new Collection<StoredQdisc>(p.store, qdiscs, (s) => ({ ifname: String(s), parent: 'root' }), p.qdiscExtras),
+    filters: new Collection<StoredFilter>(p.store, filters, (s) => ({ ifname: String(s) }), p.filterExtras),
+  };
+}
+
 /** The machine's namespaces as this store sees them. */
 export class Namespaces {
   constructor(private readonly db: Database) {}
@@ -549,7 +605,7 @@ export function namespacesOf(options: { netns?: string | readonly string[] }): (
     throw new ValidationError('netns: name at least one namespace, or omit it for the root namespace', 'netns');
   if (new Set(names).size !== names.length) throw new ValidationError('netns: a namespace is named twice', 'netns');
   if (names.includes(ROOT)) {
-    throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`);
+    throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`, 'netns');
   }
   for (const n of names) if (n !== undefined && !netnsExists(n)) throw new NamespaceError(`no network namespace named "${n}"`);
   return names;

@@ -1,8 +1,10 @@
 /** Rows to the plain, frozen records users get. */
 
 import type { AddressRecord } from '../backends/netlink/families/address.js';
+import type { FilterRecord } from '../backends/netlink/families/filter.js';
 import type { LinkRecord } from '../backends/netlink/families/link.js';
 import type { NeighbourRecord } from '../backends/netlink/families/neighbour.js';
+import type { QdiscRecord } from '../backends/netlink/families/qdisc.js';
 import type { RouteRecord } from '../backends/netlink/families/route.js';
 import type { RuleRecord } from '../backends/netlink/families/rule.js';
 import type { Kind } from './kinds/kind.js';
@@ -23,6 +25,15 @@ export type StoredRoute = Stored<RouteRecord & { dev?: string }>;
 export type StoredRule = Stored<RuleRecord>;
 /** A neighbour (`db.neighbours`). */
 export type StoredNeighbour = Stored<NeighbourRecord>;
+/**
+ * A root or ingress qdisc (`db.qdiscs`), with its interface's name; `default`
+ * when it is the one the kernel attached (handle 0:); an ingress qdisc that
+ * forwards all traffic to another device says where (`forward`: its name, or
+ * its index when no link has that index any more).
+ */
+export type StoredQdisc = Stored<QdiscRecord & { ifname?: string; default?: true; forward?: string | number }>;
+/** A filter of an ingress or clsact qdisc (`db.filters`); `forward` as on qdiscs; mirred actions name their `dev`. */
+export type StoredFilter = Stored<FilterRecord & { ifname?: string; forward?: string | number }>;
 
 export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {

@@ -5,7 +5,7 @@
  * net/core/fib_rules.c), right after the event that caused them:
  *
  * - a link removed (or moved to another namespace) takes every route through
- *   it, its addresses and its neighbours;
+ *   it, its addresses, its neighbours, its qdiscs and their filters;
  * - a link set down loses its IPv4 routes, except host-scope ones; a
  *   multipath route loses only that hop (marked dead) until all are dead;
  * - a link losing carrier marks the routes through it `linkdown` (IPv4 and
@@ -20,7 +20,7 @@
 
 import { parseIp } from '../backends/netlink/codec/address.js';
 import { IFINFOMSG_LEN, type LinkBytes, readLink } from '../backends/netlink/families/link-bytes.js';
-import { addresses, interfaces, neighbours, routes, rules } from './kinds/index.js';
+import { addresses, filters, interfaces, neighbours, qdiscs, routes, rules } from './kinds/index.js';
 import { decodeBody } from './kinds/kind.js';
 import { ANY_FAMILY } from './kinds/values.js';
 import { forEachAttr, ipKey, storedBodyWithout } from './raw.js';
@@ -63,6 +63,9 @@ export class SilentChanges {
       out.push(...this.removeRoutesVia(c.ns, index, 0));
       out.push(...this.removeWhere(addresses, c.ns, `${ANY_FAMILY} AND idx = ?`, index));
       out.push(...this.removeWhere(neighbours, c.ns, `${ANY_FAMILY} AND idx = ?`, index));
+      // Its qdiscs and filters go with it, unannounced (the kernel sends RTM_DELCHAIN at most).
+      out.push(...this.removeWhere(qdiscs, c.ns, 'idx = ?', index));
+      out.push(...this.removeWhere(filters, c.ns, 'idx = ?', index));
     } else if (before && after) {
       const was = before.flags;
       const is = after.flags;

@@ -5,15 +5,19 @@
  * applied after it, in order, which converges on the kernel's state.
  */
 
+import type { Body } from '../backends/netlink/codec/attributes.js';
 import { encodeToBuffer, FAMILIES, type FamilyName } from '../backends/netlink/codec/message.js';
 import { DEFAULT_GROUPS } from '../backends/netlink/constants.js';
 import type { BuildContext, Family } from '../backends/netlink/families/family.js';
+import { filterDumpQuery } from '../backends/netlink/families/filter.js';
+import { rootQdiscQuery } from '../backends/netlink/families/qdisc.js';
 import { Rtnl } from '../backends/netlink/rtnl.js';
 import { NetlinkSocket } from '../backends/netlink/socket.js';
 import type { Applier } from './apply.js';
 import { KINDS } from './kinds/index.js';
 import type { Kind } from './kinds/kind.js';
 import type { BulkWriter, RowChange, Store } from './store.js';
+import { filtersToAsk, replacedFilters, rootsToAsk } from './tc-refresh.js';
 
 /** The source name of the namespace the process runs in (as pyroute2 NDB calls it). */
 export const ROOT = 'localhost';
@@ -60,6 +64,8 @@ export class Source {
   private queue: Buffer[][] = [];
   private resyncWanted = false;
   private busy?: Promise<void>;
+  /** Questions to the kernel about what it changed silently, still unanswered. */
+  private readonly asking = new Set<Promise<void>>();
   /** Resyncs after lost events, and dumps the kernel marked interrupted (then taken again). */
   resyncs = 0;
   interruptedDumps = 0;
@@ -100,6 +106,11 @@ export class Source {
     try {
       const changes = this.applier.applyBatch(this.id, batch);
       if (changes.length) this.options.onChanges(this, changes);
+      for (const index of rootsToAsk(this.store, this.id, changes)) this.ask(rootQdiscQuery(index), false);
+      const blocks = [...replacedFilters(batch), ...filtersToAsk(this.store, this.id, changes)];
+      for (const f of new Map(blocks.map((b) => [`${b.index}|${b.parent}`, b])).values()) {
+        this.ask(filterDumpQuery(f.index, f.parent), true);
+      }
       if (this.applier.ambiguous) {
         // The store cannot tell which of several routes the kernel replaced: it asks again.
         this.applier.ambiguous = false;
@@ -196,6 +207,12 @@ export class Source {
     if (this.resyncWanted) void this.resync();
   }
 
+  /** The dumps that load a kind: one of everything, or what the kind asks for (filters: per ingress qdisc). */
+  private dumpSpecs(kind: Kind): Record<string, unknown>[] {
+    if (!kind.dumpSpecs) return [{}];
+    return kind.dumpSpecs((sql, ...params) => this.store.sql(sql).all(...params) as Record<string, unknown>[], this.id);
+  }
+
   /**
    * Streams one kind's dump into a writer inside one SQLite transaction.
    * An interrupted dump (NLM_F_DUMP_INTR) is thrown away and taken again; after
@@ -212,7 +229,7 @@ export class Source {
       try {
         const writer = writerFor();
         const progress = this.options.onProgress;
-        const { interrupted } = await rtnl.dumpStream(kind.family, {}, (buf, off, len) => {
+        const sink = (buf: Buffer, off: number, len: number) => {
           const values = kind.row(buf, off, len);
           if (values && !kind.hidden?.(buf, off, len)) {
             writer.add(values);
@@ -220,7 +237,11 @@ export class Source {
               progress({ netns: this.name, table: kind.table, rows: writer.count, done: false });
             }
           }
-        });
+        };
+        let interrupted = false;
+        for (const spec of this.dumpSpecs(kind)) {
+          if ((await rtnl.dumpStream(kind.family, spec, sink)).interrupted) interrupted = true;
+        }
         writer.flush();
         progress?.({ netns: this.name, table: kind.table, rows: writer.count, done: true });
         if (interrupted) this.interruptedDumps++;
@@ -285,9 +306,26 @@ export class Source {
     await events.refresh(bytes, seq, cmd === 'dump');
   }
 
+  /**
+   * Asks the kernel for something it changed silently (see tc-refresh.ts);
+   * the answer is applied as if announced, and sync() waits for it.
+   */
+  private ask(req: { type: number; flags: number; body: Body }, dump: boolean): void {
+    const events = this.events as NetlinkSocket;
+    const seq = events.nextSeq();
+    const p: Promise<void> = events
+      .refresh(encodeToBuffer({ ...req, seq }), seq, dump)
+      .catch(() => undefined)
+      .finally(() => this.asking.delete(p));
+    this.asking.add(p);
+  }
+
   /** Waits for the resyncs in progress (and any they lead to). */
   private async settled(): Promise<void> {
-    while (this.busy) await this.busy;
+    while (this.busy || this.asking.size) {
+      if (this.busy) await this.busy;
+      else await Promise.all([...this.asking]);
+    }
   }
 
   /** The namespace went away (or the store closes): stop listening. */

@@ -21,6 +21,7 @@ import {
   type DatabaseOptions,
   namespacesOf,
   openOptionFields,
+  tcCollections,
 } from '../db/database.js';
 import type { StoreEvent } from '../db/events.js';
 import { addresses, interfaces, neighbours, routes, rules } from '../db/kinds/index.js';
@@ -127,6 +128,7 @@ export class NetState extends Database {
         (s) => ({ priority: Number(s) }),
       ),
       neighbours: new Collection<StoredNeighbour>(p.store, neighbours, (s) => ({ dst: String(s) })),
+      ...tcCollections(p),
     };
   }
 

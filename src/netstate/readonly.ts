@@ -2,7 +2,16 @@
 import type { Observable } from 'rxjs';
 import type { Collection, Filter } from '../db/collection.js';
 import type { StoreEvent } from '../db/events.js';
-import type { InterfaceRecord, StoredAddress, StoredNeighbour, StoredRoute, StoredRule, StoreRecord } from '../db/records.js';
+import type {
+  InterfaceRecord,
+  StoredAddress,
+  StoredFilter,
+  StoredNeighbour,
+  StoredQdisc,
+  StoredRoute,
+  StoredRule,
+  StoreRecord,
+} from '../db/records.js';
 import type { SwitchCollection } from '../db/switches.js';
 import { NetStateError } from '../errors.js';
 import type { NetState, WaitKind, WaitOptions } from './netstate.js';
@@ -28,6 +37,8 @@ export class ReadOnlyNetState {
   readonly routes: Collection<StoredRoute>;
   readonly rules: Collection<StoredRule>;
   readonly neighbours: Collection<StoredNeighbour>;
+  readonly qdiscs: Collection<StoredQdisc>;
+  readonly filters: Collection<StoredFilter>;
   readonly events$: Observable<StoreEvent>;
 
   constructor(private readonly db: NetState) {
@@ -36,6 +47,8 @@ export class ReadOnlyNetState {
     this.routes = readOnly(db.routes);
     this.rules = readOnly(db.rules);
     this.neighbours = readOnly(db.neighbours);
+    this.qdiscs = readOnly(db.qdiscs);
+    this.filters = readOnly(db.filters);
     this.events$ = db.events$;
   }
 

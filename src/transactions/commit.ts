@@ -22,6 +22,7 @@ import { plan, type Staging, type Step } from './plan.js';
 import { me } from './recovery.js';
 import { proofKinds, rollback } from './rollback.js';
 import type { InterfaceTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
+import { expectationOf, explainRefusal } from './tc-plan.js';
 
 export interface CommitReport {
   /** Steps applied, as the plan named them. */
@@ -201,6 +202,7 @@ function objectsOf(staging: Staging): string[] {
     const t = s.target ?? s.base;
     if (t && s.base !== s.target) out.add(`neighbour ${t.netns}|${t.dev}|${t.dst}`);
   }
+  for (const s of staging.tc ?? []) if (s.target) out.add(`tc ${s.target.netns}|${s.target.ifname}|${s.target.slot}`);
   for (const s of staging.namespaces ?? []) out.add(`namespace ${(s.target ?? s.base)?.name}`);
   for (const s of staging.sysctls ?? []) if (s.target) out.add(`sysctl ${s.target.netns}|${s.target.key}`);
   for (const s of staging.switches ?? []) for (const t of [s.base, s.target]) if (t) out.add(`switch ${t.netns}|${t.name}`);
@@ -254,6 +256,7 @@ function target(db: Host, staging: Staging, effects: SideEffects): Confirmer {
   for (const s of changed(staging.routes)) c.add(k.route, s);
   for (const s of changed(staging.rules)) c.add(k.rule, s);
   for (const s of changed(staging.neighbours)) c.add(k.neighbour, s);
+  for (const s of changed(staging.tc ?? [])) c.add(k.tc, expectationOf(s.target as NonNullable<typeof s.target>));
   return c;
 }
 
@@ -337,7 +340,7 @@ async function applyGroup(
       results.forEach((r, i) => {
         const step = slice[i] as Step;
         if (r.ok) applied.push(step);
-        else failure ??= new StepFailure(step.what, r.error);
+        else failure ??= new StepFailure(step.what, explainRefusal(step, r.error));
       });
       journaled?.journal.done(journaled.id, upto);
       if (list.length <= SLICE) continue;

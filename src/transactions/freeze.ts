@@ -3,7 +3,7 @@
  * soon as its event arrives. Each revert is a commit from the current state
  * back to the pinned one, reported on `reverts$`.
  *
- *   const frozen = db.interfaces.freeze('v0');    // attributes, addresses, ports, routes through it
+ *   const frozen = db.interfaces.freeze('v0');    // attributes, addresses, ports, routes through it, its shaping and forward
  *   db.routes.freeze('10.1.0.0/16');              // gateway, dev, nexthops, metrics
  *   db.rules.freeze(1000);                        // the rule with priority 1000 stays
  *   frozen.reverts$.subscribe((r) => console.log(r.review));
@@ -26,7 +26,9 @@ import type { Host } from './host.js';
 import { attributesOf } from './kernel-model.js';
 import { describeRoute, describeRule } from './names.js';
 import type { Staging } from './plan.js';
+import { tcDrift } from './shaping.js';
 import type { AddressAttributes, InterfaceTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
+import { readIngress, readRoot, type TcTarget } from './tc-targets.js';
 
 export interface Revert {
   /** What was found changed and put back, as a review would show it (current → pinned). */
@@ -37,18 +39,20 @@ export interface Revert {
   error?: Error;
 }
 
-type PinKind = 'interfaces' | 'routes' | 'rules';
+type PinKind = 'interfaces' | 'routes' | 'rules' | 'tc';
 
 /** One pinned object: how to read its current state, and what of it counts as a change. */
 interface Pin {
   kind: PinKind;
   label: string;
-  pinned: InterfaceTarget | RouteTarget | RuleTarget;
+  pinned: Pinned;
   /** What the object is now, as a target; undefined when it is gone. */
-  current(): InterfaceTarget | RouteTarget | RuleTarget | undefined;
+  current(): Pinned | undefined;
   /** current → pinned; undefined when nothing a freeze cares about differs. */
-  drift(current: InterfaceTarget | RouteTarget | RuleTarget | undefined): ObjectDiff | undefined;
+  drift(current: Pinned | undefined): ObjectDiff | undefined;
 }
+
+type Pinned = InterfaceTarget | RouteTarget | RuleTarget | TcTarget;
 
 /** Each store's revert queue: reverts of all its freezes, one after another. */
 const revertQueues = new WeakMap<Host, Promise<void>>();
@@ -72,7 +76,7 @@ export class Frozen {
     this.sub = db.applied$.subscribe(() => this.check());
   }
 
-  /** The interface, its addresses and ports, and the routes through it. */
+  /** The interface, its addresses and ports, the routes through it, its root qdisc and its forward. */
   static interface(db: Host, ifname: string, netns: string): Frozen {
     parseSpec(ifnameSpec, ifname, 'freeze', 'ifname');
     const rec = db.interfaces.get({ netns, ifname });
@@ -81,7 +85,9 @@ export class Frozen {
       .list({ netns, dev: ifname, table: 'all' })
       .filter((r) => r.proto !== 'kernel')
       .map((r) => routePin(db, r));
-    return Frozen.register(db, `interface ${netns}:${ifname}`, [interfacePin(db, rec), ...routes]);
+    const link = { netns, ifname, index: rec.index as number };
+    const tc = [tcPin(db, link, 'root'), tcPin(db, link, 'ingress')].filter((p) => p !== undefined);
+    return Frozen.register(db, `interface ${netns}:${ifname}`, [interfacePin(db, rec), ...routes, ...tc]);
   }
 
   /** One route: a prefix (table main) or `{ dst, table, priority, family }`. */
@@ -167,7 +173,13 @@ export class Frozen {
   private async revert(): Promise<void> {
     this.queued = false;
     if (this.released) return;
-    const staging: Staging & Record<PinKind, Staged<unknown>[]> = { interfaces: [], routes: [], rules: [], neighbours: [] };
+    const staging: Staging & Record<PinKind, Staged<unknown>[]> = {
+      interfaces: [],
+      routes: [],
+      rules: [],
+      neighbours: [],
+      tc: [],
+    };
     const review: Record<string, ObjectDiff> = {};
     for (const pin of this.pins) {
       const current = pin.current();
@@ -296,6 +308,24 @@ function routePin(db: Host, rec: StoreRecord): Pin {
       return r ? routeOf(db, r) : undefined;
     },
     drift: (cur) => diffObject(cur && { ...cur }, { ...pinned }, ['multipath']),
+  };
+}
+
+/**
+ * A link's root qdisc or its forward, kept as it is (by the link's index: a
+ * link the freeze makes again gets it back). Not pinned when netstate could
+ * not make it again (an htb with classes, filters of others).
+ */
+function tcPin(db: Host, link: { netns: string; ifname: string; index: number }, slot: 'root' | 'ingress'): Pin | undefined {
+  const read = (): TcTarget => (slot === 'root' ? readRoot(db, link) : readIngress(db, link));
+  const pinned = read();
+  if (pinned.foreign) return undefined;
+  return {
+    kind: 'tc',
+    label: `${link.ifname} ${slot === 'root' ? 'qdisc' : 'forward'}`,
+    pinned,
+    current: read,
+    drift: (cur) => tcDrift(cur as TcTarget, pinned),
   };
 }
 

@@ -4,10 +4,11 @@
  * calls chain: `tx.interface('v0').set({ mtu: 1400 }).addIp('10.0.0.1/24').up()`.
  */
 import { altname as altnameField } from '../backends/netlink/families/link-property.js';
-import { int, parseSpec, prefix, type z } from '../backends/schema.js';
+import { ifname as ifnameSpec, int, parseSpec, prefix, type z } from '../backends/schema.js';
 import { ValidationError } from '../errors.js';
 import type { CommitOptions, CommitReport } from './commit.js';
 import { isLinkLocal, uppersOf } from './current.js';
+import { type ShapeSpec, stageClearForward, stageClearShape, stageForward, stageShape } from './shaping.js';
 import { AddressFilter, AddressOptions, cidr, InterfaceChanges } from './specs.js';
 import type { AddressAttributes, InterfaceTarget, Staged } from './staged.js';
 import type { Transaction } from './transaction.js';
@@ -333,6 +334,42 @@ export class InterfaceHandle {
     const scope = staged?.scope ?? rec?.scope ?? (address.startsWith('fe80:') ? 'link' : 'global');
     const label = (staged?.label ?? rec?.label) as string | undefined;
     return { family, scope, label, prefixlen: Number(plen) };
+  }
+
+  // ---- traffic control (shaping.ts)
+
+  /**
+   * Shapes the traffic leaving this interface, in p4net's terms: `rate`
+   * ('10mbit' or bit/s), `delay` and `jitter` ('10ms' or ms), `loss` ('1%' or
+   * percent), `limit` (packets); at least one, and jitter needs delay. One
+   * netem root qdisc where the kernel has netem; without it, rate (and
+   * limit) alone become a tbf and delay, jitter or loss a TcError at commit.
+   */
+  shape(spec: ShapeSpec): this {
+    stageShape(this.tx, this.key, spec);
+    return this;
+  }
+
+  /** The kernel's default root qdisc again (p4net's clear_qdisc); nothing to do where it is there. */
+  clearShape(): this {
+    stageClearShape(this.tx, this.key);
+    return this;
+  }
+
+  /**
+   * DummyNet's forward: all traffic arriving on this interface leaves
+   * through `to` (an ingress qdisc, a u32 match-all filter, a mirred egress
+   * redirect). `to` is an interface of the same namespace.
+   */
+  forwardTo(to: string): this {
+    stageForward(this.tx, this.key, parseSpec(ifnameSpec, to, `forwardTo of ${this.ifname}`, 'to'));
+    return this;
+  }
+
+  /** Ends a forward (its ingress qdisc goes with it); nothing to do where there is none. */
+  clearForward(): this {
+    stageClearForward(this.tx, this.key);
+    return this;
   }
 
   /**

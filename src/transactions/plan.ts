@@ -18,6 +18,8 @@ import { type AddressBook, addedFirst, type SideEffects } from './kernel-model.j
 import type { AddressAttributes, InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
 import { switchSteps } from './switch-plan.js';
 import type { SwitchTarget } from './switch-staging.js';
+import { tcSteps } from './tc-plan.js';
+import type { TcExpectation, TcTarget } from './tc-targets.js';
 
 /**
  * What a step asks of the kernel: a netlink request, a tun/tap device made
@@ -44,7 +46,8 @@ export type Proof =
   | { kind: 'interface'; expect: InterfaceExpectation }
   | { kind: 'route'; staged: Staged<RouteTarget> }
   | { kind: 'rule'; staged: Staged<RuleTarget> }
-  | { kind: 'neighbour'; staged: Staged<NeighbourTarget> };
+  | { kind: 'neighbour'; staged: Staged<NeighbourTarget> }
+  | { kind: 'tc'; expect: TcExpectation };
 
 export interface Step {
   /** Explicit priority of its object; lower runs first, unordered steps last. */
@@ -95,6 +98,10 @@ export const PHASES = {
   addRoutes: 160,
   addRules: 170,
   addNeighbours: 180,
+  // Traffic control (tc-plan.ts), once links exist and are up: roots, ingress qdiscs, then their filters.
+  setRootQdiscs: 155,
+  setIngress: 156,
+  setForwards: 157,
 } as const;
 
 export interface Staging extends Partial<HostStaging> {
@@ -104,6 +111,8 @@ export interface Staging extends Partial<HostStaging> {
   neighbours: Iterable<Staged<NeighbourTarget>>;
   /** BMv2 switches started and stopped (switch-plan.ts). */
   switches?: Iterable<Staged<SwitchTarget>>;
+  /** Root qdiscs and ingress forwards (shaping.ts). */
+  tc?: Iterable<Staged<TcTarget>>;
 }
 
 /** What the plan knows of the kernel beyond the staging: addresses' attributes and predicted side effects. */
@@ -136,6 +145,7 @@ export function plan(staging: Staging, ctx: PlanContext): Step[] {
   }
   for (const s of staging.rules) ordered(s, objectSteps(s, RULE_OPS));
   for (const s of staging.neighbours) ordered(s, objectSteps(s, NEIGHBOUR_OPS));
+  for (const s of staging.tc ?? []) ordered(s, tcSteps(s));
   steps.push(...compensation(ctx.effects, touched));
   for (const step of hostSteps(hostStaging(staging), staging.interfaces)) {
     // A namespace is made before anything, explicitly ordered steps included: they may happen in it.

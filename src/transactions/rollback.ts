@@ -24,6 +24,7 @@ import type { Executor } from './execute.js';
 import type { AddressAtRisk, AddressBook, SideEffects } from './kernel-model.js';
 import { type Request, routeRestoreSpec, type Step } from './plan.js';
 import type { NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
+import { describeExpectation, type TcExpectation, tcShown } from './tc-targets.js';
 
 export interface RollbackReport {
   rolledBack: string[];
@@ -192,6 +193,7 @@ function startingState(db: Database, applied: readonly Step[], effects: SideEffe
       if (p.kind === 'interface') c.add(k.interface, p.expect);
       else if (p.kind === 'route') c.add(k.route, p.staged);
       else if (p.kind === 'rule') c.add(k.rule, p.staged);
+      else if (p.kind === 'tc') c.add(k.tc, p.expect);
       else c.add(k.neighbour, p.staged);
     }
   }
@@ -243,6 +245,10 @@ export function proofKinds(db: Database) {
           tos: r.spec.tos as number | undefined,
         }) !== undefined,
     } as ProofKind<{ netns: string; spec: Record<string, unknown> }>,
+    tc: {
+      name: describeExpectation,
+      shown: (e) => tcShown(db, e),
+    } as ProofKind<TcExpectation>,
     upperMtu: {
       name: (u) => `mtu ${u.mtu} of ${u.ifname}`,
       shown: (u) => db.interfaces.linkOf(u.netns, u.ifname)?.mtu === u.mtu,

@@ -33,6 +33,7 @@ import { describeRoute, describeRule, routeKey, ruleKey } from './names.js';
 import { PendingCommit, startWatchdog } from './provisional.js';
 import { RouteHandle } from './route-handle.js';
 import { routeTarget } from './route-target.js';
+import { prepareShaping, reviewShaping } from './shaping.js';
 import {
   CommitOptionsSpec,
   CreateSpec,
@@ -48,6 +49,7 @@ import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged,
 import { SwitchHandle } from './switch-handle.js';
 import { reviewSwitches } from './switch-review.js';
 import { type SwitchSpec, SwitchStaging } from './switch-staging.js';
+import type { TcTarget } from './tc-targets.js';
 
 export { InterfaceHandle } from './interface-handle.js';
 export { describeRoute, describeRule, routeKey } from './names.js';
@@ -72,6 +74,8 @@ export class Transaction {
   readonly routes = new Map<string, Staged<RouteTarget>>();
   readonly rules = new Map<string, Staged<RuleTarget>>();
   readonly neighbours = new Map<string, Staged<NeighbourTarget>>();
+  /** Traffic control by `netns|ifname|slot` (slot 'root' or 'ingress'): see shaping.ts. */
+  readonly tc = new Map<string, Staged<TcTarget>>();
   /** Namespaces, sysctls and processes. */
   readonly host: HostStaging;
   /** BMv2 switches (switch-staging.ts). */
@@ -521,6 +525,7 @@ export class Transaction {
     }
     this.committed = true;
     try {
+      const tc = await prepareShaping(this);
       const report = await commitStaging(
         this.db,
         {
@@ -528,6 +533,7 @@ export class Transaction {
           routes: [...this.routes.values()],
           rules: [...this.rules.values()],
           neighbours: [...this.neighbours.values()],
+          tc,
           namespaces: [...this.host.namespaces.values()],
           sysctls: [...this.host.sysctls.values()],
           processes: [...this.host.processes.values()],
@@ -570,6 +576,7 @@ export class Transaction {
     add(out.routes, this.routes, ['multipath'], (t) => this.label(t.netns, describeRoute(t)));
     add(out.rules, this.rules, [], (t) => this.label(t.netns, describeRule(t)));
     add(out.neighbours, this.neighbours, [], (t) => this.label(t.netns, `${t.dst} dev ${t.dev}`));
+    reviewShaping(this, out.interfaces, (netns, ifname) => this.label(netns, ifname));
     Object.assign(
       out,
       reviewHost(this.host, (netns, name) => this.label(netns, name)),
@@ -588,6 +595,7 @@ export class Transaction {
     this.routes.clear();
     this.rules.clear();
     this.neighbours.clear();
+    this.tc.clear();
     this.host.namespaces.clear();
     this.host.sysctls.clear();
     this.host.processes.clear();
@@ -596,7 +604,8 @@ export class Transaction {
 
   /** Nothing may be staged in a namespace this transaction removes (it goes with everything in it). */
   private refuseInRemovedNamespaces(): void {
-    for (const map of [this.interfaces, this.routes, this.rules, this.neighbours] as Map<string, Staged<{ netns: string }>>[]) {
+    const maps = [this.interfaces, this.routes, this.rules, this.neighbours, this.tc] as Map<string, Staged<{ netns: string }>>[];
+    for (const map of maps) {
       for (const s of map.values()) {
         const netns = (s.target ?? s.base)?.netns;
         if (s.base === s.target || netns === undefined || !this.host.removesNamespace(netns)) continue;

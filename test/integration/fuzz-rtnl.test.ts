@@ -358,6 +358,19 @@ const QDISC_OPTIONS: Record<string, Record<string, Gen>> = {
   cake: {},
 };
 
+const FILTER_BASE: Record<string, Gen> = {
+  ifname: good.name,
+  index: good.index,
+  parent: (r) => r.pick(['ingress', 'egress', 'ffff:', 0xffff0000]),
+  protocol: (r) => r.pick(['all', 'ip', 'ipv6', 0x0003]),
+  priority: (r) => r.pick([1, 49152, 7]),
+  handle: (r) => r.pick(['800::800', '800:', 0x80000800]),
+};
+const FILTER_OPTIONS: Record<string, Gen> = {
+  match: (r) => r.pick(['all', [{ value: 0, mask: 0 }], [{ value: 0x0a000001, mask: 0xffffffff, at: 16 }]]),
+  action: (r) => ({ kind: 'mirred', dev: good.name(r), ...(r.chance(0.5) ? { action: r.pick(['redirect', 'mirror']) } : {}) }),
+};
+
 /** A plausible spec for `op cmd`: real field names with good values (it may still be refused). */
 function plausible(r: Random, op: FamilyName, cmd: Command): Record<string, unknown> {
   const read = cmd === 'dump' || cmd === 'get';
@@ -399,6 +412,13 @@ function plausible(r: Random, op: FamilyName, cmd: Command): Record<string, unkn
       if (cmd !== 'del') Object.assign(s, fieldsOf(r, QDISC_OPTIONS[kind] as Record<string, Gen>, 0, 4));
       return s;
     }
+    case 'filter': {
+      const s: Record<string, unknown> = { ifname: good.name(r), ...fieldsOf(r, FILTER_BASE, 0, 3) };
+      if (read) return s;
+      if (cmd !== 'del' || r.chance(0.3)) s.kind = 'u32';
+      if (cmd !== 'del') Object.assign(s, { action: (FILTER_OPTIONS.action as Gen)(r), ...fieldsOf(r, FILTER_OPTIONS, 0, 1) });
+      return s;
+    }
   }
 }
 
@@ -433,7 +453,15 @@ function mutated(r: Random, spec: Record<string, unknown>, op: FamilyName): unkn
         break;
       case 3: {
         // A field of this object that the spec did not have, with junk.
-        const table = { link: LINK, address: ADDRESS, route: ROUTE, rule: RULE, neighbour: NEIGHBOUR, qdisc: QDISC_BASE }[op];
+        const table = {
+          link: LINK,
+          address: ADDRESS,
+          route: ROUTE,
+          rule: RULE,
+          neighbour: NEIGHBOUR,
+          qdisc: QDISC_BASE,
+          filter: FILTER_BASE,
+        }[op];
         s[r.pick(Object.keys(table))] = junk(r);
         break;
       }
@@ -494,7 +522,7 @@ function mustRefuse(spec: unknown, read: boolean): boolean {
 
 // ---------------------------------------------------------------- predicting
 
-const OPS: FamilyName[] = ['link', 'address', 'route', 'rule', 'neighbour', 'qdisc'];
+const OPS: FamilyName[] = ['link', 'address', 'route', 'rule', 'neighbour', 'qdisc', 'filter'];
 const COMMANDS: Command[] = ['add', 'set', 'replace', 'del', 'get', 'dump'];
 const METHOD: Record<FamilyName, string> = {
   link: 'link',
@@ -503,6 +531,7 @@ const METHOD: Record<FamilyName, string> = {
   rule: 'rule',
   neighbour: 'neigh',
   qdisc: 'qdisc',
+  filter: 'filter',
 };
 
 /** What the dry build says: refused before the kernel (with its error class), or sent. */

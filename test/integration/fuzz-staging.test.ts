@@ -33,11 +33,12 @@ import {
   type Transaction,
   ValidationError,
 } from '../../src/index.js';
+import { ShapeSpec } from '../../src/transactions/shaping.js';
 import * as specs from '../../src/transactions/specs.js';
 import { type ExactView, exactView, settledView } from '../helpers/exact-view.js';
 import { Fuzz, type Input, type SpecInfo, shownInput, type Verdict } from '../helpers/fuzz-input.js';
 import { basicLab } from '../helpers/lab.js';
-import { ipJson, useNetns } from '../helpers/netns.js';
+import { ipJson, tcJson, useNetns } from '../helpers/netns.js';
 import { Random, seedFrom } from '../helpers/random.js';
 
 const CALLS = Number(process.env.FUZZ_CALLS ?? 10_000);
@@ -63,6 +64,7 @@ const SPECS: Record<string, SpecInfo> = {
   ReachableOptions: infoOf(specs.ReachableOptions.shape),
   HandleOptions: infoOf(specs.HandleOptions.shape),
   CommitOptions: infoOf(specs.CommitOptionsSpec.shape),
+  ShapeSpec: infoOf(ShapeSpec.shape),
   // Members of unions, and options whose zod specs are not exported.
   PeerSpec: { keys: ['ifname', 'netns', 'index', 'mtu', 'address', 'ifalias', 'txqlen'], required: ['ifname'] },
   CidrObject: { keys: ['address', 'prefixlen', 'mask'], required: ['address'] },
@@ -318,6 +320,21 @@ function addressArgs(g: Fuzz): [Input, Input] {
     return [bare, { value: opts.value, verdict, bad, maybe: [...others(opts.maybe), ...(len.maybe ?? [])] }];
   }
   return [g.arg('address', 'AddressFilter', 'cidr'), opts];
+}
+
+/**
+ * shape()'s argument: each field judged by its pool, and what the spec says of
+ * them together: at least one field (an error may name anything), jitter
+ * only with delay.
+ */
+function shapeInput(g: Fuzz): Input {
+  const input = g.spec('ShapeSpec');
+  if (input.verdict === 'bad' || !isObjectInput(input.value)) return input;
+  const v = input.value as Record<string, unknown>;
+  const given = ['rate', 'delay', 'jitter', 'loss', 'limit'].filter((k) => v[k] !== undefined);
+  if (given.length === 0) return { ...input, verdict: 'bad', bad: [''] };
+  if (v.jitter !== undefined && v.delay === undefined) return { ...input, verdict: 'bad', bad: ['jitter'] };
+  return input;
 }
 
 function worse(a: Verdict, b: Verdict): Verdict {
@@ -617,6 +634,30 @@ function makers(tmp: string): [number, Maker][] {
       },
     ]),
     [1, (s) => s.iface() && { call: 'iface.remove', args: [], run: () => s.iface()?.remove() }],
+    // ---- traffic control
+    [
+      4,
+      (s) => {
+        const h = s.iface();
+        const shape = shapeInput(s.g);
+        return h && { call: 'iface.shape', args: [shape], run: () => h.shape(shape.value as never) };
+      },
+    ],
+    [
+      2,
+      (s) => {
+        const h = s.iface();
+        const to = s.g.arg('to', 'CreateSpec', 'ifname');
+        return h && { call: 'iface.forwardTo', args: [to], run: () => h.forwardTo(to.value as string) };
+      },
+    ],
+    ...(['clearShape', 'clearForward'] as const).map((method): [number, Maker] => [
+      1,
+      (s) => {
+        const h = s.iface();
+        return h && { call: `iface.${method}`, args: [], run: () => h[method]() };
+      },
+    ]),
     [
       2,
       (s) => {
@@ -861,7 +902,7 @@ interface Change {
 
 function changeFor(rng: Random, n: number): Change {
   const mac = () => `02:00:00:${[0, 0, 0].map(() => rng.int(0, 255).toString(16).padStart(2, '0')).join(':')}`;
-  const pick = rng.int(0, 6);
+  const pick = rng.int(0, 7);
   switch (pick) {
     case 0: {
       const [a, b, net] = [`c${n}`, `p${n}`, `10.50.${n % 250}.1/24`];
@@ -915,6 +956,19 @@ function changeFor(rng: Random, n: number): Change {
         stage: (tx) => tx.interface('v1').addIp(net),
         shown: (ns) => addressesOf(ns, 'v1').includes(net),
         undo: (tx) => tx.interface('v1').delIp(net),
+      };
+    }
+    case 6: {
+      const mbit = rng.int(1, 1000);
+      return {
+        what: `shape ${mbit}mbit on v1`,
+        stage: (tx) => tx.interface('v1').shape({ rate: `${mbit}mbit` }),
+        // tc shows a tbf's rate in bytes per second.
+        shown: (ns) =>
+          tcJson(ns, 'qdisc', 'show', 'dev', 'v1').some(
+            (q) => q.root === true && q.kind === 'tbf' && (q.options as { rate?: number })?.rate === mbit * 125_000,
+          ),
+        undo: (tx) => tx.interface('v1').clearShape(),
       };
     }
     default: {

@@ -119,9 +119,32 @@ describe('kernel messages decode to records', () => {
     expect(q).toContainEqual(expect.objectContaining({ kind: 'pfifo', options: { header: { limit: 100 }, attrs: {} } }));
   });
 
+  it('filters: the u32 match-all key node with its mirred redirect (and the hash table and priority entries)', () => {
+    const f = all('filters');
+    const v1 = all('links').find((l) => l.ifname === 'v1')?.index;
+    expect(f.map((x) => x.handle)).toEqual(['0', '800:', '800::800']);
+    expect(f[2]).toMatchObject({
+      kind: 'u32',
+      parent: 'ingress',
+      protocol: 'all',
+      priority: 49152,
+      match: [{ value: 0, mask: 0, at: 0 }],
+      actions: [{ order: 1, kind: 'mirred', action: 'redirect', direction: 'egress', ifindex: v1 }],
+    });
+  });
+
   it('every family is covered by a fixture', () => {
     const names = new Set(fixtures.map((f) => f.name));
-    expect([...names].sort()).toEqual(['addresses', 'ipv6 routes', 'links', 'neighbours', 'qdiscs', 'routes', 'rules']);
-    expect(Object.keys(FAMILIES).length).toBe(6);
+    expect([...names].sort()).toEqual([
+      'addresses',
+      'filters',
+      'ipv6 routes',
+      'links',
+      'neighbours',
+      'qdiscs',
+      'routes',
+      'rules',
+    ]);
+    expect(Object.keys(FAMILIES).length).toBe(7);
   });
 });

@@ -59,6 +59,8 @@ export function flagNames(flags: number, isGet: boolean): string[] {
 export const RTNLGRP = {
   LINK: 1,
   NEIGH: 3,
+  /** Traffic control: qdiscs, classes, filters, chains. */
+  TC: 4,
   IPV4_IFADDR: 5,
   IPV4_ROUTE: 7,
   IPV4_RULE: 8,
@@ -79,6 +81,7 @@ export const DEFAULT_GROUPS: RtnlGroup[] = [
   'IPV4_RULE',
   'IPV6_RULE',
   'NEIGH',
+  'TC',
 ];
 
 export const AF = { UNSPEC: 0, INET: 2, BRIDGE: 7, INET6: 10, MPLS: 28 } as const;

@@ -27,6 +27,7 @@ import { Writer } from './codec/writer.js';
 import { DEFAULT_GROUPS, NLM_F, RTNLGRP, type RtnlGroup } from './constants.js';
 import type { AddressFilter, AddressRecord, AddressSpec } from './families/address.js';
 import { type BuildContext, COMMANDS, type Command, type Family, type Request } from './families/family.js';
+import type { FilterFilter, FilterKey, FilterRecord, FilterSpec } from './families/filter.js';
 import {
   type LinkFilter,
   type LinkKey,
@@ -80,6 +81,7 @@ interface BatchSpecs {
   rule: RuleSpec;
   neighbour: NeighbourSpec;
   qdisc: QdiscSpec | QdiscKey;
+  filter: FilterSpec | FilterKey;
 }
 
 /** One entry of `batch()`, typed by object: a typo in a spec fails at compile time. */
@@ -229,6 +231,15 @@ export class Rtnl {
   qdisc(cmd: 'add' | 'set' | 'replace', spec: QdiscSpec): Promise<void>;
   qdisc(cmd: Command, spec: unknown = {}): Promise<unknown> {
     return this.call('qdisc', cmd, spec);
+  }
+
+  /** `tc filter ...` (u32 with mirred actions); a dump names one device (and a parent, 'ingress' by default). */
+  filter(cmd: 'dump', spec: FilterFilter): Promise<FilterRecord[]>;
+  filter(cmd: 'get', spec: FilterFilter): Promise<FilterRecord | undefined>;
+  filter(cmd: 'del', spec: FilterKey): Promise<void>;
+  filter(cmd: 'add' | 'set' | 'replace', spec: FilterSpec): Promise<void>;
+  filter(cmd: Command, spec: unknown = {}): Promise<unknown> {
+    return this.call('filter', cmd, spec);
   }
 
   /**

@@ -14,7 +14,7 @@ import { FAMILIES, type FamilyName } from '../../backends/netlink/codec/message.
 import type { Family } from '../../backends/netlink/families/family.js';
 import { ANY_FAMILY } from './values.js';
 
-export type KindName = 'interface' | 'address' | 'route' | 'rule' | 'neighbour';
+export type KindName = 'interface' | 'address' | 'route' | 'rule' | 'neighbour' | 'qdisc' | 'filter';
 
 /** A row as the store writes it: the column values in `columns` order, then the body. */
 export type RowValues = unknown[];
@@ -51,6 +51,18 @@ export interface Kind {
    * (multipath hops), kept in `<table>_oifs` so a link's removal finds them.
    */
   extraOifs?(body: Buffer): number[];
+  /**
+   * Rows a removal takes with it that no message of their own removes (the
+   * filters of an ingress qdisc deleted, all filters of a priority deleted at
+   * once): `where` is SQL on their table, for the message's namespace.
+   */
+  cascade?(buf: Buffer, off: number, len: number): { kind: KindName; where: string; params: unknown[] }[];
+  /**
+   * The dumps that load this kind, when one dump of `{}` cannot (the kernel
+   * lists filters one device and parent at a time); `read` queries the store,
+   * whose kinds listed earlier are loaded already.
+   */
+  dumpSpecs?(read: (sql: string, ...params: unknown[]) => Record<string, unknown>[], ns: number): Record<string, unknown>[];
   /** Filter fields that SQL can answer; the others are matched on records. */
   readonly sqlFields: Readonly<Record<string, FieldToSql>>;
   /** Fields the records have besides the family's attributes and header (computed when decoded). */

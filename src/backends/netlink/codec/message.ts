@@ -7,6 +7,7 @@
 import { NLM_F, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN } from '../constants.js';
 import { address } from '../families/address.js';
 import type { Family } from '../families/family.js';
+import { filter } from '../families/filter.js';
 import { link, RTM_SETLINK } from '../families/link.js';
 import { RTM_DELLINKPROP, RTM_NEWLINKPROP } from '../families/link-property.js';
 import { neighbour } from '../families/neighbour.js';
@@ -17,7 +18,7 @@ import { type Body, decodeAttrs, decodeSchema, encodeSchema, type Schema, schema
 import { NLMSG_HDRLEN, readHeader, writeHeader } from './header.js';
 import { Writer } from './writer.js';
 
-export const FAMILIES = { link, address, route, rule, neighbour, qdisc } as const;
+export const FAMILIES = { link, address, route, rule, neighbour, qdisc, filter } as const;
 export type FamilyName = keyof typeof FAMILIES;
 
 interface TypeInfo {
@@ -42,6 +43,7 @@ const FAMILY_TAGS: Record<FamilyName, string> = {
   rule: 'RULE',
   neighbour: 'NEIGH',
   qdisc: 'QDISC',
+  filter: 'TFILTER',
 };
 for (const [key, fam] of Object.entries(FAMILIES) as [FamilyName, Family<object>][]) {
   const tag = FAMILY_TAGS[key];

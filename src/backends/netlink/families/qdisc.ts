@@ -108,28 +108,39 @@ const OPTION_SCHEMAS: Record<string, Schema> = {
   bfifo: fifoOptions,
 };
 
-export const qdiscBody = schema(
-  'TCA',
-  [
-    [1, 'kind', 'asciiz'],
-    [2, 'options', 'nested', { schema: { by: 'kind', schemas: OPTION_SCHEMAS } }],
-    [3, 'stats', 'binary'],
-    [4, 'xstats', 'binary'],
-    [5, 'rate', 'binary'],
-    [6, 'fcnt', 'binary'],
-    [7, 'stats2', 'binary'],
-    [8, 'stab', 'binary'],
-    [9, 'pad', 'binary'],
-    [10, 'dump_invisible', 'flag'],
-    [11, 'chain', 'u32'],
-    [12, 'hw_offload', 'u8'],
-    [13, 'ingress_block', 'u32'],
-    [14, 'egress_block', 'u32'],
-    [15, 'dump_flags', 'binary'],
-    [16, 'ext_warn_msg', 'asciiz'],
-  ],
-  tcmsg,
-);
+/**
+ * The attributes of every tc message (struct tcmsg, then TCA_*): qdiscs,
+ * classes and filters share them; only TCA_OPTIONS differs, by TCA_KIND.
+ */
+export function tcaSchema(options: Record<string, Schema>): Schema {
+  return schema(
+    'TCA',
+    [
+      [1, 'kind', 'asciiz'],
+      [2, 'options', 'nested', { schema: { by: 'kind', schemas: options } }],
+      [3, 'stats', 'binary'],
+      [4, 'xstats', 'binary'],
+      [5, 'rate', 'binary'],
+      [6, 'fcnt', 'binary'],
+      [7, 'stats2', 'binary'],
+      [8, 'stab', 'binary'],
+      [9, 'pad', 'binary'],
+      [10, 'dump_invisible', 'flag'],
+      [11, 'chain', 'u32'],
+      [12, 'hw_offload', 'u8'],
+      [13, 'ingress_block', 'u32'],
+      [14, 'egress_block', 'u32'],
+      [15, 'dump_flags', 'binary'],
+      [16, 'ext_warn_msg', 'asciiz'],
+    ],
+    tcmsg,
+  );
+}
+
+export const qdiscBody = tcaSchema(OPTION_SCHEMAS);
+
+/** TCA_* that count traffic: they change with every packet and no event says so. */
+export const TCA_COUNTERS = new Set([3 /* STATS */, 4 /* XSTATS */, 7 /* STATS2 */, 9 /* PAD */]);
 
 /** '1:' -> 0x10000, '1:10' -> 0x10010 (hex, as tc reads them), 'root', 'ingress', 'clsact', 'none'; undefined otherwise. */
 function handleNumber(value: unknown): number | undefined {
@@ -502,3 +513,16 @@ export const qdisc: Family<QdiscRecord> = {
   build,
   toRecord: qdiscToRecord,
 };
+
+/**
+ * The request for one link's root qdisc (`RTM_GETQDISC`, not a dump): the
+ * kernel answers with the root, or with nothing but the ack when the root is
+ * its built-in noop (a link never up).
+ */
+export function rootQdiscQuery(index: number): { type: number; flags: number; body: Body } {
+  return {
+    type: RTM_GETQDISC,
+    flags: NLM_F.REQUEST | NLM_F.ACK,
+    body: { header: { family: AF.UNSPEC, pad1: 0, pad2: 0, ifindex: index, handle: 0, parent: TC_H_ROOT, info: 0 }, attrs: {} },
+  };
+}
