@@ -597,12 +597,14 @@ export class Namespaces {
   }
 }
 
-/** The namespaces an open call names: checked, the root one as undefined. */
+/**
+ * The namespaces an open call names: checked, the root one as undefined.
+ * None (`netns: []`) is a store that follows nothing yet: what a lab's
+ * commits make (`tx.addNamespace`), or `db.follow(name)`, fills it.
+ */
 export function namespacesOf(options: { netns?: string | readonly string[] }): (string | undefined)[] {
   const names: (string | undefined)[] =
     options.netns === undefined ? [undefined] : typeof options.netns === 'string' ? [options.netns] : [...options.netns];
-  if (names.length === 0)
-    throw new ValidationError('netns: name at least one namespace, or omit it for the root namespace', 'netns');
   if (new Set(names).size !== names.length) throw new ValidationError('netns: a namespace is named twice', 'netns');
   if (names.includes(ROOT)) {
     throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`, 'netns');
