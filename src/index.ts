@@ -127,7 +127,9 @@ export type {
   InterfaceRecord,
   Stored,
   StoredAddress,
+  StoredFilter,
   StoredNeighbour,
+  StoredQdisc,
   StoredRoute,
   StoredRule,
   StoreRecord,
@@ -139,9 +141,14 @@ export * from './errors.js';
 export { DEFAULT_JOURNAL, NetState, type NetStateOptions, type WaitOptions } from './netstate/netstate.js';
 export { ReadOnlyNetState } from './netstate/readonly.js';
 export { type FrozenSwitch, Switches } from './netstate/switches.js';
+export { type CleanupReport, cleanupLab } from './runtime/cleanup.js';
 export { disableIpv6, type EnableIpv6Options, enableIpv6 } from './runtime/ipv6.js';
+export * from './runtime/lab/index.js';
+export { type LabUpOptions, type LabUpResult, labDown, labList, labUp, runningModel } from './runtime/lab/up.js';
+export { Lab, type LabOptions, type ShapeOptions, sweep } from './runtime/lab.js';
 export { Namespace } from './runtime/namespace.js';
 export { type LabRecord, LabRegistry, type MadeRecord } from './runtime/registry.js';
+export { applyNetem, clearQdisc, type NetemOptions } from './runtime/shaping.js';
 export type { FacadeOptions } from './runtime/transact.js';
 export { type Side, VethPair, type VethPairOptions } from './runtime/veth-pair.js';
 export type { CommitOptions, CommitReport } from './transactions/commit.js';
