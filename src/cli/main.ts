@@ -141,7 +141,93 @@ program
     await out.line(await recoverCommits(journalPath(o.journal), o.netns));
   });
 
-// Room here for `lab` and `dump`/`diff`/`apply` (issue 14): commands added with program.command(...).
+/** The lab and desired-state commands load the runtime only when run. */
+const labs = () => import('./lab.js');
+const lab = program.command('lab').description('lab files: bring a lab up as one transaction, inspect it, draw it, take it down');
+
+lab
+  .command('up')
+  .description('bring the lab of FILE up (or, running, to what FILE says) as one transaction; the review is printed first')
+  .argument('<file>', 'the lab file (YAML)')
+  .option('--dry-run', 'print the review and stop: nothing is changed')
+  .option('--confirm <duration>', 'commit-confirmed: rolled back after this long (60s, 5m) unless `netstate confirm`')
+  .option('--bmv2 <path>', 'the simple_switch_grpc executable (default: on PATH)')
+  .addOption(journalOption())
+  .action(async (file: string, _opts: unknown, cmd: Cmd) => {
+    await (await labs()).labUpCommand(file, optionsOf(cmd), out);
+  });
+
+lab
+  .command('down')
+  .description('remove exactly what the lab made (also after a crash), and nothing of another lab')
+  .argument('<lab>', 'the lab name, or its file')
+  .addOption(journalOption())
+  .action(async (what: string, _opts: unknown, cmd: Cmd) => {
+    await (await labs()).labDownCommand(what, optionsOf<GlobalOptions & { journal?: string }>(cmd), out);
+  });
+
+lab
+  .command('list')
+  .description('the labs that are up')
+  .addOption(journalOption())
+  .action(async (_opts: unknown, cmd: Cmd) => {
+    await (await labs()).labListCommand(optionsOf(cmd), out);
+  });
+
+lab
+  .command('inspect')
+  .description('nodes, interfaces, addresses, switches and processes of a running lab, as the kernel has them')
+  .argument('<lab>', 'the lab name, or its file')
+  .addOption(journalOption())
+  .action(async (what: string, _opts: unknown, cmd: Cmd) => {
+    await (await labs()).labInspectCommand(what, optionsOf(cmd), out);
+  });
+
+lab
+  .command('graph')
+  .description('draw the lab as SVG: nodes, links, interfaces and addresses')
+  .argument('<lab>', 'a lab file, or the name of a running lab')
+  .option('-o, --output <file>', 'write the SVG here (stdout when omitted)')
+  .addOption(journalOption())
+  .action(async (what: string, _opts: unknown, cmd: Cmd) => {
+    await (await labs()).labGraphCommand(what, optionsOf<GlobalOptions & { output?: string; journal?: string }>(cmd), out);
+  });
+
+lab
+  .command('check')
+  .description('validate a lab file: every problem with its line and column, nothing changed')
+  .argument('<file>', 'the lab file (YAML)')
+  .action(async (file: string) => {
+    await (await labs()).labCheckCommand(file, out);
+  });
+
+program
+  .command('dump')
+  .description('the state of the namespaces as YAML (what apply takes back)')
+  .action(async (_opts: unknown, cmd: Cmd) => {
+    const o = optionsOf(cmd);
+    await (await labs()).dumpCommand(o.netns, o.json === true, out);
+  });
+
+program
+  .command('diff')
+  .description('what `apply FILE` would change, as a review')
+  .argument('<file>', 'a state written by dump (YAML or JSON)')
+  .action(async (file: string, _opts: unknown, cmd: Cmd) => {
+    const o = optionsOf(cmd);
+    await (await labs()).diffCommand(file, o.netns, o.json === true, out);
+  });
+
+program
+  .command('apply')
+  .description('make the namespaces as FILE says, in one transaction (commit-confirmed with --confirm)')
+  .argument('<file>', 'a state written by dump (YAML or JSON)')
+  .option('--confirm <duration>', 'rolled back after this long (60s, 5m) unless `netstate confirm`')
+  .option('--dry-run', 'print the review and stop')
+  .addOption(journalOption())
+  .action(async (file: string, _opts: unknown, cmd: Cmd) => {
+    await (await labs()).applyCommand(file, optionsOf(cmd), out);
+  });
 
 const debug = debugWanted(process.argv);
 program
