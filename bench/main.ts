@@ -19,6 +19,7 @@ import {
   removeNetns,
 } from '../src/index.js';
 import { cliShowRoutes } from './cli-show.js';
+import { labRows } from './lab-up.js';
 
 const ROUTES = Number(process.env.ROUTES ?? 100_000);
 /** The full-table load: an Internet routing table is about a million routes. */
@@ -458,6 +459,7 @@ async function main(): Promise<void> {
     await transactions(dir, rows, figures);
     await floors(dir, rows, figures);
     if (STORE_ROUTES > 0) await storeLoad(dir, rows, figures);
+    rows.push(...(await labRows(dir, RUNS)));
   } finally {
     nl.close();
     removeNetns(NS, { missingOk: true });
