@@ -7,7 +7,7 @@
  * fault at each kind of step rolls the whole lab back (seeded: which host
  * gets the faulty step); a lab of 50 nodes up and down.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -22,6 +22,7 @@ import { ipJson, tcJson } from '../../helpers/netns.js';
 import { seeded } from '../../helpers/random.js';
 
 const DEMO = join(import.meta.dirname, '../../../examples/labs/demo.yaml');
+const CHILD = join(import.meta.dirname, '../../fixtures/lab-up-child.mjs');
 let dir = '';
 let journal = '';
 /** The simple_switch_grpc stand-in. */
@@ -280,6 +281,38 @@ topology:
       expect((err as TransactionError).notRolledBack).toEqual([]);
       expectNothingOf(name);
       expect((await labList({ journal })).map((l) => l.name)).not.toContain(name);
+    });
+  }
+
+  /**
+   * kill -9 of a process in the middle of `lab up` (a seeded moment after
+   * its review): `lab down` then removes everything it made, and nothing is
+   * left; or, killed before its records were written, it made nothing.
+   */
+  const crash = seeded('LAB_CRASH_SEED');
+  for (let trial = 1; trial <= 3; trial++) {
+    it(`lab down after lab up was killed -9 (trial ${trial})`, async () => {
+      const name = labName();
+      const delay = crash.int(0, 400);
+      const child = spawn(process.execPath, [CHILD, journal, name, '12'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const ended = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout?.on('data', (d: Buffer) => {
+          if (d.toString().includes('committing')) resolve();
+        });
+        child.on('exit', () => reject(new Error('the child ended before its commit')));
+      });
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill('SIGKILL');
+      await ended;
+      const listed = (await labList({ journal })).some((l) => l.name === name);
+      const made = namespacesOf(name).length;
+      if (listed) await labDown(name, { journal });
+      else expect(namespacesOf(name), 'killed before its records: nothing made').toEqual([]);
+      expectNothingOf(name);
+      console.log(
+        `trial ${trial}: killed ${delay} ms after the review (LAB_CRASH_SEED=${crash.seed}), ${made} of 13 namespaces made, ${listed ? 'taken down' : 'not recorded'}`,
+      );
     });
   }
 
