@@ -21,6 +21,7 @@ import { FILTER_PARENT_INGRESS } from '../backends/netlink/families/filter.js';
 import { readLink } from '../backends/netlink/families/link-bytes.js';
 import { listNetns, NETNS_RUN_DIR, netnsExists, validateNetnsName } from '../backends/netns.js';
 import { int, parseSpec, shown, spec, z } from '../backends/schema.js';
+import { readSysctl } from '../backends/sysctl.js';
 import { ClosedError, NamespaceError, TimeoutError, ValidationError } from '../errors.js';
 import { Applier } from './apply.js';
 import { Collection, type Filter } from './collection.js';
@@ -289,6 +290,17 @@ export class Database {
     await this.followOne(netns);
     this.subject.next({ kind: 'netns', action: 'add', netns: netns ?? ROOT });
     this.batches.next(new Set(KINDS.map((k) => k.name)));
+  }
+
+  /**
+   * A sysctl's value as the kernel prints it, read through /proc/sys inside
+   * the namespace (`sysctl -n KEY` under `ip netns exec`): `db.sysctl(
+   * 'net.ipv4.ip_forward', { netns: 'h1' })` is '0' or '1'. Any namespace,
+   * followed or not; the root one when netns is omitted or 'localhost'.
+   */
+  sysctl(key: string, { netns }: { netns?: string } = {}): string {
+    if (this.closed) throw new ClosedError('sysctl: the store is closed');
+    return readSysctl(key, { netns: netns === ROOT ? undefined : netns });
   }
 
   /** Stops following a namespace: its records go (the namespace itself stays). */
