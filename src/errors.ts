@@ -281,6 +281,40 @@ export class CgroupError extends NetStateError {
   }
 }
 
+/** The simple_switch_grpc binary a BMv2 switch names is not there (not on PATH, or not executable). */
+export class Bmv2NotFoundError extends NetStateError {
+  override name = 'Bmv2NotFoundError';
+  constructor(
+    message: string,
+    /** The binary as given ('simple_switch_grpc', or a path). */
+    readonly binary: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A BMv2 switch that did not come up: a port interface missing or down
+ * before the start, the process exiting before it was ready (`code` or
+ * `signal`), not listening on its ports in time, one of its ports shared
+ * with another listener (SO_REUSEPORT), or stopped while it started.
+ * `lines` are the last lines it wrote (stdout and stderr, then its log
+ * file's when it has one).
+ */
+export class Bmv2StartupError extends NetStateError {
+  override name = 'Bmv2StartupError';
+  constructor(
+    message: string,
+    /** The switch's name. */
+    readonly switchName: string,
+    readonly lines: readonly string[] = [],
+    readonly code: number | null = null,
+    readonly signal: NodeJS.Signals | null = null,
+  ) {
+    super(message);
+  }
+}
+
 /** The spec as JSON for a message; never throws, never takes long (BigInt, cycles, shared parts, hostile getters). */
 function safeJson(value: unknown): string {
   let left = 1000;

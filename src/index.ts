@@ -1,6 +1,19 @@
 /** netstate: everything public is exported from here. */
 
 export {
+  Bmv2Options,
+  type Bmv2OptionsInput,
+  DEFAULT_GRPC_ADDRESS,
+  DEFAULT_THRIFT_PORT,
+} from './backends/bmv2/options.js';
+export {
+  type BackoffOptions,
+  DEFAULT_BACKOFF,
+  type SupervisionEvent,
+  Supervisor,
+} from './backends/bmv2/supervisor.js';
+export { type Bmv2State, type Bmv2Status, Bmv2Switch, findBmv2Binary } from './backends/bmv2/switch.js';
+export {
   addToCgroup,
   type Cgroup,
   type CgroupDir,
@@ -17,6 +30,7 @@ export {
   type RemoveCgroupOptions,
   removeCgroup,
 } from './backends/cgroup.js';
+export { getTxChecksum, setTxChecksum } from './backends/ethtool.js';
 export {
   decodeAll,
   decodeMessage,
@@ -113,19 +127,28 @@ export type {
   InterfaceRecord,
   Stored,
   StoredAddress,
+  StoredFilter,
   StoredNeighbour,
+  StoredQdisc,
   StoredRoute,
   StoredRule,
   StoreRecord,
 } from './db/records.js';
 export type { LoadProgress } from './db/source.js';
 export { ROOT } from './db/source.js';
+export { SwitchCollection, type SwitchFilter, type SwitchRecord, type SwitchState } from './db/switches.js';
 export * from './errors.js';
 export { DEFAULT_JOURNAL, NetState, type NetStateOptions, type WaitOptions } from './netstate/netstate.js';
 export { ReadOnlyNetState } from './netstate/readonly.js';
+export { type FrozenSwitch, Switches } from './netstate/switches.js';
+export { type CleanupReport, cleanupLab } from './runtime/cleanup.js';
 export { disableIpv6, type EnableIpv6Options, enableIpv6 } from './runtime/ipv6.js';
+export * from './runtime/lab/index.js';
+export { type LabUpOptions, type LabUpResult, labDown, labList, labUp, runningModel } from './runtime/lab/up.js';
+export { Lab, type LabOptions, type ShapeOptions, sweep } from './runtime/lab.js';
 export { Namespace } from './runtime/namespace.js';
 export { type LabRecord, LabRegistry, type MadeRecord } from './runtime/registry.js';
+export { applyNetem, clearQdisc, type NetemOptions } from './runtime/shaping.js';
 export type { FacadeOptions } from './runtime/transact.js';
 export { type Side, VethPair, type VethPairOptions } from './runtime/veth-pair.js';
 export type { CommitOptions, CommitReport } from './transactions/commit.js';
@@ -136,4 +159,6 @@ export { PendingCommit } from './transactions/provisional.js';
 export type { Recovered } from './transactions/recovery.js';
 export type { RollbackReport } from './transactions/rollback.js';
 export type { InterfaceTarget, NexthopTarget, RouteTarget } from './transactions/staged.js';
+export { SwitchHandle } from './transactions/switch-handle.js';
+export { SwitchSpec, type SwitchTarget } from './transactions/switch-staging.js';
 export { InterfaceHandle, type Review, RouteHandle, Transaction } from './transactions/transaction.js';

@@ -43,23 +43,21 @@ export function echo(netns: string | undefined, address: string, options: EchoOp
       'raw ICMP socket',
     ),
   );
-  try {
-    check('connect', sys.connect(fd, sockaddr(family, target.bytes), family === 4 ? 16 : 28), address);
-  } catch (e) {
-    sys.close(fd);
-    throw e;
-  }
+  // Not connected: connect() would fix the source address once, and an IPv6 address still in
+  // duplicate address detection (tentative) has none yet. Each request picks its source anew.
+  const to = sockaddr(family, target.bytes);
   const id = nextId++ & 0xffff;
   const timeout = options.timeout ?? 2000;
   const interval = options.interval ?? 200;
   const sent = new Map<number, number>();
   const buf = Buffer.alloc(2048);
+  const from = Buffer.alloc(28);
   return new Promise<number>((resolve, reject) => {
     let seq = 0;
     const send = () => {
       const packet = request(family, id, ++seq);
       sent.set(seq, performance.now());
-      sys.send(fd, packet, packet.length, 0); // a refusal (no route) shows as no reply
+      sys.sendto(fd, packet, packet.length, 0, to, to.length); // a refusal (no route) shows as no reply
     };
     // Awaited: the process stays alive until the reply comes or the time is up.
     const release = poller.hold();
@@ -73,8 +71,16 @@ export function echo(netns: string | undefined, address: string, options: EchoOp
     };
     poller.watch(fd, () => {
       for (;;) {
-        const n = Number(sys.recv(fd, buf, buf.length, 0));
+        const len = [from.length];
+        const n = Number(sys.recvfrom(fd, buf, buf.length, 0, from, len));
         if (n <= 0) return true;
+        // Unconnected, the socket sees every echo reply of the namespace: only the target's count.
+        if (
+          !from
+            .subarray(family === 4 ? 4 : 8, family === 4 ? 8 : 24)
+            .equals(to.subarray(family === 4 ? 4 : 8, family === 4 ? 8 : 24))
+        )
+          continue;
         const at = family === 4 ? ((buf[0] as number) & 0x0f) * 4 : 0;
         if (n < at + 8 || buf[at] !== ECHO[family].reply || buf.readUInt16BE(at + 4) !== id) continue;
         const start = sent.get(buf.readUInt16BE(at + 6));

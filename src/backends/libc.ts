@@ -54,8 +54,10 @@ export const sys = {
   setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *val, uint32 len)'),
   getsockopt: lib.func('int getsockopt(int fd, int level, int name, void *val, _Inout_ uint32 *len)'),
   send: lib.func('intptr send(int fd, const void *buf, uintptr len, int flags)'),
+  sendto: lib.func('intptr sendto(int fd, const void *buf, uintptr len, int flags, const void *addr, uint32 alen)'),
   connect: lib.func('int connect(int fd, const void *addr, uint32 len)'),
   recv: lib.func('intptr recv(int fd, void *buf, uintptr len, int flags)'),
+  recvfrom: lib.func('intptr recvfrom(int fd, void *buf, uintptr len, int flags, void *addr, _Inout_ uint32 *alen)'),
   // Addresses as integers: the vector lives in memory koffi allocated (see datagrams.ts).
   recvmmsg: lib.func('int recvmmsg(int fd, uint64 msgvec, uint32 vlen, int flags, uint64 timeout)'),
   close: lib.func('int close(int fd)'),

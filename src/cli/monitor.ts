@@ -26,6 +26,7 @@ const TAGS: Record<string, string> = {
   neighbour: 'NEIGH',
   netns: 'NETNS',
   journal: 'JOURNAL',
+  switch: 'SWITCH',
 };
 
 /** The objects `ip monitor` names, and their abbreviations, by the kind of store event. */
@@ -67,6 +68,11 @@ export function eventLine(e: StoreEvent, ctx: FormatContext, several: boolean): 
   const where = several ? `${e.netns} ` : '';
   if (e.kind === 'netns') return `${tag} ${e.netns} ${e.action}`;
   if (e.kind === 'journal') return `${tag} ${where}commit ${e.id} ${e.action} (${e.steps} step(s) undone)`;
+  // Switch records are the process's that runs them: a monitor's own store has none, an embedding program may.
+  if (e.kind === 'switch') {
+    const s = (e.after ?? e.before) as { name: string; state: string; pid: number | null };
+    return `${tag} ${where}${e.action === 'remove' ? 'Deleted ' : ''}${s.name} ${s.state}${s.pid ? ` pid ${s.pid}` : ''}`;
+  }
   const record = (e.after ?? e.before) as StoreRecord;
   const action = { add: '', change: 'Changed ', remove: 'Deleted ' }[e.action as 'add' | 'change' | 'remove'] ?? '';
   const silent = e.silent ? ' (silent)' : '';

@@ -36,6 +36,7 @@ import { toRecord } from './records.js';
 import { RouteCollection } from './route-collection.js';
 import { type LoadProgress, ROOT, Source } from './source.js';
 import { type RowChange, Store } from './store.js';
+import { SwitchCollection } from './switches.js';
 
 export interface DatabaseOptions {
   /** Named namespace(s) to follow; the root namespace when omitted ('localhost' in records); none for [] (follow some later: `db.follow`, `tx.addNamespace`). */
@@ -55,7 +56,8 @@ export interface WaitOptions {
   absent?: boolean;
 }
 
-export type WaitKind = KindName;
+/** What waitFor waits for: a kernel object's kind, or 'switch' (a BMv2 switch's record). */
+export type WaitKind = KindName | 'switch';
 
 /** A namespace as `db.namespaces.list()` shows it. */
 export interface NamespaceRecord {
@@ -132,6 +134,8 @@ export class Database {
   readonly errors$: Observable<Error>;
   /** The namespaces of the machine, followed or not: `db.namespaces.list()`. */
   readonly namespaces: Namespaces;
+  /** BMv2 switches as records (written by the layers that run them): `db.switches.get('s1')`. */
+  readonly switches: SwitchCollection;
 
   protected readonly subject = new Subject<StoreEvent>();
   private readonly errorSubject = new Subject<Error>();
@@ -211,6 +215,7 @@ export class Database {
     this.qdiscs = c.qdiscs;
     this.filters = c.filters;
     this.namespaces = new Namespaces(this);
+    this.switches = this.makeSwitches(store, (e) => this.publishSwitch(e));
     this.applier = new Applier(store);
     this.events$ = this.subject.asObservable();
     this.errors$ = this.errorSubject.asObservable();
@@ -235,6 +240,18 @@ export class Database {
       neighbours: new Collection<StoredNeighbour>(p.store, neighbours, (s) => ({ dst: String(s) })),
       ...tcCollections(p),
     };
+  }
+
+  /** The switches' collection (the facade gives it ways of changing things). */
+  protected makeSwitches(store: Store, publish: (event: StoreEvent) => void): SwitchCollection {
+    return new SwitchCollection(store, publish);
+  }
+
+  /** A switch record changed: said on events$, and to waitFor. */
+  private publishSwitch(event: StoreEvent): void {
+    if (this.closed) return;
+    this.subject.next(event);
+    this.batches.next(new Set(['switch']));
   }
 
   /** Loads the namespaces' state and follows it from then on: a store without transactions. */
@@ -301,7 +318,8 @@ export class Database {
    * does); a TimeoutError after `timeout`, a ClosedError if the store closes first.
    */
   async waitFor(kind: WaitKind, spec: string | number | Filter, options: WaitOptions = {}): Promise<StoreRecord | undefined> {
-    const collection = this.collection(kind);
+    const collection: { get(spec: string | number | Filter): StoreRecord | undefined } =
+      kind === 'switch' ? (this.switches as never) : this.collection(kind);
     if (this.closed) throw new ClosedError('waitFor: the store is closed');
     parseSpec(WaitOptionsSpec, options, 'waitFor options');
     const timeout = options.timeout ?? 5000;
@@ -437,9 +455,12 @@ export class Database {
     return [...this.sources.values()].find((s) => s.netns === netns || s.name === netns);
   }
 
-  private collection(kind: WaitKind): Collection {
+  private collection(kind: KindName): Collection {
     const k = typeof kind === 'string' && Object.hasOwn(KIND_BY_NAME, kind) ? KIND_BY_NAME[kind] : undefined;
-    if (!k) throw new ValidationError(`unknown kind ${shown(kind)} (one of ${Object.keys(KIND_BY_NAME).join(', ')})`, 'kind');
+    if (!k) {
+      const kinds = [...Object.keys(KIND_BY_NAME), 'switch'].join(', ');
+      throw new ValidationError(`unknown kind ${shown(kind)} (one of ${kinds})`, 'kind');
+    }
     return (this as unknown as Record<string, Collection>)[k.table] as Collection;
   }
 
@@ -576,12 +597,14 @@ export class Namespaces {
   }
 }
 
-/** The namespaces an open call names: checked, the root one as undefined. */
+/**
+ * The namespaces an open call names: checked, the root one as undefined.
+ * None (`netns: []`) is a store that follows nothing yet: what a lab's
+ * commits make (`tx.addNamespace`), or `db.follow(name)`, fills it.
+ */
 export function namespacesOf(options: { netns?: string | readonly string[] }): (string | undefined)[] {
   const names: (string | undefined)[] =
     options.netns === undefined ? [undefined] : typeof options.netns === 'string' ? [options.netns] : [...options.netns];
-  if (names.length === 0)
-    throw new ValidationError('netns: name at least one namespace, or omit it for the root namespace', 'netns');
   if (new Set(names).size !== names.length) throw new ValidationError('netns: a namespace is named twice', 'netns');
   if (names.includes(ROOT)) {
     throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`, 'netns');

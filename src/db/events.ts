@@ -3,8 +3,11 @@ import type { KindName } from './kinds/kind.js';
 import type { StoreRecord } from './records.js';
 
 export interface StoreEvent {
-  /** The kind of object, 'netns' for a followed namespace itself, 'journal' for a commit the journal undid. */
-  kind: KindName | 'netns' | 'journal';
+  /**
+   * The kind of object, 'netns' for a followed namespace itself, 'journal'
+   * for a commit the journal undid, 'switch' for a BMv2 switch's record.
+   */
+  kind: KindName | 'netns' | 'journal' | 'switch';
   /**
    * add / change / remove of an object; for 'netns': 'resync' after lost
    * events were recovered, 'remove' when the namespace disappeared; for

@@ -23,6 +23,7 @@ import {
   openOptionFields,
   tcCollections,
 } from '../db/database.js';
+import type { StoreEvent } from '../db/events.js';
 import { addresses, interfaces, neighbours, routes, rules } from '../db/kinds/index.js';
 import type { StoredAddress, StoredNeighbour } from '../db/records.js';
 import { ROOT } from '../db/source.js';
@@ -38,6 +39,7 @@ import type { CreateSpec } from '../transactions/specs.js';
 import { type InterfaceHandle, Transaction } from '../transactions/transaction.js';
 import { Interfaces, Routes, Rules } from './collections.js';
 import { ReadOnlyNetState } from './readonly.js';
+import { Switches } from './switches.js';
 
 export type { WaitKind, WaitOptions } from '../db/database.js';
 
@@ -73,6 +75,7 @@ export class NetState extends Database {
   declare readonly interfaces: Interfaces;
   declare readonly routes: Routes;
   declare readonly rules: Rules;
+  declare readonly switches: Switches;
   /** The commit journal, unless opened with `journal: false`. */
   journal?: Journal;
   /** What opening the store undid from the journal (commits of processes that died half-way). */
@@ -127,6 +130,16 @@ export class NetState extends Database {
       neighbours: new Collection<StoredNeighbour>(p.store, neighbours, (s) => ({ dst: String(s) })),
       ...tcCollections(p),
     };
+  }
+
+  /** Switch records, which can also be frozen (restarted when they end on their own). */
+  protected override makeSwitches(store: Store, publish: (event: StoreEvent) => void): Switches {
+    return new Switches(
+      () => this,
+      () => this.followed[0] as string,
+      store,
+      publish,
+    );
   }
 
   /** Loads the namespaces' state, follows it from then on, and undoes what dead processes left half-applied. */

@@ -12,6 +12,7 @@ import type {
   StoredRule,
   StoreRecord,
 } from '../db/records.js';
+import type { SwitchCollection } from '../db/switches.js';
 import { NetStateError } from '../errors.js';
 import type { NetState, WaitKind, WaitOptions } from './netstate.js';
 
@@ -49,6 +50,12 @@ export class ReadOnlyNetState {
     this.qdiscs = readOnly(db.qdiscs);
     this.filters = readOnly(db.filters);
     this.events$ = db.events$;
+  }
+
+  /** The switches' records: get, list, count (put, delete, freeze refused). */
+  get switches(): Pick<SwitchCollection, 'get' | 'list' | 'count'> {
+    const s = this.db.switches;
+    return { get: (spec) => s.get(spec), list: (f) => s.list(f), count: (f) => s.count(f) };
   }
 
   get namespaces(): NetState['namespaces'] {

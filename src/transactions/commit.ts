@@ -17,6 +17,7 @@ import type { Host } from './host.js';
 import type { Journal, JournalNamespace } from './journal.js';
 import { AddressBook, predictSideEffects, type SideEffects } from './kernel-model.js';
 import { routeKey, ruleKey } from './names.js';
+import { isParallelGroup, runParallel } from './parallel.js';
 import { plan, type Staging, type Step } from './plan.js';
 import { me } from './recovery.js';
 import { proofKinds, rollback } from './rollback.js';
@@ -105,7 +106,9 @@ export async function commitStaging(
     }
     let done = 0;
     for (const group of phases(steps)) {
-      const failure = await applyGroup(db, exec, group, applied, done, journal && id ? { journal, id } : undefined);
+      const failure = isParallelGroup(group)
+        ? await applyParallel(exec, group, applied, done, journal && id ? { journal, id } : undefined)
+        : await applyGroup(db, exec, group, applied, done, journal && id ? { journal, id } : undefined);
       done += group.length;
       if (failure) throw failure;
       options.progress?.(done, steps.length, (group[group.length - 1] as Step).what);
@@ -202,6 +205,7 @@ function objectsOf(staging: Staging): string[] {
   for (const s of staging.tc ?? []) if (s.target) out.add(`tc ${s.target.netns}|${s.target.ifname}|${s.target.slot}`);
   for (const s of staging.namespaces ?? []) out.add(`namespace ${(s.target ?? s.base)?.name}`);
   for (const s of staging.sysctls ?? []) if (s.target) out.add(`sysctl ${s.target.netns}|${s.target.key}`);
+  for (const s of staging.switches ?? []) for (const t of [s.base, s.target]) if (t) out.add(`switch ${t.netns}|${t.name}`);
   return [...out];
 }
 
@@ -259,6 +263,20 @@ function target(db: Host, staging: Staging, effects: SideEffects): Confirmer {
 function keyOf(s: Staged<{ netns: string; ifname: string }>): string {
   const t = (s.target ?? s.base) as { netns: string; ifname: string };
   return `${t.netns}|${t.ifname}`;
+}
+
+/** A phase whose steps run at once (parallel.ts), marked in the journal as one slice. */
+async function applyParallel(
+  exec: Executor,
+  group: Step[],
+  applied: Step[],
+  first: number,
+  journaled?: { journal: Journal; id: string },
+): Promise<StepFailure | undefined> {
+  journaled?.journal.sent(journaled.id, first + group.length);
+  const failure = await runParallel(exec, group, applied);
+  journaled?.journal.done(journaled.id, first + group.length);
+  return failure && new StepFailure(failure.what, failure.error);
 }
 
 function phases(steps: Step[]): Step[][] {

@@ -23,7 +23,7 @@ export const HOST_PHASES = {
 } as const;
 
 /** The non-netlink requests (what `op` names besides the netlink families and 'tuntap'). */
-export type HostOp = 'netns' | 'sysctl' | 'process';
+export type HostOp = 'netns' | 'sysctl' | 'process' | 'switch';
 
 export interface HostStaging {
   namespaces: Iterable<Staged<NamespaceTarget>>;

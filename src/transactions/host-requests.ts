@@ -24,6 +24,8 @@ import { ROOT } from '../db/source.js';
 import { NetStateError, ProcessError } from '../errors.js';
 import type { Request } from './plan.js';
 import type { ProcessTarget } from './staged.js';
+import { switchRuntime } from './switch-runtime.js';
+import type { SwitchTarget } from './switch-staging.js';
 
 /** How long a process must stay up after its start to count as started (it may fail at once: a bad option). */
 const SETTLE_MS = 50;
@@ -31,7 +33,7 @@ const SETTLE_MS = 50;
 const STDERR_TAIL = 2000;
 
 export function isHostRequest(r: Request): boolean {
-  return r.op === 'netns' || r.op === 'sysctl' || r.op === 'process';
+  return r.op === 'netns' || r.op === 'sysctl' || r.op === 'process' || r.op === 'switch';
 }
 
 export class HostRequests {
@@ -49,6 +51,12 @@ export class HostRequests {
     if (r.op === 'process') {
       if (r.cmd === 'del') return this.stopProcess(r.spec.name as string, r.spec.cgroup as string | undefined);
       return this.startProcess(r.spec as unknown as ProcessTarget);
+    }
+    if (r.op === 'switch') {
+      // BMv2 switches (switch-runtime.ts): started ready or not at all; stopped with their cgroup.
+      const runtime = switchRuntime(this.db);
+      if (r.cmd === 'del') return runtime.stop(r.netns, r.spec.name as string, r.spec.cgroup as string | undefined);
+      return runtime.start(r.spec as unknown as SwitchTarget);
     }
     throw new NetStateError(`not a host request: ${r.op} ${r.cmd}`);
   }

@@ -16,6 +16,8 @@ import { isLinkLocal } from './current.js';
 import { HOST_PHASES, type HostOp, type HostStaging, hostSteps } from './host-plan.js';
 import { type AddressBook, addedFirst, type SideEffects } from './kernel-model.js';
 import type { AddressAttributes, InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged } from './staged.js';
+import { switchSteps } from './switch-plan.js';
+import type { SwitchTarget } from './switch-staging.js';
 import { tcSteps } from './tc-plan.js';
 import type { TcExpectation, TcTarget } from './tc-targets.js';
 
@@ -107,6 +109,8 @@ export interface Staging extends Partial<HostStaging> {
   routes: Iterable<Staged<RouteTarget>>;
   rules: Iterable<Staged<RuleTarget>>;
   neighbours: Iterable<Staged<NeighbourTarget>>;
+  /** BMv2 switches started and stopped (switch-plan.ts). */
+  switches?: Iterable<Staged<SwitchTarget>>;
   /** Root qdiscs and ingress forwards (shaping.ts). */
   tc?: Iterable<Staged<TcTarget>>;
 }
@@ -147,6 +151,7 @@ export function plan(staging: Staging, ctx: PlanContext): Step[] {
     // A namespace is made before anything, explicitly ordered steps included: they may happen in it.
     steps.push({ order: step.phase === HOST_PHASES.createNamespaces ? -UNORDERED : UNORDERED, ...step });
   }
+  for (const step of switchSteps(staging.switches ?? [])) steps.push({ order: UNORDERED, ...step });
   // Each phase's steps grouped by namespace, in this order: the order they are sent in, and
   // written down in (the journal marks how far a commit got by position).
   return steps.sort(

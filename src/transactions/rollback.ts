@@ -64,8 +64,9 @@ export async function rollback(
   const rolledBack: string[] = [];
   // What happened inside a namespace the commit made goes with it: its removal undoes all of it.
   const made = new Set(applied.filter(isNamespaceMade).map((s) => s.request.netns));
-  // (Not its processes' cgroups: those live outside the namespace, and their undo removes them.)
-  const inMade = (s: Step) => made.has(s.request.netns) && !isNamespaceMade(s) && s.request.op !== 'process';
+  // (Not its processes' and switches' cgroups: those live outside the namespace, and their undo removes them.)
+  const inMade = (s: Step) =>
+    made.has(s.request.netns) && !isNamespaceMade(s) && s.request.op !== 'process' && s.request.op !== 'switch';
   for (const s of applied) if (inMade(s)) rolledBack.push(s.what);
   const undone = applied.filter((s) => !inMade(s));
   // Undos refused in the first pass: some depend on what a later undo or the side effects bring

@@ -46,6 +46,9 @@ import {
   RuleSpec,
 } from './specs.js';
 import type { InterfaceTarget, NeighbourTarget, RouteTarget, RuleTarget, Staged, TuntapOptions } from './staged.js';
+import { SwitchHandle } from './switch-handle.js';
+import { reviewSwitches } from './switch-review.js';
+import { type SwitchSpec, SwitchStaging } from './switch-staging.js';
 import type { TcTarget } from './tc-targets.js';
 
 export { InterfaceHandle } from './interface-handle.js';
@@ -53,6 +56,8 @@ export { describeRoute, describeRule, routeKey } from './names.js';
 export { RouteHandle } from './route-handle.js';
 
 export interface Review extends HostReview {
+  /** BMv2 switches started and stopped (switch-review.ts). */
+  switches?: Record<string, ObjectDiff>;
   interfaces: Record<string, ObjectDiff>;
   routes: Record<string, ObjectDiff>;
   rules: Record<string, ObjectDiff>;
@@ -73,6 +78,8 @@ export class Transaction {
   readonly tc = new Map<string, Staged<TcTarget>>();
   /** Namespaces, sysctls and processes. */
   readonly host: HostStaging;
+  /** BMv2 switches (switch-staging.ts). */
+  readonly switchStaging: SwitchStaging;
 
   constructor(
     readonly db: Host,
@@ -83,6 +90,40 @@ export class Transaction {
       const s = this.interfaces.get(this.ifKey(ifname, ns));
       return s?.target !== undefined && (s.base === undefined || s.replaced === true);
     });
+    this.switchStaging = new SwitchStaging(db, {
+      followed: (ns) => this.followed(ns),
+      removesNamespace: (ns) => this.host.removesNamespace(ns),
+      interfaceState: (ns, ifname) => {
+        const key = this.ifKey(ifname, ns);
+        const s = this.interfaces.get(key);
+        if (s) return s.target?.state;
+        return this.db.interfaces.get({ netns: ns, ifname })?.state as 'up' | 'down' | undefined;
+      },
+    });
+  }
+
+  // ---- BMv2 switches
+
+  /**
+   * Starts a BMv2 switch in the commit, once the links and ports it uses
+   * exist and are up (all the commit's switches at once): Bmv2Switch's
+   * options, its `name`, `netns` (this transaction's when omitted) and
+   * `restart: 'on-failure'` for supervision. A switch that does not come up
+   * fails the commit, which is rolled back whole. Returns the name.
+   */
+  addSwitch(spec: SwitchSpec): string {
+    this.live();
+    return this.switchStaging.add(spec);
+  }
+
+  /** A running (or staged) switch: `tx.switch('s1').remove()`. */
+  switch(name: string, opts: { netns?: string } = {}): SwitchHandle {
+    this.live();
+    const { netns } = parseSpec(HandleOptions, opts, 'tx.switch options');
+    const ns = this.followed(netns);
+    if (!this.switchStaging.has(name, ns))
+      throw new ValidationError(`tx.switch: no switch named ${String(name)} in ${ns}`, 'name');
+    return new SwitchHandle(this.switchStaging, name, netns, () => this.live());
   }
 
   // ---- namespaces, sysctls, processes
@@ -496,6 +537,7 @@ export class Transaction {
           namespaces: [...this.host.namespaces.values()],
           sysctls: [...this.host.sysctls.values()],
           processes: [...this.host.processes.values()],
+          switches: [...this.switchStaging.switches.values()],
         },
         { ...options, checks: [...this.checks, ...(options.checks ?? [])] },
         journaling,
@@ -538,6 +580,7 @@ export class Transaction {
     Object.assign(
       out,
       reviewHost(this.host, (netns, name) => this.label(netns, name)),
+      reviewSwitches(this.switchStaging, (netns, name) => this.label(netns, name)),
     );
     for (const k of Object.keys(out) as (keyof Review)[])
       out[k] = Object.fromEntries(Object.entries(out[k] ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
@@ -556,6 +599,7 @@ export class Transaction {
     this.host.namespaces.clear();
     this.host.sysctls.clear();
     this.host.processes.clear();
+    this.switchStaging.switches.clear();
   }
 
   /** Nothing may be staged in a namespace this transaction removes (it goes with everything in it). */

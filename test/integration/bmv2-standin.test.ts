@@ -276,6 +276,17 @@ describe('simple_switch_grpc stand-in: start-up, sockets, signals, knobs', () =>
     expect(Date.now() - started).toBeGreaterThanOrEqual(800);
   });
 
+  it('BMV2_STANDIN_LISTEN=0: every line as if it listened, no socket bound, and it runs on', async () => {
+    const s = startSwitch(ns.name, ['--no-p4', '--log-console', '--thrift-port', '9198'], { BMV2_STANDIN_LISTEN: '0' });
+    // "Thrift server was started" comes after the gRPC bind and right before the Thrift one.
+    await untilOutput(s, 'stdout', /Thrift server was started/);
+    expect(s.stdout).toMatch(/^Server listening on 0\.0\.0\.0:9559$/m);
+    expect(listeners(s.pid)).toEqual([]);
+    expect(() => process.kill(s.pid, 0)).not.toThrow();
+    s.child.kill('SIGTERM');
+    expect(await s.exit).toEqual({ code: null, signal: 'SIGTERM' });
+  });
+
   it.each([
     [{ BMV2_STANDIN_EXIT_CODE: '3' }, { code: 3, signal: null }],
     [{ BMV2_STANDIN_EXIT_SIGNAL: 'SIGSEGV' }, { code: null, signal: 'SIGSEGV' }],

@@ -65,8 +65,22 @@ describe('initial load', () => {
 
   it('refuses a missing namespace with NamespaceError, and bad options with ValidationError', async () => {
     await expect(NetState.open({ netns: 'nst-does-not-exist' })).rejects.toThrow(NamespaceError);
-    await expect(NetState.open({ netns: [] })).rejects.toThrow(ValidationError);
     await expect(NetState.open({ netns: [ns.name, ns.name] })).rejects.toThrow(ValidationError);
+  });
+
+  it('netns: [] follows nothing until told to', async () => {
+    basicLab(ns.name);
+    const db = await NetState.open({ netns: [], journal: false });
+    try {
+      expect(db.followed).toEqual([]);
+      expect(db.interfaces.count()).toBe(0);
+      await db.follow(ns.name);
+      expect(db.followed).toEqual([ns.name]);
+      expect(db.interfaces.get({ netns: ns.name, ifname: 'v0' })).toBeDefined();
+      await expectStoreMatchesKernel(db, ns.name);
+    } finally {
+      await db.close();
+    }
   });
 
   it('can keep the store in a file', async () => {
