@@ -549,7 +549,7 @@ export function namespacesOf(options: { netns?: string | readonly string[] }): (
     throw new ValidationError('netns: name at least one namespace, or omit it for the root namespace', 'netns');
   if (new Set(names).size !== names.length) throw new ValidationError('netns: a namespace is named twice', 'netns');
   if (names.includes(ROOT)) {
-    throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`);
+    throw new ValidationError(`netns: "${ROOT}" is the name records give the root namespace; it cannot name another`, 'netns');
   }
   for (const n of names) if (n !== undefined && !netnsExists(n)) throw new NamespaceError(`no network namespace named "${n}"`);
   return names;
