@@ -320,7 +320,10 @@ function randomEdits(r: Random, base: LabModel, count: number): LabModel {
       else n.routes.push({ dst: `172.31.${r.int(0, 255)}.0/24`, family: 4, via: '10.255.0.1' });
     },
     () => {
-      const l = m.links[r.pick(Object.keys(m.links))];
+      // A lab may have no link left (or none at all): nothing to pick from.
+      const ids = Object.keys(m.links);
+      if (ids.length === 0) return;
+      const l = m.links[r.pick(ids)];
       if (!l) return;
       const mtu = r.chance(0.3) ? undefined : r.pick([1400, 9000]);
       for (const e of l.endpoints) {
@@ -333,7 +336,10 @@ function randomEdits(r: Random, base: LabModel, count: number): LabModel {
     },
     () => {
       // Remove a link, and its interfaces (and switch ports).
-      const l = m.links[r.pick(Object.keys(m.links))];
+      // A lab may have no link left (or none at all): nothing to pick from.
+      const ids = Object.keys(m.links);
+      if (ids.length === 0) return;
+      const l = m.links[r.pick(ids)];
       if (!l) return;
       delete m.links[l.id];
       for (const e of l.endpoints) {
