@@ -106,6 +106,16 @@ describe('a lab in one transaction', () => {
     expect(db.followed).not.toContain(h1);
   });
 
+  /** The step each fault fails at, as the error names it. */
+  const STEP_OF: Record<string, RegExp> = {
+    namespace: /^namespace nst-.*: add$/,
+    link: /^create vlan vl0$/,
+    qdisc: /^add an ingress qdisc to q0$/,
+    sysctl: /^sysctl net\.ipv4\.conf\.all\.forwarding /,
+    'process start': /^process fails /,
+    command: /^process exit3 /,
+  };
+
   // A fault at each step kind in turn: the whole lab rolls back, and the machine is as before.
   it.each([
     [
@@ -120,6 +130,22 @@ describe('a lab in one transaction', () => {
       'link',
       (tx: ReturnType<NetState['begin']>) => {
         tx.create({ kind: 'vlan', ifname: 'vl0', netns: made[0], link: 'eth0', data: { id: 5 } });
+        return tx;
+      },
+    ],
+    [
+      'qdisc',
+      async (tx: ReturnType<NetState['begin']>) => {
+        // A forward staged on a link of a namespace the store follows; someone else attaches an
+        // ingress qdisc to that link between staging and commit: the kernel refuses ours (EEXIST).
+        const other = freshName('q');
+        made.push(other);
+        execFileSync('ip', ['netns', 'add', other]);
+        execFileSync('ip', ['-n', other, 'link', 'add', 'q0', 'type', 'veth', 'peer', 'name', 'q1']);
+        await db.follow(other);
+        tx.interface('q0', { netns: other }).forwardTo('q1');
+        execFileSync('tc', ['-n', other, 'qdisc', 'add', 'dev', 'q0', 'ingress']);
+        // Its refusal must name the step: checked below with the rest.
         return tx;
       },
     ],
@@ -141,18 +167,21 @@ describe('a lab in one transaction', () => {
         return tx;
       },
     ],
-  ] as const)('a fault at a %s step rolls the whole lab back', async (_kind, fault) => {
+  ] as const)('a fault at a %s step rolls the whole lab back', async (kind, fault) => {
     const tx = db.begin();
     stageLab(tx);
-    fault(tx);
+    await fault(tx);
     const after = machine(); // what the fault itself made (a namespace, a cgroup) stays
+    const followed = [...db.followed];
     const err = await tx.commit().catch((e) => e);
     expect(err).toBeInstanceOf(TransactionError);
+    // It failed at the step of that kind, not anywhere else.
+    expect(err.step).toMatch(STEP_OF[kind]);
     expect(err.notRolledBack).toEqual([]);
     const now = machine();
     // The namespace someone else made stays; everything of ours is gone.
     expect(now).toEqual(after);
-    expect(db.followed.filter((n) => made.includes(n))).toEqual([]);
+    expect(db.followed).toEqual(followed);
   });
 
   it.each([
