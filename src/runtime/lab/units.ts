@@ -8,22 +8,15 @@
  * eight-fold mistake, so only bit rates are taken.
  */
 
+import { BIT_RATE_UNITS } from '../../backends/netlink/families/tc-units.js';
+
 /** What a reader gives: the value, or why there is none. */
 export type Read<T> = { value: T } | { problem: string };
 
 const NUMBER = String.raw`(\d+(?:\.\d+)?)`;
 
-const RATE_UNITS: Record<string, number> = {
-  bit: 1,
-  kbit: 1e3,
-  mbit: 1e6,
-  gbit: 1e9,
-  tbit: 1e12,
-  kibit: 1024,
-  mibit: 1024 ** 2,
-  gibit: 1024 ** 3,
-  tibit: 1024 ** 4,
-};
+/** tc's bit-rate units: only bit rates are taken (above). */
+const RATE_UNITS = BIT_RATE_UNITS;
 const RATE = new RegExp(`^${NUMBER}\\s*([a-z]+)$`, 'i');
 
 /** A rate like `10mbit` or `1.5gbit`, in bits per second. */

@@ -47,7 +47,8 @@ export function xmitTime(rateBytes: number, size: number): number {
   return usecToTicks((TIME_UNITS_PER_SEC * size) / rateBytes);
 }
 
-const RATE_UNITS: Record<string, number> = {
+/** tc's bit-rate units, in bits per second. */
+export const BIT_RATE_UNITS: Readonly<Record<string, number>> = {
   bit: 1,
   kbit: 1e3,
   mbit: 1e6,
@@ -57,6 +58,11 @@ const RATE_UNITS: Record<string, number> = {
   mibit: 1024 ** 2,
   gibit: 1024 ** 3,
   tibit: 1024 ** 4,
+};
+
+/** And its byte-rate units (`mbps` is megaBYTES per second), in bits per second. */
+const RATE_UNITS: Record<string, number> = {
+  ...BIT_RATE_UNITS,
   bps: 8,
   kbps: 8e3,
   mbps: 8e6,
