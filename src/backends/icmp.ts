@@ -1,17 +1,20 @@
 /**
  * ICMP echo from inside a namespace, like `ip netns exec NS ping -c1 ADDR`,
- * without needing ping: a raw socket opened in the namespace and connected
- * to the target (so the kernel hands it only the target's packets). IPv6
+ * without needing ping: a raw socket opened in the namespace, each request
+ * sent to the target (sendto), and only the target's replies counted. IPv6
  * raw ICMP sockets get their checksum from the kernel; IPv4 ones carry ours
  * and receive the IP header in front of the reply.
  */
 
-import { TimeoutError, ValidationError } from '../errors.js';
-import { AF_INET, AF_INET6, check, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, sys } from './libc.js';
+import { SystemError, TimeoutError, ValidationError } from '../errors.js';
+import { errnoName } from './errno.js';
+import { AF_INET, AF_INET6, check, lastErrno, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, sys } from './libc.js';
 import { parsePrefix } from './netlink/codec/address.js';
 import { inNetns } from './netns.js';
 import { poller } from './poller.js';
 
+/** ENETUNREACH, EHOSTUNREACH: no route to the target. */
+const UNREACHABLE = new Set([101, 113]);
 const IPPROTO_ICMP = 1;
 const IPPROTO_ICMPV6 = 58;
 const ECHO = { 4: { request: 8, reply: 0 }, 6: { request: 128, reply: 129 } } as const;
@@ -57,7 +60,11 @@ export function echo(netns: string | undefined, address: string, options: EchoOp
     const send = () => {
       const packet = request(family, id, ++seq);
       sent.set(seq, performance.now());
-      sys.sendto(fd, packet, packet.length, 0, to, to.length); // a refusal (no route) shows as no reply
+      if (Number(sys.sendto(fd, packet, packet.length, 0, to, to.length)) >= 0) return;
+      // No route to the target (what connect() said at once, as ping does): an error now, not a
+      // timeout. Other refusals (a buffer full) show as no reply.
+      const errno = lastErrno();
+      if (UNREACHABLE.has(errno)) finish(() => reject(new SystemError('sendto', errno, errnoName(errno), address)));
     };
     // Awaited: the process stays alive until the reply comes or the time is up.
     const release = poller.hold();

@@ -19,13 +19,14 @@
  * forwards frames between its ports), and the demo says so.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { firstValueFrom, timeout } from 'rxjs';
 import { echo } from '../backends/icmp.js';
 import { NetState, TransactionError } from '../index.js';
 import { renderSvg } from '../runtime/lab/graph.js';
+import { leftoversOf } from '../runtime/lab/leftovers.js';
 import type { LabModel } from '../runtime/lab/model.js';
 import { parseLab } from '../runtime/lab/parse.js';
 import { labDown, labUp } from '../runtime/lab/up.js';
@@ -52,40 +53,12 @@ function onPath(command: string): string | undefined {
   return undefined;
 }
 
-/** The namespaces `ip netns` lists for a lab (`LAB.NODE`). */
+/** The namespaces `ip netns` lists for a lab (`LAB.NODE`): the independent witness. */
 function namespacesOf(lab: string): string[] {
   return run('ip', 'netns', 'list')
     .split('\n')
     .map((l) => l.split(' ')[0] as string)
     .filter((n) => n.startsWith(`${lab}.`));
-}
-
-/**
- * Live processes in a cgroup of the lab's nodes (its switch, its exec
- * commands). Zombies do not count: they ended, and wait for their parent.
- */
-function processesOf(lab: string): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (!readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${lab}.`)) continue;
-      if (readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] !== 'Z') out.push(Number(pid));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-/** cgroup directories named after the lab's nodes, in every hierarchy. */
-function cgroupsOf(lab: string): string[] {
-  const found: string[] = [];
-  for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
-    const dir = join('/sys/fs/cgroup', hierarchy, 'netstate');
-    if (!existsSync(dir)) continue;
-    for (const d of readdirSync(dir)) if (d.startsWith(`${lab}.`)) found.push(join(dir, d));
-  }
-  return found;
 }
 
 function loadDemo(): LabModel {
@@ -189,8 +162,9 @@ async function main(): Promise<void> {
       const down = await labDown(NAME, { journal });
       console.log(`removed: ${down.removed.join(', ')}`);
     }
-    const left = [...namespacesOf(NAME), ...processesOf(NAME).map(String), ...cgroupsOf(NAME)];
-    console.log(`left behind (ip netns, /proc/*/cgroup, /sys/fs/cgroup): ${left.length ? left.join(' ') : 'nothing'}`);
+    const l = leftoversOf(NAME);
+    const left = [...namespacesOf(NAME), ...l.namespaces, ...l.cgroups, ...l.processes.map(String)];
+    console.log(`left behind (ip netns, /sys/fs/cgroup, /proc): ${left.length ? left.join(' ') : 'nothing'}`);
     if (left.length) process.exitCode = 1;
     rmSync(dir, { recursive: true, force: true });
   }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { cgroupList, createCgroup, removeCgroup } from '../backends/cgroup.js';
 import { Rtnl } from '../backends/netlink/rtnl.js';
 import { createNetns, netnsExists, removeNetns } from '../backends/netns.js';
-import { killAll } from '../backends/process/members.js';
+import { killAll, processes } from '../backends/process/members.js';
 import { type NsProcess, spawn } from '../backends/process/spawn.js';
 import { readSysctl, writeSysctl } from '../backends/sysctl.js';
 import type { Database } from '../db/database.js';
@@ -81,10 +81,17 @@ export class HostRequests {
     }
   }
 
-  /** Its processes end first (a namespace goes only once nothing runs in it), then its records, then it. */
+  /**
+   * Its processes end first (a namespace goes only once nothing runs in it),
+   * and the cgroups under netstate/ that held only them go with them; then
+   * its records, then it.
+   */
   private async removeNamespace(name: string): Promise<void> {
     if (!netnsExists(name)) return;
+    const inside = new Set(processes(name).map((p) => p.pid));
+    const theirs = cgroupList().filter((c) => c.pids.length > 0 && c.pids.every((pid) => inside.has(pid)));
     await killAll(name);
+    for (const c of theirs) await removeCgroup(c.name).catch(() => undefined);
     if (this.db.followed.includes(name)) await this.db.unfollow(name);
     removeNetns(name, { missingOk: true });
     this.db.made.delete(name);

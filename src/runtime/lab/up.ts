@@ -187,7 +187,8 @@ function stageNode(tx: Transaction, node: LabNode): Item[] {
   if (node.bridge) tx.create({ kind: 'bridge', ifname: node.bridge.device, netns: ns }).up();
   for (const [key, value] of Object.entries(node.sysctls)) tx.sysctl(key, value, { netns: ns });
   const items: Item[] = [{ kind: 'namespace', netns: ns, name: ns }];
-  if (node.exec.length || node.switch) items.push({ kind: 'cgroup', netns: ns, name: cgroupOf(node) });
+  // The exec commands share the node's cgroup; a switch has one of its own, which goes with its namespace.
+  if (node.exec.length) items.push({ kind: 'cgroup', netns: ns, name: cgroupOf(node) });
   return items;
 }
 

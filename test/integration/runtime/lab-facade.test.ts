@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, ProcessError, TransactionError } from '../../../src/index.js';
 import { addNetns, delNetns, freshName, ipJson, tcJson } from '../../helpers/netns.js';
+import { useRuntimeCleanup } from '../../helpers/runtime.js';
 
 const CHILD = join(import.meta.dirname, '../../fixtures/lab-child.mjs');
 let dir = '';
@@ -29,6 +30,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => {
   for (const n of names.splice(0)) delNetns(n);
 });
+// Processes left in a namespace keep it alive after `ip netns del`: ended first (after hooks run last-registered first).
+useRuntimeCleanup(() => [...names]);
 
 /** A namespace name of this test (removed after it whatever happens). */
 function ns(tag: string): string {

@@ -8,18 +8,20 @@
  * gets the faulty step); a lab of 50 nodes up and down.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { echo } from '../../../src/backends/icmp.js';
-import { TransactionError } from '../../../src/index.js';
+import { cgroupList, TransactionError } from '../../../src/index.js';
+import { leftoversOf } from '../../../src/runtime/lab/leftovers.js';
 import type { LabModel } from '../../../src/runtime/lab/model.js';
 import { parseLab } from '../../../src/runtime/lab/parse.js';
 import { labDown, labList, labUp } from '../../../src/runtime/lab/up.js';
 import { STANDIN } from '../../helpers/bmv2-standin.js';
 import { ipJson, tcJson } from '../../helpers/netns.js';
 import { seeded } from '../../helpers/random.js';
+import { ownCgroup } from '../../helpers/runtime.js';
 
 const DEMO = join(import.meta.dirname, '../../../examples/labs/demo.yaml');
 const CHILD = join(import.meta.dirname, '../../fixtures/lab-up-child.mjs');
@@ -68,39 +70,17 @@ function namespacesOf(lab: string): string[] {
     .sort();
 }
 
-/**
- * Processes in a cgroup named after the lab's nodes, by /proc/PID/cgroup.
- * Zombies are not counted: they ended, and wait only for their parent
- * (this process's event loop, for a switch it started) to collect them.
- */
-function processesOf(lab: string): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      if (!readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(`/${lab}.`)) continue;
-      const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0];
-      if (state !== 'Z') out.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim()}`);
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
-}
-
-/** cgroup directories named after the lab's nodes, in every hierarchy. */
-function cgroupsOf(lab: string): string[] {
-  const found: string[] = [];
-  for (const h of readdirSync('/sys/fs/cgroup')) {
-    const base = join('/sys/fs/cgroup', h, 'netstate');
-    if (existsSync(base)) for (const d of readdirSync(base)) if (d.startsWith(`${lab}.`)) found.push(join(base, d));
-  }
-  return found;
-}
-
+/** Nothing of the lab is left: `ip netns`, and the cgroup tree and /proc through leftoversOf. */
 function expectNothingOf(lab: string): void {
   expect(namespacesOf(lab), 'namespaces').toEqual([]);
-  expect(processesOf(lab), 'processes').toEqual([]);
-  expect(cgroupsOf(lab), 'cgroups').toEqual([]);
+  expect(leftoversOf(lab)).toEqual({ namespaces: [], cgroups: [], processes: [] });
+  // Nor the cgroups this process's transactions made (a switch's, a process's).
+  expect(
+    cgroupList()
+      .map((c) => c.name)
+      .filter(ownCgroup),
+    'cgroups of this test process',
+  ).toEqual([]);
 }
 
 function demo(name: string): LabModel {
@@ -158,9 +138,11 @@ describe('lab files', () => {
       .trim()
       .split('\n');
     expect(s1pids.length).toBeGreaterThanOrEqual(1);
-    const sleepers = processesOf(name).filter((p) => / sleep 3600$/.test(p));
+    const running = leftoversOf(name);
+    expect(running.cgroups).toEqual([ns('h2')]);
+    const sleepers = running.processes.filter((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8') === 'sleep\x003600\x00');
     expect(sleepers).toHaveLength(1);
-    expect(readFileSync(`/proc/${(sleepers[0] as string).split(' ')[0]}/cgroup`, 'utf8')).toContain(`/netstate/${ns('h2')}`);
+    expect(readFileSync(`/proc/${sleepers[0]}/cgroup`, 'utf8')).toContain(`/netstate/${ns('h2')}`);
     // h1 reaches h2 across the bridge and the switch.
     expect(await echo(ns('h1'), '10.0.0.2', { timeout: 5000 })).toBeGreaterThan(0);
     expect((await labList({ journal })).map((l) => l.name)).toContain(name);

@@ -5,16 +5,18 @@
  * command run to its end. Read back through ip -j, tc -j, /proc and the
  * cgroup tree; then a failing commit of the same kind leaves nothing.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NetState, TransactionError } from '../../../src/index.js';
 import { delNetns, freshName, ipJson, tcJson } from '../../helpers/netns.js';
-import { cgroupFile, ownCgroup } from '../../helpers/runtime.js';
+import { cgroupFile, ownCgroup, useRuntimeCleanup } from '../../helpers/runtime.js';
 
 const made: string[] = [];
 afterEach(() => {
   for (const n of made.splice(0)) delNetns(n);
 });
+// Processes left in a namespace keep it alive after `ip netns del`: ended first (after hooks run last-registered first).
+useRuntimeCleanup(() => [...made]);
 
 /** Polls a reader of /proc until it holds (nothing announces an exec). */
 async function until(holds: () => boolean, ms: number): Promise<void> {
@@ -72,6 +74,7 @@ describe("the README's lab runtime example", () => {
       await down.commit();
       await server?.wait();
       expect(() => readFileSync(`/proc/${pid}/cmdline`)).toThrow();
+      expect(existsSync(`/sys/fs/cgroup/memory${memory}`), 'its cgroup went with it').toBe(false);
     } finally {
       await db.close();
     }
