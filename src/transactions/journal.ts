@@ -24,7 +24,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { JournalError } from '../errors.js';
 import type { ListedAddress, SideEffects } from './kernel-model.js';
-import type { Step } from './plan.js';
+import type { Request, Step } from './plan.js';
 
 export type CommitState =
   | 'applying'
@@ -100,12 +100,40 @@ CREATE TABLE IF NOT EXISTS plans (
   steps TEXT NOT NULL,
   PRIMARY KEY (commit_id, chunk)
 );
+CREATE TABLE IF NOT EXISTS commit_objects (
+  commit_id TEXT PRIMARY KEY REFERENCES commits(id) ON DELETE CASCADE,
+  keys TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS side_effects (
   commit_id TEXT PRIMARY KEY REFERENCES commits(id) ON DELETE CASCADE,
   routes BLOB NOT NULL,
   rest TEXT NOT NULL
 );
 `;
+
+/**
+ * What the journal keeps of a step: what undoing it needs (its undo
+ * requests, the proofs a rollback waits for, what it cannot put back) and
+ * what a rollback asks of its request (namespace, operation, command), not
+ * the request's body nor its place in the plan. A third less to write for
+ * 100 000 routes, before the first of them goes out.
+ */
+type JournaledStep = Omit<Step, 'order' | 'phase' | 'request'> & { request: Omit<Request, 'spec'> };
+
+function forUndo(s: Step): JournaledStep {
+  const { order: _o, phase: _p, request, ...rest } = s;
+  const { spec: _s, ...kept } = request;
+  return { ...rest, request: kept };
+}
+
+/** A journaled step as the rollback takes it: the fields left out are not read by an undo. */
+function fromJournal(s: JournaledStep): Step {
+  return { order: 0, phase: 0, ...s, request: { ...s.request, spec: {} } };
+}
+
+/** An entry with the objects it changes (kept apart from its row; older files kept them in it). */
+const SELECT_ENTRY =
+  'SELECT c.*, coalesce(o.keys, c.objects) AS objects FROM commits c LEFT JOIN commit_objects o ON o.commit_id = c.id';
 
 /** How many finished entries the journal keeps. */
 const KEEP_FINISHED = 500;
@@ -175,11 +203,15 @@ export class Journal {
             JSON.stringify(entry.namespaces),
             entry.deadline ?? null,
             entry.steps,
-            JSON.stringify(entry.objects),
+            // In a table of their own: 100 000 keys in this row made every progress mark rewrite megabytes.
+            '[]',
           );
+        this.db
+          .prepare('INSERT INTO commit_objects (commit_id, keys) VALUES (?, ?)')
+          .run(entry.id, JSON.stringify(entry.objects));
         const insert = this.db.prepare('INSERT INTO plans (commit_id, chunk, steps) VALUES (?, ?, ?)');
         for (let at = 0, chunk = 0; at < undoable.steps.length; at += CHUNK, chunk++) {
-          insert.run(entry.id, chunk, JSON.stringify(undoable.steps.slice(at, at + CHUNK)));
+          insert.run(entry.id, chunk, JSON.stringify(undoable.steps.slice(at, at + CHUNK).map(forUndo)));
         }
         const { routes, ...rest } = undoable.effects;
         this.db
@@ -222,6 +254,7 @@ export class Journal {
         if (r.changes === 1 && !UNFINISHED.includes(to)) {
           this.db.prepare('DELETE FROM plans WHERE commit_id = ?').run(id);
           this.db.prepare('DELETE FROM side_effects WHERE commit_id = ?').run(id);
+          this.db.prepare('DELETE FROM commit_objects WHERE commit_id = ?').run(id);
         }
         return r.changes === 1;
       })();
@@ -259,7 +292,7 @@ export class Journal {
 
   get(id: string): JournalEntry | undefined {
     return this.guard('reading a commit', () => {
-      const row = this.db.prepare('SELECT * FROM commits WHERE id = ?').get(id) as Row | undefined;
+      const row = this.db.prepare(`${SELECT_ENTRY} WHERE c.id = ?`).get(id) as Row | undefined;
       return row ? this.entry(row) : undefined;
     });
   }
@@ -267,8 +300,8 @@ export class Journal {
   /** Entries, newest first; only those in `states` when given. */
   list(states?: readonly CommitState[]): JournalEntry[] {
     return this.guard('listing commits', () => {
-      const where = states ? ` WHERE state IN (${states.map(() => '?').join(', ')})` : '';
-      const rows = this.db.prepare(`SELECT * FROM commits${where} ORDER BY created DESC`).all(...(states ?? [])) as Row[];
+      const where = states ? ` WHERE c.state IN (${states.map(() => '?').join(', ')})` : '';
+      const rows = this.db.prepare(`${SELECT_ENTRY}${where} ORDER BY c.created DESC`).all(...(states ?? [])) as Row[];
       return rows.map((r) => this.entry(r));
     });
   }
@@ -277,7 +310,7 @@ export class Journal {
   undoable(id: string): Undoable {
     return this.guard(`reading commit ${id}`, () => {
       const chunks = this.db.prepare('SELECT steps FROM plans WHERE commit_id = ? ORDER BY chunk').pluck().all(id) as string[];
-      const steps = chunks.flatMap((c) => JSON.parse(c) as Step[]);
+      const steps = chunks.flatMap((c) => (JSON.parse(c) as JournaledStep[]).map(fromJournal));
       const side = this.db.prepare('SELECT routes, rest FROM side_effects WHERE commit_id = ?').get(id) as
         | { routes: Buffer; rest: string }
         | undefined;
