@@ -393,17 +393,7 @@ async function build(cmd: Command, input: unknown, ctx: BuildContext): Promise<R
     throw new ValidationError(`route ${cmd}: cannot tell IPv4 from IPv6; give dst as a prefix or set family`, 'family');
   }
   if (s.dst === undefined) throw new ValidationError(`route ${cmd}: 'dst' is required ('default' or a prefix)`, 'dst');
-  const header: Record<string, number> = {
-    family: familyNumber(fam),
-    dst_len: 0,
-    src_len: 0,
-    tos: 0,
-    table: 0,
-    proto: 0,
-    scope: 0,
-    type: 0,
-    flags: 0,
-  };
+  const header = rtmsgHeader(fam);
   const attrs: Attrs = {};
   if (s.dst !== 'default') {
     header.dst_len = s.dst.length;
@@ -460,21 +450,16 @@ async function build(cmd: Command, input: unknown, ctx: BuildContext): Promise<R
   return { type: isDel ? RTM_DELROUTE : RTM_NEWROUTE, flags: flagsFor(cmd), body: { header, attrs } };
 }
 
+/** An rtmsg of this family with every other field zero: requests fill in what they set. */
+function rtmsgHeader(fam: Parameters<typeof familyNumber>[0]): Record<string, number> {
+  return { family: familyNumber(fam), dst_len: 0, src_len: 0, tos: 0, table: 0, proto: 0, scope: 0, type: 0, flags: 0 };
+}
+
 /** `ip route get`: a FIB lookup; answers with the route a packet would take. */
 async function buildGet(s: z.output<typeof RouteQuery>, ctx: BuildContext): Promise<Request> {
   const fam = sameFamily(sameFamily(s.family, s.dst, 'dst', 'lookup'), s.src, 'src', 'lookup');
   if (!fam) throw new ValidationError('route get: cannot tell IPv4 from IPv6; give dst or set family', 'family');
-  const header: Record<string, number> = {
-    family: familyNumber(fam),
-    dst_len: 0,
-    src_len: 0,
-    tos: 0,
-    table: 0,
-    proto: 0,
-    scope: 0,
-    type: 0,
-    flags: 0,
-  };
+  const header = rtmsgHeader(fam);
   const attrs: Attrs = {};
   if (s.dst) {
     header.dst_len = s.dst.length;

@@ -243,6 +243,12 @@ function familyOf(given: 4 | 6 | undefined, src: Prefix | undefined, dst: Prefix
   return f;
 }
 
+/** A fib_rule_hdr of this family (none: AF_UNSPEC) with every other field zero. */
+function fibRuleHeader(fam: 4 | 6 | undefined): Record<string, number> {
+  const family = fam === 6 ? AF.INET6 : fam === 4 ? AF.INET : AF.UNSPEC;
+  return { family, dst_len: 0, src_len: 0, tos: 0, table: 0, res1: 0, res2: 0, action: 0, flags: 0 };
+}
+
 async function build(cmd: Command, input: unknown, _ctx: BuildContext): Promise<Request> {
   if (cmd === 'dump' || cmd === 'get') return buildDump(parseSpec(RuleFilter, input, `rule ${cmd}`));
   if (cmd === 'set' || cmd === 'replace') {
@@ -250,17 +256,7 @@ async function build(cmd: Command, input: unknown, _ctx: BuildContext): Promise<
   }
   const s = parseSpec(RuleSpec, input, `rule ${cmd}`);
   const fam = familyOf(s.family, s.src, s.dst);
-  const header: Record<string, number> = {
-    family: fam === 6 ? AF.INET6 : fam === 4 ? AF.INET : AF.UNSPEC,
-    dst_len: 0,
-    src_len: 0,
-    tos: 0,
-    table: 0,
-    res1: 0,
-    res2: 0,
-    action: 0,
-    flags: 0,
-  };
+  const header = fibRuleHeader(fam);
   const attrs: Attrs = {};
   if (!fam) throw new ValidationError(`rule ${cmd}: set family ('inet' or 'inet6') or give src/dst`, 'family');
 
@@ -320,17 +316,7 @@ async function build(cmd: Command, input: unknown, _ctx: BuildContext): Promise<
 
 async function buildDump(s: z.output<typeof RuleFilter>): Promise<Request> {
   const fam = familyOf(s.family, s.src, s.dst);
-  const header: Record<string, number> = {
-    family: fam === 6 ? AF.INET6 : fam === 4 ? AF.INET : AF.UNSPEC,
-    dst_len: 0,
-    src_len: 0,
-    tos: 0,
-    table: 0,
-    res1: 0,
-    res2: 0,
-    action: 0,
-    flags: 0,
-  };
+  const header = fibRuleHeader(fam);
   const keep = keepMatching({
     family: fam ? familyName(fam) : undefined,
     priority: either(s.priority, s.pref, 'priority', 'pref'),
