@@ -865,7 +865,7 @@ function openOptions(g: Fuzz, netns: string, tmp: string): Input {
   const pick = (path: string, okValues: unknown[], badValues: unknown[]): Input =>
     g.rng.chance(0.7) ? ok(g.rng.pick(okValues)) : { value: g.rng.pick(badValues), verdict: 'bad', bad: [path] };
   const parts: Record<string, Input> = {
-    netns: pick('netns', [netns, [netns]], ['', [], [netns, netns], 'localhost', 5, '../x', 'nst-nope-0', [netns, 5]]),
+    netns: pick('netns', [netns, [netns], []], ['', [netns, netns], 'localhost', 5, '../x', 'nst-nope-0', [netns, 5]]),
   };
   if (g.rng.chance(0.3)) parts.mode = pick('mode', ['implicit', 'explicit'], ['bogus', 1, null]);
   if (g.rng.chance(0.3)) parts.store = pick('store', [':memory:', join(tmp, `s${g.rng.int(0, 9)}.sqlite`)], [5, {}, null]);
