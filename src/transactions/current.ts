@@ -238,7 +238,8 @@ export function routeOf(db: Source, r: StoreRecord): RouteTarget {
     scope: r.scope as string,
     proto: r.proto as string,
     gateway: r.gateway as string | undefined,
-    dev: nameOf(db, netns, r.oif),
+    // Store records carry the device's name already (`dev`): no link to decode per route.
+    dev: (r.dev as string | undefined) ?? nameOf(db, netns, r.oif),
     prefsrc: r.prefsrc as string | undefined,
     metrics: r.metrics as Record<string, number> | undefined,
     tos: r.tos ? (r.tos as number) : undefined,
@@ -247,7 +248,7 @@ export function routeOf(db: Source, r: StoreRecord): RouteTarget {
       (h) =>
         defined({
           gateway: h.gateway as string | undefined,
-          dev: nameOf(db, netns, h.oif),
+          dev: (h.dev as string | undefined) ?? nameOf(db, netns, h.oif),
           hops: h.hops as number,
           onlink: ((h.flags as number) & RTNH_F_ONLINK) !== 0 ? true : undefined,
         }) as NexthopTarget,
