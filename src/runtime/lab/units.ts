@@ -8,7 +8,7 @@
  * eight-fold mistake, so only bit rates are taken.
  */
 
-import { BIT_RATE_UNITS } from '../../backends/netlink/families/tc-units.js';
+import { BIT_RATE_UNITS, TIME_UNITS } from '../../backends/netlink/families/tc-units.js';
 
 /** What a reader gives: the value, or why there is none. */
 export type Read<T> = { value: T } | { problem: string };
@@ -54,17 +54,6 @@ export function formatRate(bits: number): string {
   return `${bits}bit`;
 }
 
-const TIME_UNITS: Record<string, number> = {
-  s: 1e6,
-  sec: 1e6,
-  secs: 1e6,
-  ms: 1e3,
-  msec: 1e3,
-  msecs: 1e3,
-  us: 1,
-  usec: 1,
-  usecs: 1,
-};
 const TIME = new RegExp(`^${NUMBER}\\s*([a-z]+)$`, 'i');
 
 /** A time like `10ms`, `1.5s` or `250us`, in microseconds (netem's resolution as tc writes it). */

@@ -127,7 +127,8 @@ export function parseSize(value: unknown): number | undefined {
   return bytes !== undefined && bytes >= 0 && bytes <= 0xffffffff ? bytes : undefined;
 }
 
-const TIME_UNITS: Record<string, number> = {
+/** tc's time units, in microseconds. */
+export const TIME_UNITS: Readonly<Record<string, number>> = {
   s: 1e6,
   sec: 1e6,
   secs: 1e6,
