@@ -14,7 +14,7 @@ import { Confirmer, expectTarget, waitUntil } from './confirm.js';
 import { tuntapOf } from './current.js';
 import { Executor } from './execute.js';
 import type { Host } from './host.js';
-import type { Journal, JournalNamespace } from './journal.js';
+import type { Journal, JournalEntry, JournalNamespace } from './journal.js';
 import { AddressBook, predictSideEffects, type SideEffects } from './kernel-model.js';
 import { routeKey, ruleKey } from './names.js';
 import { isParallelGroup, runParallel } from './parallel.js';
@@ -86,8 +86,11 @@ export async function commitStaging(
     await book.readLists(staging, async (netns, index) => (await exec.of(netns)).addr('dump', { index }));
     const steps = plan(staging, { book, effects });
     if (journal && id) {
-      const objects = objectsOf(staging);
-      refuseWhilePending(journal, objects);
+      // What a commit changes matters only while one is provisional: a commit lists its objects
+      // when it is commit-confirmed or another is pending (100 000 routes are 100 000 keys).
+      const pending = journal.list(['pending']);
+      const objects = options.confirm !== undefined || pending.length ? objectsOf(staging) : [];
+      refuseWhilePending(pending, objects);
       const owner = me();
       const used = new Set(steps.map((x) => x.request.netns));
       journal.begin(
@@ -210,9 +213,9 @@ function objectsOf(staging: Staging): string[] {
 }
 
 /** A commit touching an object of a provisional one waits until that one is confirmed or rolled back. */
-function refuseWhilePending(journal: Journal, objects: readonly string[]): void {
+function refuseWhilePending(pending: readonly JournalEntry[], objects: readonly string[]): void {
   const mine = new Set(objects);
-  for (const e of journal.list(['pending'])) {
+  for (const e of pending) {
     const shared = e.objects.find((o) => mine.has(o));
     if (shared) {
       throw new PendingCommitError(

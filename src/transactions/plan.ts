@@ -631,10 +631,13 @@ function neighbourSpec(t: NeighbourTarget): Record<string, unknown> {
   return spec;
 }
 
+/** Kinds of simple objects: no parts of their own, one step each. */
+export type ObjectKind = 'route' | 'rule' | 'neighbour';
+
 /** How one kind of simple object (no parts of its own) is removed, created and changed. */
 interface ObjectOps<T> {
   op: FamilyName;
-  proof: 'route' | 'rule' | 'neighbour';
+  proof: ObjectKind;
   what: string;
   name(t: T): string;
   spec(t: T): Record<string, unknown>;
@@ -707,3 +710,30 @@ const NEIGHBOUR_OPS: ObjectOps<NeighbourTarget> = {
   change: 'replace',
   restore: 'replace',
 };
+
+const OBJECT_OPS = { route: ROUTE_OPS, rule: RULE_OPS, neighbour: NEIGHBOUR_OPS } as const;
+
+/** One simple object's change: its kind and its staged pair. */
+export interface ObjectChange {
+  kind: ObjectKind;
+  staged: Staged<{ netns: string }>;
+}
+
+/** The proof of a simple object's step: what the store shows once it is undone (its staged pair, swapped). */
+export type ObjectProof = { kind: ObjectKind; staged: Staged<{ netns: string }> };
+
+/**
+ * The proof of a simple object's step, or none for any other step. Such a
+ * step is made from its staged pair alone (`objectStep`), and its proof
+ * holds that pair, so the proof is all the journal writes of it.
+ */
+export function objectProofOf(step: Step): ObjectProof | undefined {
+  const proof = step.back?.length === 1 ? step.back[0] : undefined;
+  if (!proof || !Object.hasOwn(OBJECT_OPS, proof.kind) || step.undo.length !== 1 || step.lost !== undefined) return undefined;
+  return proof as ObjectProof;
+}
+
+/** The step that makes a simple object's change (none when the pair does not differ). */
+export function objectStep({ kind, staged }: ObjectChange): Omit<Step, 'order'> | undefined {
+  return objectSteps(staged as Staged<never>, OBJECT_OPS[kind] as ObjectOps<never>)[0];
+}

@@ -9,7 +9,7 @@
  * Runs the built package (dist/): `npm run build` first.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -65,11 +65,24 @@ function childUntil(
   });
 }
 
-/** The stand-in's pid in the namespace, once there is one (another process starts it: /proc is all there is to watch). */
+/** What a pid runs (empty once it is gone). */
+function exe(pid: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The stand-in's pid in the namespace, once there is one (another process
+ * starts it: /proc is all there is to watch). Its shebang's `env` has its
+ * name too, before it becomes node and node names itself: only node counts.
+ */
 async function switchPid(ns: string, timeout = 10_000): Promise<number> {
   const deadline = Date.now() + timeout;
   for (;;) {
-    const pid = netnsPids(ns).find((p) => comm(p) === 'simple_switch_g');
+    const pid = netnsPids(ns).find((p) => comm(p) === 'simple_switch_g' && !exe(p).endsWith('/env'));
     if (pid) return pid;
     if (Date.now() > deadline) throw new Error(`no switch in ${ns} after ${timeout} ms`);
     await new Promise((r) => setTimeout(r, 20));
