@@ -27,6 +27,8 @@ const ROUTES = Number(process.env.ROUTES ?? 100_000);
 const STORE_ROUTES = Number(process.env.STORE_ROUTES ?? 1_000_000);
 const LAG_ROUTES = Number(process.env.LAG_ROUTES ?? 10_000);
 const RUNS = Number(process.env.RUNS ?? 3);
+/** Runs of the transaction with and without the journal (each twice a run). */
+const AB_RUNS = Number(process.env.AB_RUNS ?? 8);
 const NS = `nst-bench-${process.pid}`;
 const TABLE = 100;
 
@@ -159,8 +161,9 @@ async function transactions(dir: string, rows: Row[], figures: Figure[]): Promis
   // differ: measured in turn, they are measured under the same conditions. The journal's own
   // calls are timed as well, the figure that does not depend on that noise.
   // Each kind of transaction runs once unmeasured first: the first commit of a kind in a process
-  // also pays for compiling its code paths, which ip (compiled C) never does.
-  for (let run = 0; run <= RUNS; run++) {
+  // also pays for compiling its code paths, which ip (compiled C) never does. At least 8 runs:
+  // a median of fewer put the two 10% apart either way.
+  for (let run = 0; run <= Math.max(RUNS, AB_RUNS); run++) {
     const t = process.hrtime.bigint();
     execFileSync('ip', ['-n', NS, '-batch', routeFile]);
     if (run > 0) ipRoutes.push(ms(t));
