@@ -19,8 +19,8 @@ import {
 import { TCA_COUNTERS } from '../../backends/netlink/families/qdisc.js';
 import { ValidationError } from '../../errors.js';
 import { bodyWithout, forEachAttr } from '../raw.js';
-import { byIfname, eq, type Kind, type RowValues } from './kind.js';
-import { TCMSG_LEN, tcKind } from './qdisc.js';
+import { eq, type Kind, type RowValues } from './kind.js';
+import { TC_LINK_FIELDS, TCMSG_LEN, tcKind } from './qdisc.js';
 
 const TC_H_MAJ_INGRESS = 0xffff0000;
 const TC_H_INGRESS = 0xfffffff1;
@@ -131,11 +131,7 @@ export const filters: Kind = {
   },
   recordFields: ['ifname', 'index', 'match', 'actions', 'forward'],
   sqlFields: {
-    index: eq('idx'),
-    ifindex: eq('idx'),
-    ifname: byIfname('idx'),
-    dev: byIfname('idx'),
-    kind: eq('kind'),
+    ...TC_LINK_FIELDS,
     parent: eq('parent', parentColumn),
     priority: (v) => ({ sql: '(t.info >> 16) = ?', params: [Number(v)] }),
     protocol: (v) => {

@@ -48,6 +48,15 @@ function handleColumn(value: unknown): number {
   return ((Number.parseInt(m[1] as string, 16) << 16) | Number.parseInt(m[2] || '0', 16)) >>> 0;
 }
 
+/** What any traffic control record is found by: its link (index or name) and its kind. */
+export const TC_LINK_FIELDS: Kind['sqlFields'] = {
+  index: eq('idx'),
+  ifindex: eq('idx'),
+  ifname: byIfname('idx'),
+  dev: byIfname('idx'),
+  kind: eq('kind'),
+};
+
 export const qdiscs: Kind = {
   name: 'qdisc',
   table: 'qdiscs',
@@ -77,11 +86,7 @@ export const qdiscs: Kind = {
   },
   recordFields: ['ifname', 'index', 'rate', 'burst', 'limit', 'delay', 'jitter', 'loss', 'default', 'forward'],
   sqlFields: {
-    index: eq('idx'),
-    ifindex: eq('idx'),
-    ifname: byIfname('idx'),
-    dev: byIfname('idx'),
-    kind: eq('kind'),
+    ...TC_LINK_FIELDS,
     parent: eq('parent', parentColumn),
     handle: eq('handle', handleColumn),
     /** The kernel's own root (handle 0:), not one anybody added. */
