@@ -386,6 +386,21 @@ function asFilter(input: Input, spec: string): Input {
   return { ...input, verdict: bad.length ? 'bad' : 'maybe', bad, maybe };
 }
 
+/** What freeze and unfreeze take: a collection, and a name, a prefix, a priority or a filter in it. */
+function freezable(g: Fuzz): { which: 'interfaces' | 'routes' | 'rules'; spec: Input } {
+  const which = g.rng.pick(['interfaces', 'routes', 'rules'] as const);
+  if (which === 'interfaces') return { which, spec: g.arg('ifname', 'CreateSpec', 'ifname') };
+  if (which === 'routes')
+    return {
+      which,
+      spec: g.rng.chance(0.5) ? g.arg('dst', 'RouteSpec', 'dst') : asFilter(g.spec('RouteSelector'), 'RouteSelector'),
+    };
+  return {
+    which,
+    spec: g.rng.chance(0.5) ? g.arg('priority', 'RuleSpec', 'priority') : asFilter(g.spec('RuleSpec'), 'RuleSpec'),
+  };
+}
+
 /** A dump of the store, changed here and there (junk values, missing or unknown fields), or junk. */
 function stateFor(g: Fuzz, db: NetState): Input {
   if (g.rng.chance(0.15)) {
@@ -738,17 +753,7 @@ function makers(tmp: string): [number, Maker][] {
     [
       2,
       (s) => {
-        const which = s.g.rng.pick(['interfaces', 'routes', 'rules'] as const);
-        const spec =
-          which === 'interfaces'
-            ? s.g.arg('ifname', 'CreateSpec', 'ifname')
-            : which === 'routes'
-              ? s.g.rng.chance(0.5)
-                ? s.g.arg('dst', 'RouteSpec', 'dst')
-                : asFilter(s.g.spec('RouteSelector'), 'RouteSelector')
-              : s.g.rng.chance(0.5)
-                ? s.g.arg('priority', 'RuleSpec', 'priority')
-                : asFilter(s.g.spec('RuleSpec'), 'RuleSpec');
+        const { which, spec } = freezable(s.g);
         const o = handleOpts(s.g);
         const release = s.g.rng.chance(0.5);
         return {
@@ -770,17 +775,7 @@ function makers(tmp: string): [number, Maker][] {
     [
       1,
       (s) => {
-        const which = s.g.rng.pick(['interfaces', 'routes', 'rules'] as const);
-        const spec =
-          which === 'interfaces'
-            ? s.g.arg('ifname', 'CreateSpec', 'ifname')
-            : which === 'routes'
-              ? s.g.rng.chance(0.5)
-                ? s.g.arg('dst', 'RouteSpec', 'dst')
-                : asFilter(s.g.spec('RouteSelector'), 'RouteSelector')
-              : s.g.rng.chance(0.5)
-                ? s.g.arg('priority', 'RuleSpec', 'priority')
-                : asFilter(s.g.spec('RuleSpec'), 'RuleSpec');
+        const { which, spec } = freezable(s.g);
         const o = handleOpts(s.g);
         return {
           call: `db.${which}.unfreeze`,
