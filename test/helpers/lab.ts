@@ -3,11 +3,16 @@ import { afterEach, beforeEach } from 'vitest';
 import { NetState } from '../../src/index.js';
 import { ip, useNetns } from './netns.js';
 
+/** A veth pair, both ends up (v0<->v1 unless named). */
+export function vethUp(ns: string, a = 'v0', b = 'v1'): void {
+  ip(ns, 'link', 'add', a, 'type', 'veth', 'peer', 'name', b);
+  ip(ns, 'link', 'set', a, 'up');
+  ip(ns, 'link', 'set', b, 'up');
+}
+
 /** v0<->v1 veth, both up, 10.0.0.1/24 and 2001:db8::1/64 on v0, a gateway route in main and table 100. */
 export function basicLab(ns: string): void {
-  ip(ns, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
-  ip(ns, 'link', 'set', 'v0', 'up');
-  ip(ns, 'link', 'set', 'v1', 'up');
+  vethUp(ns);
   ip(ns, 'addr', 'add', '10.0.0.1/24', 'dev', 'v0');
   ip(ns, 'addr', 'add', '2001:db8::1/64', 'dev', 'v0', 'nodad');
   ip(ns, 'route', 'add', '10.9.0.0/16', 'via', '10.0.0.2');

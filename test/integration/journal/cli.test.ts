@@ -33,7 +33,7 @@ afterEach(() => {
 
 /** Another process's provisional commit (it keeps running, as an operator's tool would). */
 async function provisional(ms: number): Promise<{ id: string; stop: () => void }> {
-  const { child, match } = await childUntil([ns.name, journal, 'confirm'], /^pending /, { CONFIRM_MS: String(ms) });
+  const { child, match } = await childUntil([ns.name, journal, 'confirm'], /^pending /, { env: { CONFIRM_MS: String(ms) } });
   return { id: match.split(' ')[1] as string, stop: () => child.kill('SIGKILL') };
 }
 

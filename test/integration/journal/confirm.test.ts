@@ -1,23 +1,17 @@
-/**
- * Commit-confirmed: a provisional commit is final on confirm(), undone on
- * rollback(), and undone at its deadline otherwise, by this process or, if
- * it died, by the watchdog. Confirm and deadline are one compare-and-set:
- * exactly one wins, and the kernel agrees with the winner.
- */
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NetState, PendingCommitError } from '../../../src/index.js';
 import { Journal } from '../../../src/transactions/journal.js';
+import { childUntil } from '../../helpers/child.js';
 import { exactView, settledView } from '../../helpers/exact-view.js';
 import { expectStoreMatchesKernel } from '../../helpers/kernel-view.js';
 import { basicLab } from '../../helpers/lab.js';
 import { ipJson, noDad, useNetns } from '../../helpers/netns.js';
+import { dead } from '../../helpers/proc.js';
 import { Random, seedFrom } from '../../helpers/random.js';
 
-const CHILD = join(import.meta.dirname, '../../fixtures/commit-child.mjs');
 const ns = useNetns();
 let journal: string;
 let db: NetState;
@@ -132,20 +126,9 @@ describe('confirm racing the deadline', () => {
 
 describe('the deadline holds when the process that made the commit dies', () => {
   it('kill -9 of the owner: the watchdog undoes the commit at its deadline', async () => {
-    const child = spawn(process.execPath, [CHILD, ns.name, journal, 'confirm'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CONFIRM_MS: '1200' },
-    });
+    const { child, match } = await childUntil([ns.name, journal, 'confirm'], /^pending /, { env: { CONFIRM_MS: '1200' } });
     try {
-      const id = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout?.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /pending (\S+)/.exec(out);
-          if (m) resolve(m[1] as string);
-        });
-        child.on('exit', (code) => reject(new Error(`child exited ${code}: ${out}`)));
-      });
+      const id = match.split(' ')[1] as string;
       await db.sync();
       expect(hasRoute()).toBe(true);
       child.kill('SIGKILL');
@@ -159,23 +142,19 @@ describe('the deadline holds when the process that made the commit dies', () => 
   });
 
   it('kill -9 of the owner, then confirm from another process (as `netstate confirm ID` does): it stays', async () => {
-    const child = spawn(process.execPath, [CHILD, ns.name, journal, 'confirm'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CONFIRM_MS: '1500' },
-    });
-    const id = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /pending (\S+)/.exec(out);
-        if (m) resolve(m[1] as string);
-      });
-      child.on('exit', (code) => reject(new Error(`child exited ${code}: ${out}`)));
-    });
+    const { child, match } = await childUntil([ns.name, journal, 'confirm'], /^pending /, { env: { CONFIRM_MS: '1500' } });
+    const id = match.split(' ')[1] as string;
     child.kill('SIGKILL');
+    // The watchdog, the only one left that could undo it at the deadline, is ended by the confirm.
+    const j = Journal.open(journal);
+    const watchdog = j.get(id)?.watchdogPid;
+    j.close();
+    expect(watchdog && !dead(watchdog)).toBe(true);
     await db.confirm(id);
     expect(await finalState(id, 500)).toBe('confirmed');
-    await new Promise((resolve) => setTimeout(resolve, 1800)); // past the deadline: the watchdog must do nothing
+    const until = Date.now() + 5000;
+    while (!dead(watchdog as number) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(dead(watchdog as number)).toBe(true);
     expect(hasRoute()).toBe(true);
   });
 });

@@ -3,7 +3,7 @@
  * killAll. Checked through /proc (ns/net, cmdline, status, stat), `ip netns
  * pids` and `ip netns identify`, never only through netstate's own view.
  */
-import { execFileSync, spawn as nodeSpawn } from 'node:child_process';
+import { spawn as nodeSpawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -24,6 +24,7 @@ import {
   ValidationError,
 } from '../../../src/index.js';
 import { ip, useNetns } from '../../helpers/netns.js';
+import { netnsPids } from '../../helpers/proc.js';
 import { ownCgroup, useRuntimeCleanup } from '../../helpers/runtime.js';
 
 const ns = useNetns(2);
@@ -45,15 +46,6 @@ function cmdline(pid: number): string[] {
 
 function ppid(pid: number): number {
   return Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-}
-
-/** `ip netns pids NS`: iproute2's own scan of /proc. */
-function ipNetnsPids(name: string): number[] {
-  return execFileSync('ip', ['netns', 'pids', name], { encoding: 'utf8' })
-    .split('\n')
-    .filter(Boolean)
-    .map(Number)
-    .sort((a, b) => a - b);
 }
 
 /** Resolves with the first line of `stream` matching `re`. */
@@ -151,7 +143,7 @@ describe('spawn', () => {
     expect(procNetInode(p.pid)).toBe(nsInode(ns.name));
     expect(ppid(p.pid)).toBe(process.pid); // no wrapper in between
     expect(processes(ns.name).map((x) => [x.pid, x.comm, x.argv])).toEqual([[p.pid, 'node', [NODE, ...READY]]]);
-    expect(ipNetnsPids(ns.name)).toEqual([p.pid]);
+    expect(netnsPids(ns.name)).toEqual([p.pid]);
     expect(processes(ns.names[1] as string)).toEqual([]);
     expect(processes(undefined).map((x) => x.pid)).not.toContain(p.pid);
     expect(processes(undefined).map((x) => x.pid)).toContain(process.pid);
@@ -191,10 +183,10 @@ describe('spawn', () => {
       await using p = spawn(ns.name, ['sleep', '30'], { stdout: 'ignore' });
       pid = p.pid;
       handle = p;
-      expect(ipNetnsPids(ns.name)).toEqual([pid]);
+      expect(netnsPids(ns.name)).toEqual([pid]);
     }
     expect(handle?.status).toEqual({ code: null, signal: 'SIGTERM' });
-    expect(ipNetnsPids(ns.name)).toEqual([]);
+    expect(netnsPids(ns.name)).toEqual([]);
   });
 
   it('close() releases the pipes and leaves the process running', async () => {
@@ -203,7 +195,7 @@ describe('spawn', () => {
     expect(p.stdout?.destroyed).toBe(true);
     expect(p.stdin?.destroyed).toBe(true);
     expect(p.exited).toBe(false);
-    expect(ipNetnsPids(ns.name)).toEqual([p.pid]);
+    expect(netnsPids(ns.name)).toEqual([p.pid]);
     p.kill();
     expect(await p.wait()).toEqual({ code: null, signal: 'SIGKILL' });
   });
@@ -234,7 +226,7 @@ describe('what keeps Node running', () => {
     expect(Date.now() - started).toBeLessThan(10_000); // the sleeps last 30 s
     const pids = (r.out.match(/^pids (\d+) (\d+)$/m) ?? []).slice(1).map(Number);
     expect(pids).toHaveLength(2);
-    expect(ipNetnsPids(ns.name)).toEqual([...pids].sort((a, b) => a - b));
+    expect(netnsPids(ns.name)).toEqual([...pids].sort((a, b) => a - b));
     const killed = await killAll(ns.name, { timeout: 2000 });
     expect(killed.map((k) => k.pid).sort()).toEqual([...pids].sort());
   });
@@ -263,7 +255,7 @@ describe('killProcess / killAll', () => {
       expect(killProcess(mine, inside.pid)).toMatchObject({ pid: inside.pid, comm: 'sleep', signal: 'SIGTERM' });
       expect(await inside.wait()).toEqual({ code: null, signal: 'SIGTERM' });
       // The refused ones were never signalled: they still run, and end by our hand.
-      expect(ipNetnsPids(other)).toEqual([outside.pid]);
+      expect(netnsPids(other)).toEqual([outside.pid]);
       expect(readFileSync(`/proc/${host.pid}/stat`, 'utf8')).toMatch(/\) S /);
     } finally {
       outside.kill();
@@ -283,13 +275,13 @@ describe('killProcess / killAll', () => {
     await exec(ns.name, ['sh', '-c', 'setsid sleep 30 </dev/null >/dev/null 2>&1 &']);
     const before = processes(ns.name);
     expect(before.length).toBe(6);
-    expect(ipNetnsPids(ns.name)).toEqual(before.map((p) => p.pid));
+    expect(netnsPids(ns.name)).toEqual(before.map((p) => p.pid));
     const orphan = before.find((p) => ![plain.pid, stubborn.pid, family.pid].includes(p.pid) && ppid(p.pid) !== family.pid);
     expect(orphan && ppid(orphan.pid)).not.toBe(process.pid);
 
     const killed = await killAll(ns.name, { timeout: 300 });
     expect(processes(ns.name)).toEqual([]);
-    expect(ipNetnsPids(ns.name)).toEqual([]);
+    expect(netnsPids(ns.name)).toEqual([]);
     expect(killed.map((k) => k.pid).sort()).toEqual(before.map((p) => p.pid).sort());
     expect(killed.find((k) => k.pid === stubborn.pid)?.signal).toBe('SIGKILL');
     expect(killed.find((k) => k.pid === plain.pid)?.signal).toBe('SIGTERM');

@@ -18,6 +18,7 @@ import {
   writeSysctl,
   writeSysctls,
 } from '../../../src/index.js';
+import { vethUp } from '../../helpers/lab.js';
 import { ip, ipJson, useNetns } from '../../helpers/netns.js';
 
 const ns = useNetns(2);
@@ -163,9 +164,7 @@ describe('writeSysctl', () => {
 
 describe('enableIpv6 / disableIpv6 (p4net)', () => {
   it('disable, enable without RA/SLAAC, enable again (nothing to do), revert: each step seen by sysctl -n and ip -j addr', () => {
-    ip(ns.name, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
-    ip(ns.name, 'link', 'set', 'v0', 'up');
-    ip(ns.name, 'link', 'set', 'v1', 'up');
+    vethUp(ns.name);
     const key = (leaf: string) => `net.ipv6.conf.v0.${leaf}`;
     const inet6 = () =>
       ((ipJson(ns.name, 'addr', 'show', 'dev', 'v0')[0]?.addr_info ?? []) as { family: string; local: string }[])

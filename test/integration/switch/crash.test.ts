@@ -8,71 +8,20 @@
  * goes to a file: no pipe to die of SIGPIPE on).
  * Runs the built package (dist/): `npm run build` first.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync, readlinkSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cgroupList, NetState, removeCgroup } from '../../../src/index.js';
 import { Journal } from '../../../src/transactions/journal.js';
 import { listeners, STANDIN } from '../../helpers/bmv2-standin.js';
+import { childUntil, fixture } from '../../helpers/child.js';
 import { ipJson, useNetns } from '../../helpers/netns.js';
+import { comm, dead, exe, netnsPids } from '../../helpers/proc.js';
 import { useRuntimeCleanup } from '../../helpers/runtime.js';
 
-const CHILD = join(import.meta.dirname, '../../fixtures/switch-child.mjs');
-
-function netnsPids(ns: string): number[] {
-  return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-}
-
-function comm(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-}
-
-/** Gone, or a zombie (its new parent, PID 1, reaps orphans a moment later): either way it runs no more. */
-function dead(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
-
-/** Runs the child until it prints a line matching `line`. */
-function childUntil(
-  args: string[],
-  line: RegExp,
-): Promise<{ child: ChildProcess; match: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let out = '';
-  let err = '';
-  return new Promise((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = out.split('\n').find((l) => line.test(l));
-      if (m) resolve({ child, match: m, exited });
-    });
-    child.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    void exited.then((code) => reject(new Error(`the child exited (${code}) before ${line}: ${out} ${err}`)));
-  });
-}
-
-/** What a pid runs (empty once it is gone). */
-function exe(pid: number): string {
-  try {
-    return readlinkSync(`/proc/${pid}/exe`);
-  } catch {
-    return '';
-  }
-}
+const CHILD = fixture('switch-child.mjs');
 
 /**
  * The stand-in's pid in the namespace, once there is one (another process
@@ -104,7 +53,7 @@ describe('a switch outlives the Node process that started it', () => {
 
   it('killed -9 while its commit starts a switch: the next open kills the switch and removes the veth', async () => {
     journal = join(tmpdir(), `${ns.name}.journal.sqlite`);
-    const run = await childUntil(['crash', ns.name, journal, STANDIN], /^committing$/);
+    const run = await childUntil(['crash', ns.name, journal, STANDIN], /^committing$/, { script: CHILD });
     children.push(run.child);
     const pid = await switchPid(ns.name);
     run.child.kill('SIGKILL');
@@ -131,7 +80,7 @@ describe('a switch outlives the Node process that started it', () => {
 
   it('a Node process that committed a supervised switch ends by itself; the switch runs on', async () => {
     journal = join(tmpdir(), `${ns.name}.journal.sqlite`);
-    const run = await childUntil(['exit', ns.name, journal, STANDIN], /^committed \d+$/);
+    const run = await childUntil(['exit', ns.name, journal, STANDIN], /^committed \d+$/, { script: CHILD });
     children.push(run.child);
     const pid = Number(run.match.split(' ')[1]);
     expect(await run.exited).toBe(0);

@@ -1,13 +1,3 @@
-/**
- * Bmv2Switch against the simple_switch_grpc stand-in, in a fresh namespace
- * per test: start, ready (its ports listening, checked independently from
- * /proc), stop by SIGTERM, SIGKILL after the timeout when SIGTERM is
- * ignored, kill, idempotent stop, returncode; every failure exit as a
- * Bmv2StartupError with its last lines; a crash after start seen at once;
- * Bmv2NotFoundError; bad options as ValidationErrors naming the field.
- * Every process and cgroup is gone after each test, pass or fail.
- */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +8,7 @@ import { type Bmv2State, Bmv2Switch } from '../../../src/backends/bmv2/switch.js
 import { Bmv2NotFoundError, Bmv2StartupError, ValidationError } from '../../../src/errors.js';
 import { listeners, STANDIN } from '../../helpers/bmv2-standin.js';
 import { ip, useNetns } from '../../helpers/netns.js';
+import { netnsPids } from '../../helpers/proc.js';
 import { useRuntimeCleanup } from '../../helpers/runtime.js';
 
 let dir: string;
@@ -27,11 +18,6 @@ beforeAll(() => {
   writeFileSync(join(dir, 'bad.json'), '{"header_types": [\n');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/** Pids in the namespace as iproute2 lists them. */
-function netnsPids(ns: string): number[] {
-  return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-}
 
 function alive(pid: number): boolean {
   return existsSync(`/proc/${pid}`);

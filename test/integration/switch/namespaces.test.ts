@@ -1,34 +1,12 @@
-/**
- * Switches and the namespaces commits make and remove: a switch staged in
- * a namespace the same commit creates (tx.addNamespace) starts once the
- * namespace and its ports exist, inside it (its /proc/PID/ns/net is the
- * namespace's file); that commit rolled back leaves neither switch nor
- * namespace; removing a namespace takes its switch with it (killed, its
- * record and cgroup gone). Checked through `ip netns`, /proc and cgroups.
- */
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SwitchRecord } from '../../../src/db/switches.js';
 import { cgroupList, listNetns, NetState, TransactionError } from '../../../src/index.js';
 import type { Transaction } from '../../../src/transactions/transaction.js';
 import { listeners, STANDIN } from '../../helpers/bmv2-standin.js';
 import { delNetns, freshName } from '../../helpers/netns.js';
+import { dead, netnsPids } from '../../helpers/proc.js';
 import { ownCgroup, useRuntimeCleanup } from '../../helpers/runtime.js';
-
-function netnsPids(ns: string): number[] {
-  return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-}
-
-/** Gone, or a zombie waiting to be reaped: either way it runs no more. */
-function dead(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
 
 function ourSwitchCgroups(): string[] {
   return cgroupList()

@@ -1,12 +1,3 @@
-/**
- * Supervision of switches with the stand-in crashing on purpose
- * (BMV2_STANDIN_EXIT_AFTER_MS): restarted after delays that double up to
- * the maximum; the delays start over after a run that lasted; a freeze on
- * a running switch restarts it when it is killed from outside, and stops
- * doing so once released; a restart that cannot start counts as a failure.
- * Delays are read from the records' events, with their times.
- */
-import { execFileSync } from 'node:child_process';
 import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,16 +5,13 @@ import type { SwitchRecord } from '../../../src/db/switches.js';
 import { NetState, removeCgroup, type StoreEvent } from '../../../src/index.js';
 import { STANDIN } from '../../helpers/bmv2-standin.js';
 import { ip, useNetns } from '../../helpers/netns.js';
+import { netnsPids } from '../../helpers/proc.js';
 import { useRuntimeCleanup } from '../../helpers/runtime.js';
 
 interface Seen {
   at: number;
   state: string;
   pid: number | null;
-}
-
-function netnsPids(ns: string): number[] {
-  return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
 }
 
 /** Milliseconds from each 'exited' to the 'starting' that follows it. */

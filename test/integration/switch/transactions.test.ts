@@ -1,13 +1,3 @@
-/**
- * Switches as transaction steps and store records, with the stand-in: two
- * switches started in one commit, at once, after the veths they use are
- * made and up; records and their events; removal; a commit where one of
- * two fails is rolled back whole (the other stopped, the links removed,
- * nothing left: processes checked through /proc and `ip netns pids`,
- * cgroups through their files); a removal rolled back starts the switch
- * again; refusals at staging; the review.
- */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +15,7 @@ import {
 import type { Transaction } from '../../../src/transactions/transaction.js';
 import { listeners, STANDIN } from '../../helpers/bmv2-standin.js';
 import { ip, ipJson, useNetns } from '../../helpers/netns.js';
+import { netnsPids } from '../../helpers/proc.js';
 import { ownCgroup, useRuntimeCleanup } from '../../helpers/runtime.js';
 
 let dir: string;
@@ -33,10 +24,6 @@ beforeAll(() => {
   writeFileSync(join(dir, 'bad.json'), '{"tables": [');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function netnsPids(ns: string): number[] {
-  return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-}
 
 function ourCgroups(): string[] {
   return cgroupList()
@@ -48,6 +35,19 @@ function links(ns: string): string[] {
   return ipJson<{ ifname: string }[]>(ns, 'link')
     .map((l) => l.ifname)
     .sort();
+}
+
+/** A ValidationError naming `field`, with a message matching `message`, from staging. */
+function expectRefused(stage: () => unknown, field: string, message: RegExp): void {
+  let e: unknown;
+  try {
+    stage();
+  } catch (x) {
+    e = x;
+  }
+  expect(e).toBeInstanceOf(ValidationError);
+  expect((e as ValidationError).field).toBe(field);
+  expect((e as ValidationError).message).toMatch(message);
 }
 
 describe('switches in transactions', () => {
@@ -258,16 +258,7 @@ describe('switches in transactions', () => {
       tx.addSwitch(sw('s1', 1));
       await tx.commit();
       const next = db.begin();
-      const e = (() => {
-        try {
-          next.addSwitch(sw('s2', 2, change));
-        } catch (x) {
-          return x;
-        }
-      })() as ValidationError;
-      expect(e).toBeInstanceOf(ValidationError);
-      expect(e.field).toBe(field);
-      expect(e.message).toMatch(message);
+      expectRefused(() => next.addSwitch(sw('s2', 2, change)), field, message);
       expect(next.review().switches).toBeUndefined();
       // Nothing ran: s1 alone in the namespace.
       expect(netnsPids(ns.name)).toEqual([db.switches.get('s1')?.pid]);
@@ -283,16 +274,7 @@ describe('switches in transactions', () => {
       async (_n, change, field, message) => {
         const tx = db.begin();
         tx.addSwitch(sw('s1', 1));
-        const e = (() => {
-          try {
-            tx.addSwitch(sw('s2', 2, change));
-          } catch (x) {
-            return x;
-          }
-        })() as ValidationError;
-        expect(e).toBeInstanceOf(ValidationError);
-        expect(e.field).toBe(field);
-        expect(e.message).toMatch(message);
+        expectRefused(() => tx.addSwitch(sw('s2', 2, change)), field, message);
         expect(Object.keys(tx.review().switches ?? {})).toEqual(['s1']);
         expect(netnsPids(ns.name)).toEqual([]);
         await tx.commit();

@@ -7,6 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { NetState, TcError, TransactionError, ValidationError } from '../../../src/index.js';
+import { vethUp } from '../../helpers/lab.js';
 import { ip, ipJson, tcJson, useNetns } from '../../helpers/netns.js';
 import { qdiscsFromStore, qdiscsFromTc, rootFromTc, tc } from './tc-view.js';
 
@@ -14,9 +15,7 @@ const ns = useNetns();
 let db: NetState;
 
 beforeEach(async () => {
-  ip(ns.name, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
-  ip(ns.name, 'link', 'set', 'v0', 'up');
-  ip(ns.name, 'link', 'set', 'v1', 'up');
+  vethUp(ns.name);
   db = await NetState.open({ netns: ns.name });
 });
 

@@ -8,6 +8,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NetState } from '../../../src/index.js';
+import { vethUp } from '../../helpers/lab.js';
 import { ip, useNetns } from '../../helpers/netns.js';
 import { filtersFromStore, filtersFromTc, qdiscsFromStore, qdiscsFromTc, tc } from './tc-view.js';
 
@@ -17,9 +18,7 @@ let db: NetState;
 const DEVS = ['v0', 'v1', 'w0', 'w1', 't0'];
 
 beforeEach(async () => {
-  ip(ns.name, 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1');
-  ip(ns.name, 'link', 'set', 'v0', 'up');
-  ip(ns.name, 'link', 'set', 'v1', 'up');
+  vethUp(ns.name);
   db = await NetState.open({ netns: ns.name });
 });
 
